@@ -1,0 +1,209 @@
+//! The ptrace backend: a number-only seccomp filter sends the calls lxrun translates to a
+//! SECCOMP_RET_TRACE stop (never PTRACE_SYSCALL on every call); one event loop serves every
+//! thread and process of the guest, which are auto-attached on clone, fork and vfork.
+
+mod exec;
+mod sys;
+
+use crate::launch::{spawn, Launch};
+use crate::{signals, GuestExit, RunOutcome, SupervisorError};
+use lxrun_syscalls::filter::{self, ptrace_verdict, SECCOMP_RET_TRACE};
+use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
+use lxrun_syscalls::process::{Process, ProcessState};
+use lxrun_syscalls::world::World;
+use lxrun_syscalls::{dispatch, Outcome, SyscallCtx};
+use nix::errno::Errno as HostErrno;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use sys::*;
+
+const OPTIONS: i32 = libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_EXITKILL
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACEEXEC;
+
+/// A traced thread.
+struct Task {
+    tgid: i32,
+    process: Arc<Process>,
+}
+
+struct Tracer<'w> {
+    world: &'w World,
+    tasks: HashMap<i32, Task>,
+    /// New threads whose first stop came before their parent's clone event.
+    early: HashSet<i32>,
+    main: i32,
+    main_exit: Option<GuestExit>,
+    /// The first program got past its execve.
+    launched: bool,
+}
+
+pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
+    let prog = filter::build(ptrace_verdict, SECCOMP_RET_TRACE);
+    let main = spawn(launch, &prog, |pid| seize(pid, OPTIONS).map_err(|err| SupervisorError::Ptrace { what: "attaching to the guest", err }))?;
+    signals::forward_to(main);
+    let process = Arc::new(Process::new(ProcessState::default()));
+    world.add_process(main, process.clone());
+    let mut tracer = Tracer { world, tasks: HashMap::new(), early: HashSet::new(), main, main_exit: None, launched: false };
+    tracer.tasks.insert(main, Task { tgid: main, process: process.clone() });
+    tracer.event_loop()?;
+    let exit = tracer.main_exit.unwrap_or(GuestExit::Code(0));
+    let launch_error = if tracer.launched { None } else { process.state().exec_error.clone() };
+    Ok(RunOutcome { exit, launch_error })
+}
+
+impl Tracer<'_> {
+    fn event_loop(&mut self) -> Result<(), SupervisorError> {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status into our local.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            if pid < 0 {
+                match HostErrno::last() {
+                    HostErrno::EINTR => continue,
+                    HostErrno::ECHILD => return Ok(()),
+                    e => return Err(SupervisorError::Wait(e)),
+                }
+            }
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                self.gone(pid, status);
+                continue;
+            }
+            if !libc::WIFSTOPPED(status) {
+                continue;
+            }
+            // A tracee that vanishes mid-handling (SIGKILL, exit_group from another thread)
+            // reports ESRCH here; its exit arrives through waitpid like any other.
+            if let Err(e) = self.stopped(pid, status) {
+                if e != HostErrno::ESRCH {
+                    tracing::warn!(pid, "ptrace failed: {e}");
+                }
+            }
+        }
+    }
+
+    fn gone(&mut self, pid: i32, status: i32) {
+        if let Some(task) = self.tasks.remove(&pid) {
+            if task.tgid == pid {
+                self.world.remove_process(pid);
+            }
+        }
+        if pid == self.main {
+            self.main_exit = Some(if libc::WIFEXITED(status) {
+                GuestExit::Code(libc::WEXITSTATUS(status))
+            } else {
+                GuestExit::Signal { sig: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) }
+            });
+        }
+    }
+
+    fn stopped(&mut self, pid: i32, status: i32) -> Result<(), HostErrno> {
+        let sig = libc::WSTOPSIG(status);
+        match status >> 16 {
+            PTRACE_EVENT_SECCOMP => self.syscall(pid),
+            PTRACE_EVENT_EXEC => {
+                // A non-leader thread that execs takes the leader's pid; its old tid is gone.
+                let former = event_msg(pid)? as i32;
+                if former != pid {
+                    self.tasks.remove(&former);
+                }
+                if pid == self.main {
+                    self.launched = true;
+                }
+                cont(pid, 0)
+            }
+            PTRACE_EVENT_FORK | PTRACE_EVENT_VFORK | PTRACE_EVENT_CLONE => {
+                let child = event_msg(pid)? as i32;
+                self.new_task(pid, child, status >> 16)?;
+                cont(pid, 0)
+            }
+            PTRACE_EVENT_STOP => match sig {
+                // A group-stop: stay stopped, but let SIGCONT wake the tracee.
+                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => listen(pid),
+                // A new task's first stop: wait for its parent's event if it hasn't come yet.
+                _ if !self.tasks.contains_key(&pid) => {
+                    self.early.insert(pid);
+                    Ok(())
+                }
+                _ => cont(pid, 0),
+            },
+            0 => {
+                if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) && tracing::enabled!(tracing::Level::DEBUG) {
+                    let regs = get_regs(pid)?;
+                    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+                    tracing::debug!(pid, sig, "fault: {regs:x?}\n{maps}");
+                }
+                cont(pid, sig)
+            }
+            _ => cont(pid, 0),
+        }
+    }
+
+    /// Registers `child`, just created by `parent` with a fork, vfork or clone event.
+    fn new_task(&mut self, parent: i32, child: i32, event: i32) -> Result<(), HostErrno> {
+        let Some(p) = self.tasks.get(&parent) else { return Ok(()) };
+        let is_thread = event == PTRACE_EVENT_CLONE && clone_flags(parent)? & libc::CLONE_THREAD as u64 != 0;
+        let task = if is_thread {
+            Task { tgid: p.tgid, process: p.process.clone() }
+        } else {
+            let process = Arc::new(p.process.fork());
+            self.world.add_process(child, process.clone());
+            Task { tgid: child, process }
+        };
+        self.tasks.insert(child, task);
+        if self.early.remove(&child) {
+            cont(child, 0)?;
+        }
+        Ok(())
+    }
+
+    fn syscall(&mut self, pid: i32) -> Result<(), HostErrno> {
+        let call = seccomp_call(pid)?;
+        let Some(task) = self.tasks.get(&pid) else { return cont(pid, 0) };
+        let mut ctx = SyscallCtx { tid: pid, process: task.process.clone(), mem: GuestMemory::new(pid), world: self.world };
+        let outcome = dispatch(&mut ctx, &call);
+        tracing::trace!(pid, nr = call.nr, ?outcome, "syscall");
+        match outcome {
+            Outcome::Continue => {}
+            Outcome::Return(v) => skip(pid, v)?,
+            Outcome::Fail(e) => skip(pid, e.as_return())?,
+            Outcome::Exec(rewrite) => match exec::place(&ctx.mem, call.sp, &self.world.stub_path, &rewrite) {
+                Ok(placed) => {
+                    let mut regs = get_regs(pid)?;
+                    regs.orig_rax = libc::SYS_execve as u64;
+                    regs.rdi = placed.path;
+                    regs.rsi = placed.argv;
+                    regs.rdx = rewrite.envp;
+                    set_regs(pid, &regs)?;
+                }
+                Err(e) => {
+                    task.process.state().pending_exec = None;
+                    skip(pid, e.as_return())?;
+                }
+            },
+        }
+        cont(pid, 0)
+    }
+}
+
+/// Skips the trapped call; the guest sees `ret` as its result.
+fn skip(pid: i32, ret: i64) -> Result<(), HostErrno> {
+    let mut regs = get_regs(pid)?;
+    regs.orig_rax = u64::MAX;
+    regs.rax = ret as u64;
+    set_regs(pid, &regs)
+}
+
+/// The flags of the clone or clone3 call `pid` is stopped in (at its clone event).
+fn clone_flags(pid: i32) -> Result<u64, HostErrno> {
+    let regs = get_regs(pid)?;
+    if regs.orig_rax == libc::SYS_clone3 as u64 {
+        // clone_args.flags is its first field.
+        GuestMemory::new(pid).read(GuestPtr::<u64>::new(regs.rdi)).map_err(|e| HostErrno::from_raw(e.raw()))
+    } else {
+        Ok(regs.rdi)
+    }
+}

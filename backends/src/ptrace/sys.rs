@@ -1,0 +1,83 @@
+//! Thin, typed wrappers over the ptrace requests the backend uses. Each returns the errno on
+//! failure; ESRCH means the tracee is gone (killed, or exited under us).
+
+use nix::errno::Errno as HostErrno;
+
+pub const PTRACE_EVENT_FORK: i32 = 1;
+pub const PTRACE_EVENT_VFORK: i32 = 2;
+pub const PTRACE_EVENT_CLONE: i32 = 3;
+pub const PTRACE_EVENT_EXEC: i32 = 4;
+pub const PTRACE_EVENT_SECCOMP: i32 = 7;
+pub const PTRACE_EVENT_STOP: i32 = 128;
+
+const PTRACE_GET_SYSCALL_INFO: u32 = 0x420e;
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+
+fn check(r: libc::c_long) -> Result<libc::c_long, HostErrno> {
+    if r < 0 {
+        Err(HostErrno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+fn request(req: u32, pid: i32, addr: usize, data: usize) -> Result<libc::c_long, HostErrno> {
+    // SAFETY: every caller passes `addr`/`data` valid for `req` (pointers to live locals or integers).
+    check(unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) })
+}
+
+pub fn seize(pid: i32, options: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_SEIZE, pid, 0, options as usize).map(drop)
+}
+
+/// Resumes the tracee, delivering `sig` (0: none).
+pub fn cont(pid: i32, sig: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_CONT, pid, 0, sig as usize).map(drop)
+}
+
+/// Leaves a group-stopped tracee stopped but lets it be continued by SIGCONT.
+pub fn listen(pid: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_LISTEN, pid, 0, 0).map(drop)
+}
+
+pub fn event_msg(pid: i32) -> Result<u64, HostErrno> {
+    let mut msg: libc::c_ulong = 0;
+    request(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut _ as usize)?;
+    Ok(msg)
+}
+
+pub fn get_regs(pid: i32) -> Result<libc::user_regs_struct, HostErrno> {
+    // SAFETY: user_regs_struct is plain integers.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    request(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _ as usize)?;
+    Ok(regs)
+}
+
+pub fn set_regs(pid: i32, regs: &libc::user_regs_struct) -> Result<(), HostErrno> {
+    request(libc::PTRACE_SETREGS, pid, 0, regs as *const _ as usize).map(drop)
+}
+
+/// `struct ptrace_syscall_info` with its seccomp arm.
+#[repr(C)]
+#[derive(Default)]
+struct SyscallInfo {
+    op: u8,
+    _pad: [u8; 3],
+    arch: u32,
+    ip: u64,
+    sp: u64,
+    nr: u64,
+    args: [u64; 6],
+    ret_data: u32,
+    _pad2: u32,
+}
+
+/// The call a tracee is stopped in at a seccomp stop: (arch, nr, args, sp).
+pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> {
+    let mut info = SyscallInfo::default();
+    request(PTRACE_GET_SYSCALL_INFO, pid, size_of::<SyscallInfo>(), &mut info as *mut _ as usize)?;
+    if info.op != PTRACE_SYSCALL_INFO_SECCOMP {
+        return Err(HostErrno::EINVAL);
+    }
+    Ok(lxrun_syscalls::SyscallArgs { nr: info.nr, args: info.args, arch: info.arch, sp: info.sp })
+}

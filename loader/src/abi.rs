@@ -1,0 +1,152 @@
+//! The wire format between the supervisor and the loader stub.
+//!
+//! This file is shared verbatim by the std `loader` crate (which encodes plans) and the
+//! `no_std` stub (which decodes them, via `#[path]`), so it uses `core` only.
+//! All addresses in a plan are unbiased ELF virtual addresses: the stub picks the load base
+//! (the kernel's mmap randomization gives PIE and the interpreter their ASLR) and adds it.
+
+/// The private syscall number the stub uses to fetch its plan: `syscall(NR, buf, len)` returns
+/// the plan's length (or -errno). Far above every number Linux assigns, below the x32 bit.
+pub const SYS_LXRUN_PLAN: u64 = 0x4c58;
+
+/// First eight bytes of every plan.
+pub const PLAN_MAGIC: u64 = u64::from_le_bytes(*b"LXPLAN01");
+
+/// The largest plan the stub accepts (its static buffer).
+pub const PLAN_MAX: usize = 64 * 1024;
+
+/// `PlanHeader::flags`: the program asked for an executable stack (PT_GNU_STACK with PF_X).
+pub const FLAG_EXEC_STACK: u32 = 1;
+
+/// A string inside the plan: `len` bytes at `off`, followed by a NUL (not counted).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Str {
+    pub off: u32,
+    pub len: u32,
+}
+
+/// One ELF object to map: the program, or its interpreter.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Object {
+    /// The guest path the stub opens (already resolved and checked by the supervisor).
+    pub path: Str,
+    /// 1 for ET_EXEC (mapped at its own addresses), 0 for ET_DYN (anywhere).
+    pub fixed: u32,
+    pub nsegs: u32,
+    pub first_seg: u32,
+    pub phnum: u32,
+    pub phent: u32,
+    pub _pad: u32,
+    /// Page-aligned bounds of all PT_LOAD segments.
+    pub span_start: u64,
+    pub span_end: u64,
+    /// Alignment of the load base (the largest PT_LOAD p_align, at least a page).
+    pub align: u64,
+    pub entry: u64,
+    /// Where the program headers are in memory (for AT_PHDR).
+    pub phdr: u64,
+}
+
+/// One PT_LOAD segment, already cut into page-granular steps.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    /// File-backed mapping `[map_start, map_start + map_len)` from `file_off` (0 length: none).
+    pub map_start: u64,
+    pub map_len: u64,
+    pub file_off: u64,
+    /// Bytes to clear inside the last file-backed page (the start of .bss).
+    pub zero_start: u64,
+    pub zero_end: u64,
+    /// Anonymous zero pages for the rest of .bss.
+    pub anon_start: u64,
+    pub anon_end: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    pub _pad: u32,
+}
+
+/// The plan's fixed-size head; segments follow it, then strings.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanHeader {
+    pub magic: u64,
+    /// Total length of the plan in bytes.
+    pub len: u32,
+    pub flags: u32,
+    /// AT_EXECFN: the path the guest passed to execve.
+    pub execfn: Str,
+    /// The process name (PR_SET_NAME): the program's file name, NUL-padded.
+    pub comm: [u8; 16],
+    /// 1 (static program) or 2 (program, then its PT_INTERP).
+    pub nobjects: u32,
+    pub _pad: u32,
+    pub objects: [Object; 2],
+}
+
+pub const HEADER_SIZE: usize = core::mem::size_of::<PlanHeader>();
+pub const SEGMENT_SIZE: usize = core::mem::size_of::<Segment>();
+
+/// A decoded view of a plan held in a byte buffer. Every accessor is bounds-checked.
+pub struct PlanView<'a> {
+    bytes: &'a [u8],
+    header: PlanHeader,
+}
+
+impl<'a> PlanView<'a> {
+    /// Checks the magic, the length and that every object's segments and strings lie inside.
+    pub fn parse(bytes: &'a [u8]) -> Option<PlanView<'a>> {
+        if bytes.len() < HEADER_SIZE {
+            return None;
+        }
+        // SAFETY: the length was checked; PlanHeader is plain integers, any bytes are valid.
+        let header: PlanHeader = unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        if header.magic != PLAN_MAGIC || header.len as usize != bytes.len() {
+            return None;
+        }
+        if header.nobjects == 0 || header.nobjects > 2 {
+            return None;
+        }
+        let view = PlanView { bytes, header };
+        view.string(header.execfn)?;
+        for obj in view.objects() {
+            view.string(obj.path)?;
+            let end = (obj.first_seg as usize).checked_add(obj.nsegs as usize)?;
+            let seg_bytes = end.checked_mul(SEGMENT_SIZE)?.checked_add(HEADER_SIZE)?;
+            if seg_bytes > bytes.len() || obj.nsegs == 0 {
+                return None;
+            }
+        }
+        Some(view)
+    }
+
+    pub fn header(&self) -> &PlanHeader {
+        &self.header
+    }
+
+    pub fn objects(&self) -> &[Object] {
+        &self.header.objects[..self.header.nobjects as usize]
+    }
+
+    /// The string's bytes including its NUL terminator.
+    pub fn string(&self, s: Str) -> Option<&'a [u8]> {
+        let start = s.off as usize;
+        let end = start.checked_add(s.len as usize)?;
+        let with_nul = self.bytes.get(start..=end)?;
+        (with_nul[s.len as usize] == 0).then_some(with_nul)
+    }
+
+    /// Segment `i` of object `obj`.
+    pub fn segment(&self, obj: &Object, i: u32) -> Option<Segment> {
+        if i >= obj.nsegs {
+            return None;
+        }
+        let idx = (obj.first_seg as usize).checked_add(i as usize)?;
+        let off = HEADER_SIZE.checked_add(idx.checked_mul(SEGMENT_SIZE)?)?;
+        let raw = self.bytes.get(off..off.checked_add(SEGMENT_SIZE)?)?;
+        // SAFETY: `raw` is SEGMENT_SIZE bytes; Segment is plain integers.
+        Some(unsafe { core::ptr::read_unaligned(raw.as_ptr().cast()) })
+    }
+}

@@ -1,0 +1,251 @@
+//! ELF parsing and validation: everything the kernel's `load_elf_binary` checks before the
+//! point of no return, so a bad file fails the guest's execve with an errno and leaves the
+//! process intact, instead of killing it half-loaded.
+
+use crate::LoadError;
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header::{self, header64::Header};
+use goblin::elf::program_header::{self as ph, ProgramHeader};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+pub const PAGE: u64 = 4096;
+/// Linux's limit on the size of the program header table.
+const MAX_PHDR_BYTES: u64 = 65536;
+/// Linux's limit on a PT_INTERP path (PATH_MAX).
+const MAX_INTERP: u64 = 4096;
+/// Lowest address the loader stub occupies: fixed-address programs must stay below it.
+pub const STUB_BASE: u64 = 0x7ff0_0000_0000;
+/// Lowest address an unprivileged process may map (vm.mmap_min_addr's usual value).
+const MIN_MAP_ADDR: u64 = 0x1_0000;
+
+/// Anything the loader can read bytes from at an offset: a file, or a byte slice in tests.
+pub trait Source {
+    fn len(&self) -> u64;
+    /// Reads as many bytes as are available at `off` into `buf`.
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize>;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads exactly `len` bytes at `off`, or fails with `err` if the file is shorter.
+    fn read_exact_at(&self, off: u64, len: u64, err: LoadError) -> Result<Vec<u8>, LoadError> {
+        let end = off.checked_add(len).ok_or_else(|| err.clone())?;
+        if end > self.len() {
+            return Err(err);
+        }
+        let mut buf = vec![0u8; len as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            match self.read_at(off + done as u64, &mut buf[done..]) {
+                Ok(0) => return Err(err),
+                Ok(n) => done += n,
+                Err(e) => return Err(LoadError::Io(e.to_string())),
+            }
+        }
+        Ok(buf)
+    }
+}
+
+impl Source for File {
+    fn len(&self) -> u64 {
+        self.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        FileExt::read_at(self, buf, off)
+    }
+}
+
+impl Source for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = (off as usize).min(<[u8]>::len(self));
+        let n = buf.len().min(<[u8]>::len(self) - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
+/// ET_EXEC (fixed addresses) or ET_DYN (PIE, static-pie, shared objects, ld.so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Exec,
+    Dyn,
+}
+
+/// One validated PT_LOAD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub vaddr: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+    pub align: u64,
+    /// PF_R/PF_W/PF_X.
+    pub flags: u32,
+}
+
+/// A validated ELF executable or interpreter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfImage {
+    pub kind: Kind,
+    pub entry: u64,
+    pub phnum: u16,
+    pub phentsize: u16,
+    /// Unbiased address of the program headers in memory (AT_PHDR).
+    pub phdr_vaddr: u64,
+    pub loads: Vec<Load>,
+    /// PT_INTERP, without its NUL.
+    pub interp: Option<Vec<u8>>,
+    /// PT_GNU_STACK asked for an executable stack.
+    pub exec_stack: bool,
+}
+
+/// Whether the first bytes of a file look like ELF at all.
+pub fn is_elf(prefix: &[u8]) -> bool {
+    prefix.starts_with(b"\x7fELF")
+}
+
+fn machine_name(m: u16) -> String {
+    match m {
+        header::EM_386 => "i386 (32-bit x86)".into(),
+        header::EM_AARCH64 => "aarch64".into(),
+        header::EM_ARM => "arm".into(),
+        header::EM_RISCV => "riscv".into(),
+        header::EM_PPC64 => "ppc64".into(),
+        header::EM_S390 => "s390x".into(),
+        258 => "loongarch".into(),
+        other => format!("{} (e_machine {other})", header::machine_to_str(other)),
+    }
+}
+
+impl ElfImage {
+    /// Parses and validates the ELF file behind `src`.
+    pub fn parse(src: &(impl Source + ?Sized)) -> Result<ElfImage, LoadError> {
+        let ident = src.read_exact_at(0, 16, LoadError::Truncated("ELF identification"))?;
+        if !is_elf(&ident) {
+            return Err(LoadError::NotExecutable);
+        }
+        match ident[header::EI_CLASS] {
+            header::ELFCLASS64 => {}
+            header::ELFCLASS32 => return Err(LoadError::Unsupported("32-bit ELF (ELFCLASS32) programs are not supported".into())),
+            c => return Err(LoadError::Malformed(format!("bad ELF class {c}"))),
+        }
+        if ident[header::EI_DATA] != header::ELFDATA2LSB {
+            return Err(LoadError::Unsupported("big-endian ELF".into()));
+        }
+        let raw = src.read_exact_at(0, header::header64::SIZEOF_EHDR as u64, LoadError::Truncated("ELF header"))?;
+        let hdr = Header::parse(&raw).map_err(|e| LoadError::Malformed(e.to_string()))?;
+        if hdr.e_machine != header::EM_X86_64 {
+            return Err(LoadError::WrongArch(machine_name(hdr.e_machine)));
+        }
+        let kind = match hdr.e_type {
+            header::ET_EXEC => Kind::Exec,
+            header::ET_DYN => Kind::Dyn,
+            t => return Err(LoadError::Unsupported(format!("ELF type {} is not executable", header::et_to_str(t)))),
+        };
+        if hdr.e_phentsize as usize != ph::program_header64::SIZEOF_PHDR {
+            return Err(LoadError::Malformed(format!("program header size {}", hdr.e_phentsize)));
+        }
+        let table = u64::from(hdr.e_phnum) * u64::from(hdr.e_phentsize);
+        if table == 0 || table > MAX_PHDR_BYTES {
+            return Err(LoadError::Malformed(format!("{} program headers", hdr.e_phnum)));
+        }
+        let raw = src.read_exact_at(hdr.e_phoff, table, LoadError::Truncated("program headers"))?;
+        let ctx = Ctx::new(Container::Big, Endian::Little);
+        let phdrs = ProgramHeader::parse(&raw, 0, hdr.e_phnum as usize, ctx).map_err(|e| LoadError::Malformed(e.to_string()))?;
+
+        let mut image = ElfImage {
+            kind,
+            entry: hdr.e_entry,
+            phnum: hdr.e_phnum,
+            phentsize: hdr.e_phentsize,
+            phdr_vaddr: 0,
+            loads: Vec::new(),
+            interp: None,
+            exec_stack: false,
+        };
+        let mut pt_phdr = None;
+        for p in &phdrs {
+            match p.p_type {
+                ph::PT_LOAD => image.loads.push(validate_load(p, src.len())?),
+                ph::PT_INTERP if image.interp.is_none() => image.interp = Some(read_interp(src, p)?),
+                ph::PT_GNU_STACK => image.exec_stack = p.p_flags & ph::PF_X != 0,
+                ph::PT_PHDR => pt_phdr = Some(p.p_vaddr),
+                _ => {}
+            }
+        }
+        if image.loads.is_empty() {
+            return Err(LoadError::Malformed("no PT_LOAD segment".into()));
+        }
+        for w in image.loads.windows(2) {
+            if w[1].vaddr < w[0].vaddr + w[0].memsz {
+                return Err(LoadError::Malformed(format!("PT_LOAD segments at {:#x} and {:#x} overlap or are out of order", w[0].vaddr, w[1].vaddr)));
+            }
+        }
+        if kind == Kind::Exec {
+            let (lo, hi) = image.span();
+            if lo < MIN_MAP_ADDR || hi > STUB_BASE {
+                return Err(LoadError::Malformed(format!("fixed segments at {lo:#x}..{hi:#x} are outside the user address range lxrun can load")));
+            }
+        }
+        // Where the headers land in memory: PT_PHDR if present, else the PT_LOAD holding them.
+        image.phdr_vaddr = match pt_phdr {
+            Some(v) => v,
+            None => image
+                .loads
+                .iter()
+                .find(|l| hdr.e_phoff >= l.offset && hdr.e_phoff + table <= l.offset + l.filesz)
+                .map_or(image.loads[0].vaddr.saturating_add(hdr.e_phoff), |l| l.vaddr + (hdr.e_phoff - l.offset)),
+        };
+        Ok(image)
+    }
+
+    /// Page-aligned [start, end) of all PT_LOAD segments.
+    pub fn span(&self) -> (u64, u64) {
+        let lo = self.loads.iter().map(|l| l.vaddr).min().unwrap_or(0) & !(PAGE - 1);
+        let hi = self.loads.iter().map(|l| l.vaddr + l.memsz).max().unwrap_or(0);
+        (lo, hi.div_ceil(PAGE) * PAGE)
+    }
+
+    /// The load base alignment: the largest PT_LOAD p_align, at least a page.
+    pub fn align(&self) -> u64 {
+        self.loads.iter().map(|l| l.align).filter(|a| a.is_power_of_two()).max().unwrap_or(PAGE).max(PAGE)
+    }
+}
+
+fn validate_load(p: &ProgramHeader, file_len: u64) -> Result<Load, LoadError> {
+    let bad = |why: &str| LoadError::Malformed(format!("PT_LOAD at {:#x}: {why}", p.p_vaddr));
+    if p.p_align > 1 && !p.p_align.is_power_of_two() {
+        return Err(bad("alignment is not a power of two"));
+    }
+    if p.p_vaddr % PAGE != p.p_offset % PAGE {
+        return Err(bad("offset and address disagree modulo the page size"));
+    }
+    if p.p_filesz > p.p_memsz {
+        return Err(bad("file size exceeds memory size"));
+    }
+    match p.p_offset.checked_add(p.p_filesz) {
+        Some(end) if end <= file_len => {}
+        _ => return Err(bad("extends past the end of the file")),
+    }
+    match p.p_vaddr.checked_add(p.p_memsz) {
+        Some(end) if end <= STUB_BASE => {}
+        _ => return Err(bad("extends past the user address space")),
+    }
+    Ok(Load { vaddr: p.p_vaddr, offset: p.p_offset, filesz: p.p_filesz, memsz: p.p_memsz, align: p.p_align, flags: p.p_flags })
+}
+
+fn read_interp(src: &(impl Source + ?Sized), p: &ProgramHeader) -> Result<Vec<u8>, LoadError> {
+    if p.p_filesz < 2 || p.p_filesz > MAX_INTERP {
+        return Err(LoadError::Malformed("PT_INTERP has a bad size".into()));
+    }
+    let mut path = src.read_exact_at(p.p_offset, p.p_filesz, LoadError::Truncated("PT_INTERP"))?;
+    if path.pop() != Some(0) || path.contains(&0) {
+        return Err(LoadError::Malformed("PT_INTERP is not a NUL-terminated path".into()));
+    }
+    Ok(path)
+}

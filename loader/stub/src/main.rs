@@ -1,0 +1,344 @@
+//! lxrun's loader stub: a tiny static program that lxrun execs in place of the guest's program.
+//!
+//! It starts on the stack the kernel built for it (already holding the guest's argv and envp
+//! strings, since lxrun execs it with them), fetches its load plan from the supervisor with a
+//! private syscall, maps the program and its interpreter, lays the guest's initial stack out
+//! just below the kernel's and jumps to the entry point. It never returns; on failure it says
+//! why on stderr and exits 127, as the kernel would kill a process past exec's point of no return.
+
+#![no_std]
+#![no_main]
+
+#[path = "../../src/abi.rs"]
+#[allow(dead_code)]
+mod abi;
+#[path = "../../src/stack.rs"]
+#[allow(dead_code)]
+mod stack;
+
+use abi::{Object, PlanView, FLAG_EXEC_STACK, PLAN_MAX, SYS_LXRUN_PLAN};
+use core::arch::{asm, global_asm};
+
+const PAGE: u64 = 4096;
+const STUB_STACK: usize = 32 * 1024;
+const MAX_AUXV: usize = 64;
+
+#[repr(C, align(16))]
+struct Aligned<const N: usize>([u8; N]);
+
+static mut STACK: Aligned<STUB_STACK> = Aligned([0; STUB_STACK]);
+static mut PLAN: Aligned<PLAN_MAX> = Aligned([0; PLAN_MAX]);
+
+// Entry: keep the kernel's stack untouched below its argc (the guest's stack goes there) and
+// run on our own small stack instead.
+global_asm!(
+    ".globl _start",
+    "_start:",
+    "mov rdi, rsp",
+    "lea rsp, [rip + {stack}]",
+    "add rsp, {size}",
+    "xor ebp, ebp",
+    "call {main}",
+    "ud2",
+    stack = sym STACK,
+    size = const STUB_STACK,
+    main = sym stub_main,
+);
+
+mod sys {
+    pub const OPENAT: u64 = 257;
+    pub const CLOSE: u64 = 3;
+    pub const MMAP: u64 = 9;
+    pub const MPROTECT: u64 = 10;
+    pub const MUNMAP: u64 = 11;
+    pub const WRITE: u64 = 1;
+    pub const PRCTL: u64 = 157;
+    pub const EXIT_GROUP: u64 = 231;
+
+    /// # Safety
+    /// A raw system call: the caller vouches for the arguments.
+    pub unsafe fn call(n: u64, a: [u64; 6]) -> i64 {
+        let ret: i64;
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") n as i64 => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack)
+        );
+        ret
+    }
+}
+
+fn syscall(n: u64, a: [u64; 6]) -> i64 {
+    // SAFETY: every call site passes arguments valid for that syscall.
+    unsafe { sys::call(n, a) }
+}
+
+fn write_err(bytes: &[u8]) {
+    syscall(sys::WRITE, [2, bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0]);
+}
+
+/// Prints `lxrun: loader: WHAT: -ERRNO` and exits 127.
+fn die(what: &[u8], err: i64) -> ! {
+    write_err(b"lxrun: loader: ");
+    write_err(what);
+    if err != 0 {
+        let mut digits = [0u8; 24];
+        let mut i = digits.len();
+        let mut v = err.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        write_err(b": errno ");
+        write_err(&digits[i..]);
+    }
+    write_err(b"\n");
+    loop {
+        syscall(sys::EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
+    }
+}
+
+fn check(ret: i64, what: &[u8]) -> u64 {
+    if ret < 0 && ret > -4096 {
+        die(what, -ret);
+    }
+    ret as u64
+}
+
+const PROT_READ: u64 = 1;
+const PROT_WRITE: u64 = 2;
+const PROT_EXEC: u64 = 4;
+const PROT_GROWSDOWN: u64 = 0x0100_0000;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+
+fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
+    syscall(sys::MMAP, [addr, len, prot, flags, fd, off])
+}
+
+/// Maps one object as its plan says; returns its load bias.
+fn load(view: &PlanView<'_>, obj: &Object) -> u64 {
+    let path = match view.string(obj.path) {
+        Some(p) => p,
+        None => die(b"bad plan", 0),
+    };
+    const AT_FDCWD: i64 = -100;
+    const O_RDONLY_CLOEXEC: u64 = 0o2000000;
+    let fd = check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]), b"cannot open the program");
+
+    let span = obj.span_end - obj.span_start;
+    let bias = if obj.fixed != 0 {
+        let at = check(mmap(obj.span_start, span, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0), b"fixed address range is taken");
+        if at != obj.span_start {
+            die(b"fixed address range is taken", 0);
+        }
+        0
+    } else {
+        // Reserve span + alignment slack anywhere (the kernel randomizes it), then trim.
+        let slack = obj.align - PAGE;
+        let at = check(mmap(0, span + slack, 0, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0), b"cannot reserve address space");
+        let aligned = (at + obj.align - 1) & !(obj.align - 1);
+        if aligned > at {
+            syscall(sys::MUNMAP, [at, aligned - at, 0, 0, 0, 0]);
+        }
+        let tail = at + span + slack - (aligned + span);
+        if tail > 0 {
+            syscall(sys::MUNMAP, [aligned + span, tail, 0, 0, 0, 0]);
+        }
+        aligned - obj.span_start
+    };
+
+    for i in 0..obj.nsegs {
+        let seg = match view.segment(obj, i) {
+            Some(s) => s,
+            None => die(b"bad plan", 0),
+        };
+        let prot = u64::from(seg.prot);
+        let must_clear = seg.zero_end > seg.zero_start;
+        if seg.map_len > 0 {
+            // The partial .bss page must be writable while we clear it.
+            let map_prot = if must_clear { prot | PROT_WRITE } else { prot };
+            check(mmap(bias + seg.map_start, seg.map_len, map_prot, MAP_PRIVATE | MAP_FIXED, fd, seg.file_off), b"cannot map a segment");
+        }
+        if must_clear {
+            let start = bias + seg.zero_start;
+            // SAFETY: [start, zero_end) lies in the writable page mapped just above.
+            unsafe { core::ptr::write_bytes(start as *mut u8, 0, (seg.zero_end - seg.zero_start) as usize) };
+            if prot & PROT_WRITE == 0 {
+                check(syscall(sys::MPROTECT, [start & !(PAGE - 1), PAGE, prot, 0, 0, 0]), b"cannot protect a segment");
+            }
+        }
+        if seg.anon_end > seg.anon_start {
+            check(mmap(bias + seg.anon_start, seg.anon_end - seg.anon_start, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0), b"cannot map .bss");
+        }
+    }
+    syscall(sys::CLOSE, [fd, 0, 0, 0, 0, 0]);
+    bias
+}
+
+/// Counts the entries of a NULL-terminated pointer array.
+///
+/// # Safety
+/// `p` must point at a NULL-terminated array of words.
+unsafe fn count(p: *const u64) -> usize {
+    let mut n = 0;
+    while *p.add(n) != 0 {
+        n += 1;
+    }
+    n
+}
+
+#[no_mangle]
+unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
+    // The kernel's stack: argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL.
+    let argc = *sp as usize;
+    let argv = core::slice::from_raw_parts(sp.add(1), argc);
+    let envp_at = sp.add(2 + argc);
+    let envc = count(envp_at);
+    let envp = core::slice::from_raw_parts(envp_at, envc);
+    let auxv_at = envp_at.add(envc + 1);
+
+    let plan_buf = &mut *core::ptr::addr_of_mut!(PLAN);
+    let len = check(syscall(SYS_LXRUN_PLAN, [plan_buf.0.as_mut_ptr() as u64, PLAN_MAX as u64, 0, 0, 0, 0]), b"no load plan from the supervisor (run programs with lxrun)");
+    let view = match PlanView::parse(&plan_buf.0[..(len as usize).min(PLAN_MAX)]) {
+        Some(v) => v,
+        None => die(b"malformed load plan", 0),
+    };
+    let header = *view.header();
+
+    let main = view.objects()[0];
+    let main_bias = load(&view, &main);
+    let (jump, base) = match view.objects().get(1) {
+        Some(interp) => {
+            let b = load(&view, interp);
+            (interp.entry + b, b)
+        }
+        None => (main.entry + main_bias, 0),
+    };
+
+    const PR_SET_NAME: u64 = 15;
+    syscall(sys::PRCTL, [PR_SET_NAME, header.comm.as_ptr() as u64, 0, 0, 0, 0]);
+    if header.flags & FLAG_EXEC_STACK != 0 {
+        let page = sp as u64 & !(PAGE - 1);
+        check(syscall(sys::MPROTECT, [page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN, 0, 0, 0]), b"cannot make the stack executable");
+    }
+
+    // The kernel's auxv, with what describes the program replaced.
+    let mut auxv = [(0u64, 0u64); MAX_AUXV];
+    let mut n = 0;
+    let mut random = [0u8; 16];
+    let mut i = 0;
+    loop {
+        let (k, v) = (*auxv_at.add(2 * i), *auxv_at.add(2 * i + 1));
+        i += 1;
+        match k {
+            stack::AT_NULL => break,
+            stack::AT_RANDOM => random = *(v as *const [u8; 16]),
+            stack::AT_PHDR | stack::AT_PHENT | stack::AT_PHNUM | stack::AT_BASE | stack::AT_ENTRY | stack::AT_EXECFN | stack::AT_EXECFD => {}
+            _ if n < MAX_AUXV - 5 => {
+                auxv[n] = (k, v);
+                n += 1;
+            }
+            _ => {}
+        }
+    }
+    for (k, v) in [
+        (stack::AT_PHDR, main.phdr + main_bias),
+        (stack::AT_PHENT, u64::from(main.phent)),
+        (stack::AT_PHNUM, u64::from(main.phnum)),
+        (stack::AT_BASE, base),
+        (stack::AT_ENTRY, main.entry + main_bias),
+    ] {
+        auxv[n] = (k, v);
+        n += 1;
+    }
+    let execfn = match view.string(header.execfn) {
+        Some(s) => &s[..s.len() - 1],
+        None => die(b"bad plan", 0),
+    };
+    let spec = stack::StackSpec { argv, envp, auxv: &auxv[..n], execfn, random };
+
+    // The guest's stack goes right below the kernel's argc.
+    let top = sp as u64;
+    let size = spec.size() as u64;
+    let mem = core::slice::from_raw_parts_mut((top - size) as *mut u8, size as usize);
+    let new_sp = match stack::build(&spec, mem, top) {
+        Some(s) => s,
+        None => die(b"cannot build the initial stack", 0),
+    };
+
+    asm!(
+        "mov rsp, {sp}",
+        "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
+        "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
+        "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
+        "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
+        "jmp r15",
+        sp = in(reg) new_sp,
+        in("r15") jump,
+        options(noreturn)
+    );
+}
+
+// No libc: the compiler's calls to these land here. `rep` string instructions keep the
+// compiler from turning the bodies back into calls to themselves.
+#[no_mangle]
+unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    asm!("rep movsb", inout("rdi") dst => _, inout("rsi") src => _, inout("rcx") n => _, options(nostack, preserves_flags));
+    dst
+}
+
+#[no_mangle]
+unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if (dst as usize) <= (src as usize) || (dst as usize) >= (src as usize + n) {
+        memcpy(dst, src, n)
+    } else {
+        asm!("std", "rep movsb", "cld",
+            inout("rdi") dst.add(n - 1) => _, inout("rsi") src.add(n - 1) => _, inout("rcx") n => _,
+            options(nostack));
+        dst
+    }
+}
+
+#[no_mangle]
+unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    asm!("rep stosb", inout("rdi") dst => _, inout("rcx") n => _, in("al") c as u8, options(nostack, preserves_flags));
+    dst
+}
+
+#[no_mangle]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let mut i = 0;
+    while i < n {
+        let (x, y) = (core::ptr::read_volatile(a.add(i)), core::ptr::read_volatile(b.add(i)));
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+        i += 1;
+    }
+    0
+}
+
+#[no_mangle]
+unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    memcmp(a, b, n)
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    die(b"internal error", 0)
+}
+
+// The prebuilt `core` refers to the unwinder's personality routine even with panic=abort;
+// nothing here ever unwinds, so it is never called.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

@@ -1,0 +1,58 @@
+//! Command-line interface.
+
+use clap::{Parser, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Run an unmodified Linux x86_64 program under lxrun: its syscalls are caught and translated
+/// in user space, its program and interpreter loaded by lxrun's own loader.
+#[derive(Parser, Debug)]
+#[command(name = "lxrun", version, about, long_about = None)]
+#[command(override_usage = "lxrun [OPTIONS] [--] PROGRAM [ARGS]...")]
+pub struct Cli {
+    /// Directory to use as the guest's root filesystem [default: /]
+    #[arg(short = 'r', long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// How syscalls are caught: auto picks the best the kernel supports
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+
+    /// Bind a host file or directory into the guest (repeatable; GUEST defaults to HOST)
+    #[arg(short = 'b', long = "bind", value_name = "HOST[:GUEST]")]
+    pub binds: Vec<String>,
+
+    /// Directory the program starts in [default: the current directory]
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+
+    /// Print every syscall the guest makes, strace-style
+    #[arg(long)]
+    pub trace: bool,
+
+    /// Print a per-syscall summary when the guest exits
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Print the syscall table (number, name, policy) and exit
+    #[arg(long)]
+    pub list_syscalls: bool,
+
+    /// More of lxrun's own diagnostics on stderr (-v, -vv); LXRUN_LOG=debug does the same
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The program to run (searched in PATH when it has no slash) and its arguments
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, required_unless_present = "list_syscalls")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// The fastest backend this kernel supports
+    Auto,
+    /// seccomp SECCOMP_RET_TRACE stops served through ptrace
+    Ptrace,
+    /// seccomp user notification
+    Seccomp,
+}

@@ -1,0 +1,219 @@
+//! execve and execveat: every program a guest starts goes through lxrun's loader.
+//!
+//! The handler does all of execve's checks up front (the file, its permissions, `#!` chains,
+//! the ELF headers, PT_INTERP) so that a failure returns an errno to a still-intact process.
+//! On success it leaves an encoded load plan pending on the process and asks the backend to
+//! exec the loader stub instead, with the guest's own envp and (for scripts) the argv the
+//! kernel would have built. The stub then fetches the plan with [`fetch_plan`].
+
+use crate::context::SyscallCtx;
+use crate::memory::GuestPtr;
+use crate::outcome::{Argv, ExecRewrite, Outcome};
+use crate::{Errno, SyscallArgs};
+use lxrun_loader::elf::{is_elf, ElfImage};
+use lxrun_loader::plan::LoadPlan;
+use lxrun_loader::script::{self, PREFIX_LEN};
+use lxrun_loader::LoadError;
+use lxrun_vfs::{Base, Resolved, PATH_MAX};
+use std::ffi::CString;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+
+/// More argv entries than this is E2BIG (Linux's own limit is the stack size / 4).
+const MAX_ARGS: usize = 1 << 21;
+
+pub(crate) fn execve(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [path, argv, envp, ..] = call.args;
+    exec(ctx, Base::Cwd, path, argv, envp, 0)
+}
+
+pub(crate) fn execveat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [dirfd, path, argv, envp, flags, _] = call.args;
+    let dirfd = dirfd as i32;
+    let flags = flags as i32;
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let base = if dirfd == libc::AT_FDCWD { Base::Cwd } else { Base::Fd(dirfd) };
+    exec(ctx, base, path, argv, envp, flags)
+}
+
+/// What execve found to run.
+struct Program {
+    exe: Resolved,
+    image: ElfImage,
+    interp: Option<(Resolved, ElfImage)>,
+    /// argv as rewritten by `#!` lines (None: the guest's argv is used unchanged).
+    argv: Option<Vec<Vec<u8>>>,
+}
+
+/// A failed exec: the errno for the guest, the words for a human.
+struct ExecFailure {
+    errno: Errno,
+    why: String,
+}
+
+impl ExecFailure {
+    fn new(errno: Errno, why: impl Into<String>) -> Self {
+        ExecFailure { errno, why: why.into() }
+    }
+    fn load(e: LoadError) -> Self {
+        ExecFailure { errno: Errno::from_raw(e.errno()), why: e.to_string() }
+    }
+}
+
+fn exec(ctx: &mut SyscallCtx<'_>, base: Base, path_ptr: u64, argv_ptr: u64, envp: u64, flags: i32) -> Result<Outcome, Errno> {
+    let path = ctx.mem.read_cstring(GuestPtr::new(path_ptr), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
+    // The name Linux gives the program (AT_EXECFN, a script's argument): the path as passed,
+    // or /dev/fd/N[/path] when it is relative to a dirfd.
+    let empty = path.is_empty() && flags & libc::AT_EMPTY_PATH != 0;
+    let filename = match base {
+        Base::Fd(fd) if empty => format!("/dev/fd/{fd}").into_bytes(),
+        Base::Fd(fd) if path.first() != Some(&b'/') => [format!("/dev/fd/{fd}/").into_bytes(), path.clone()].concat(),
+        _ => path.clone(),
+    };
+    let first = if empty {
+        let Base::Fd(fd) = base else { return Err(Errno::ENOENT) };
+        ctx.world.vfs.resolve_fd(ctx.tid, fd).map_err(|e| ExecFailure::new(e, e.description()))
+    } else {
+        ctx.world.vfs.resolve(ctx.tid, base, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0).map_err(|e| ExecFailure::new(e, e.description()))
+    };
+    let program = first.and_then(|r| find_program(ctx, r, &filename, argv_ptr));
+    let program = match program {
+        Ok(p) => p,
+        Err(f) => {
+            tracing::debug!(tid = ctx.tid, path = %String::from_utf8_lossy(&path), "execve fails: {} ({})", f.why, f.errno.name());
+            ctx.process.state().exec_error = Some(f.why);
+            return Err(f.errno);
+        }
+    };
+
+    let plan = LoadPlan::new(
+        &filename,
+        &program.exe.guest,
+        &program.image,
+        program.interp.as_ref().map(|(r, image)| (r.guest.as_slice(), image)),
+    );
+    let argv = match program.argv {
+        None => Argv::Guest(argv_ptr),
+        Some(prefix) => {
+            let guest = ctx.mem.read_ptr_array(GuestPtr::new(argv_ptr), MAX_ARGS)?;
+            Argv::Prefixed { prefix, rest: guest.into_iter().skip(1).collect() }
+        }
+    };
+    let mut state = ctx.process.state();
+    state.pending_exec = Some(plan.encode());
+    state.exec_error = None;
+    state.exe = program.exe.guest;
+    Ok(Outcome::Exec(ExecRewrite { argv, envp }))
+}
+
+/// Follows `#!` lines from `first` to an ELF program and its interpreter, checking what Linux
+/// checks. `filename` is the name the guest used; `argv_ptr` its argv (read only for scripts).
+fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr: u64) -> Result<Program, ExecFailure> {
+    let mut current = first;
+    let mut name = filename.to_vec();
+    // The argv a `#!` chain builds: interpreter, its argument, the script's name, then the
+    // guest's argv[1..]. Only the new leading strings are kept here.
+    let mut prefix: Option<Vec<Vec<u8>>> = None;
+    for _ in 0..=script::MAX_DEPTH {
+        let file = open_executable(&current)?;
+        let mut head = [0u8; PREFIX_LEN];
+        let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
+        let head = &head[..n];
+        if is_elf(head) {
+            let image = ElfImage::parse(&file).map_err(ExecFailure::load)?;
+            let interp = match &image.interp {
+                Some(path) => Some(load_interp(ctx, path)?),
+                None => None,
+            };
+            return Ok(Program { exe: current, image, interp, argv: prefix });
+        }
+        let Some(sb) = script::parse(head).map_err(ExecFailure::load)? else {
+            return Err(ExecFailure::load(LoadError::NotExecutable));
+        };
+        let mut next = vec![sb.interpreter.clone()];
+        next.extend(sb.arg);
+        next.push(name);
+        // The previous level's argv[0] (its interpreter, or the guest's argv[0]) is replaced.
+        if let Some(old) = prefix.take() {
+            next.extend(old.into_iter().skip(1));
+        } else {
+            // Validate the guest's argv now, so EFAULT comes before any work is done.
+            ctx.mem.read_ptr_array(GuestPtr::new(argv_ptr), MAX_ARGS).map_err(|e| ExecFailure::new(e, "bad argv"))?;
+        }
+        prefix = Some(next);
+        name = sb.interpreter.clone();
+        current = ctx.world.vfs.resolve(ctx.tid, Base::Cwd, &sb.interpreter, true).map_err(|e| {
+            ExecFailure::new(e, format!("bad interpreter {}: {}", String::from_utf8_lossy(&sb.interpreter), e.description()))
+        })?;
+    }
+    Err(ExecFailure::load(LoadError::TooDeep))
+}
+
+/// Opens a program file the way execve would accept it: a regular file the caller may execute.
+fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&r.host)
+        .map_err(|e| ExecFailure::new(Errno::from_io(&e), Errno::from_io(&e).description()))?;
+    let meta = file.metadata().map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err(ExecFailure::new(Errno::EACCES, "is a directory"));
+    }
+    if !ft.is_file() {
+        let what = if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device() { "a special file" } else { "not a regular file" };
+        return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
+    }
+    let c = CString::new(r.host.as_os_str().as_bytes()).map_err(|_| ExecFailure::new(Errno::ENOENT, "bad path"))?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    if unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) } != 0 {
+        let e = Errno::last();
+        return Err(ExecFailure::new(e, if e == Errno::EACCES { "Permission denied (no execute permission)".into() } else { e.description() }));
+    }
+    Ok(file)
+}
+
+fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(Errno::from_io(&e)),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens and validates the program's PT_INTERP inside the guest's filesystem.
+fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage), ExecFailure> {
+    let shown = String::from_utf8_lossy(path).into_owned();
+    let r = ctx
+        .world
+        .vfs
+        .resolve(ctx.tid, Base::Cwd, path, true)
+        .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
+    let file = File::open(&r.host).map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot open")))?;
+    // Linux answers ELIBBAD for an interpreter it cannot load.
+    let image = ElfImage::parse(&file).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
+    if image.interp.is_some() {
+        return Err(ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown} has an interpreter itself")));
+    }
+    Ok((r, image))
+}
+
+/// lxrun's private call from the loader stub: copy the pending plan into `buf`.
+pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [buf, len, ..] = call.args;
+    let plan = ctx.process.state().pending_exec.take().ok_or(Errno::ENOSYS)?;
+    if plan.len() as u64 > len {
+        return Err(Errno::E2BIG);
+    }
+    ctx.mem.write_bytes(buf, &plan)?;
+    Ok(Outcome::Return(plan.len() as i64))
+}

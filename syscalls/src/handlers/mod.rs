@@ -1,0 +1,5 @@
+//! Translation handlers, one module per family. Each decodes its typed arguments from
+//! `SyscallArgs` and returns what the guest sees.
+
+pub(crate) mod exec;
+pub(crate) mod fs;

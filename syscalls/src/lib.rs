@@ -1,0 +1,72 @@
+//! lxrun's syscall layer: the x86_64 table with a policy per number, the dispatch that follows
+//! it, the seccomp filter derived from it, guest memory access, and the handlers by family.
+//!
+//! Backends (ptrace, seccomp user-notify) decode a trapped call into [`SyscallArgs`], call
+//! [`dispatch`] and carry out the [`Outcome`]; nothing in here knows which backend caught it.
+
+pub mod context;
+pub mod filter;
+mod handlers;
+pub mod memory;
+pub mod outcome;
+pub mod process;
+pub mod table;
+pub mod world;
+mod x86_64;
+
+pub use context::SyscallCtx;
+pub use lxrun_abi::Errno;
+pub use outcome::{Argv, ExecRewrite, Outcome};
+pub use table::{Entry, Policy};
+
+/// AUDIT_ARCH_X86_64: the seccomp/ptrace architecture tag of native 64-bit calls.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// Set in the number of x32 ABI calls.
+pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+/// One trapped call, decoded from registers by the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallArgs {
+    pub nr: u64,
+    pub args: [u64; 6],
+    /// AUDIT_ARCH_* of the call (i386 `int 0x80` calls from 64-bit code differ).
+    pub arch: u32,
+    /// The thread's stack pointer at the call.
+    pub sp: u64,
+}
+
+/// Handles one trapped call according to the table.
+pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
+    if call.arch != AUDIT_ARCH_X86_64 || call.nr & X32_SYSCALL_BIT != 0 {
+        let abi = if call.arch == AUDIT_ARCH_X86_64 { "x32" } else { "32-bit" };
+        return unsupported(ctx, call.nr, &format!("{abi} syscall"));
+    }
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_PLAN {
+        return result(handlers::exec::fetch_plan(ctx, call));
+    }
+    let Some(entry) = table::lookup(call.nr) else {
+        return unsupported(ctx, call.nr, &table::name_of(call.nr));
+    };
+    match entry.policy {
+        Policy::Passthrough => Outcome::Continue,
+        Policy::Translate(handler) => result(handler(ctx, call)),
+        Policy::Deny(errno) => {
+            if ctx.world.note_unsupported(call.nr) {
+                eprintln!("lxrun: {} refused with {} in {}: {}", entry.name, errno.name(), ctx.program(), entry.note);
+            }
+            Outcome::Fail(errno)
+        }
+    }
+}
+
+fn result(r: Result<Outcome, Errno>) -> Outcome {
+    r.unwrap_or_else(Outcome::Fail)
+}
+
+/// ENOSYS, reported once per number: `lxrun: unsupported syscall NAME (NR) in PROGRAM`.
+fn unsupported(ctx: &SyscallCtx<'_>, nr: u64, name: &str) -> Outcome {
+    if ctx.world.note_unsupported(nr) {
+        eprintln!("lxrun: unsupported syscall {name} ({nr}) in {}", ctx.program());
+    }
+    Outcome::Fail(Errno::ENOSYS)
+}

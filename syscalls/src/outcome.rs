@@ -1,0 +1,35 @@
+//! What a handler decides; the backend that caught the call carries it out.
+
+use crate::Errno;
+
+/// The result of handling one trapped syscall.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Let the original call run on the host, untouched.
+    Continue,
+    /// Skip the call; the guest sees this non-negative value.
+    Return(i64),
+    /// Skip the call; the guest sees `-errno`.
+    Fail(Errno),
+    /// Replace the call by an execve of lxrun's loader stub (the plan is already pending).
+    Exec(ExecRewrite),
+}
+
+/// How the guest's execve becomes an execve of the stub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRewrite {
+    /// The argv the stub (and so the guest program) receives.
+    pub argv: Argv,
+    /// The guest's envp pointer, passed on as it is.
+    pub envp: u64,
+}
+
+/// The argument vector for the rewritten execve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Argv {
+    /// The guest's own argv pointer (an ELF program: nothing changes).
+    Guest(u64),
+    /// New leading strings (a `#!` chain's interpreters, options and script paths), followed by
+    /// the guest's original argv[1..] pointers.
+    Prefixed { prefix: Vec<Vec<u8>>, rest: Vec<u64> },
+}

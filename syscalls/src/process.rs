@@ -1,0 +1,41 @@
+//! Per-process translation state, shared by the process's threads.
+//!
+//! Behind a mutex because the seccomp backend serves several threads at once; the lock is
+//! never held across a guest-memory access or a host syscall that may block.
+
+use std::sync::{Mutex, MutexGuard};
+
+/// One guest process (thread group).
+#[derive(Debug)]
+pub struct Process {
+    state: Mutex<ProcessState>,
+}
+
+/// What lxrun remembers about a guest process.
+#[derive(Debug, Default, Clone)]
+pub struct ProcessState {
+    /// Guest path of the running program (what /proc/self/exe names).
+    pub exe: Vec<u8>,
+    /// The encoded load plan waiting for the stub after an execve.
+    pub pending_exec: Option<Vec<u8>>,
+    /// Why the last execve failed, in words, for lxrun's own message about its first program.
+    pub exec_error: Option<String>,
+}
+
+impl Process {
+    pub fn new(state: ProcessState) -> Process {
+        Process { state: Mutex::new(state) }
+    }
+
+    /// The state, for a short critical section.
+    pub fn state(&self) -> MutexGuard<'_, ProcessState> {
+        // A poisoned lock means a handler panicked mid-update; the state is still plain data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A forked child starts with its parent's program, and nothing pending.
+    pub fn fork(&self) -> Process {
+        let s = self.state();
+        Process::new(ProcessState { exe: s.exe.clone(), ..Default::default() })
+    }
+}

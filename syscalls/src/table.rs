@@ -1,0 +1,121 @@
+//! The policy table: one entry per x86_64 syscall number. The dispatch, the seccomp filter and
+//! docs/syscalls.md are all derived from it, so they cannot disagree.
+
+use crate::context::SyscallCtx;
+use crate::Errno;
+use crate::outcome::Outcome;
+use crate::x86_64::ENTRIES;
+use crate::SyscallArgs;
+
+/// A translation handler: decodes its arguments, does the work, says what the guest sees.
+pub type Handler = fn(&mut SyscallCtx<'_>, &SyscallArgs) -> Result<Outcome, Errno>;
+
+/// What lxrun does with a syscall.
+#[derive(Clone, Copy)]
+pub enum Policy {
+    /// Runs natively; the filter lets it through without a trap.
+    Passthrough,
+    /// Caught and handed to a handler.
+    Translate(Handler),
+    /// Caught and refused with this errno (reported once by name).
+    Deny(Errno),
+}
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub nr: u32,
+    pub name: &'static str,
+    pub policy: Policy,
+    pub note: &'static str,
+}
+
+impl Entry {
+    pub(crate) const fn new(nr: u32, name: &'static str, policy: Policy, note: &'static str) -> Entry {
+        Entry { nr, name, policy, note }
+    }
+
+    /// Whether the filter must stop the guest for this call.
+    pub fn traps(&self) -> bool {
+        !matches!(self.policy, Policy::Passthrough)
+    }
+
+    /// One word for docs and `--list-syscalls`.
+    pub fn policy_name(&self) -> String {
+        match self.policy {
+            Policy::Passthrough => "passthrough".into(),
+            Policy::Translate(_) => "translated".into(),
+            Policy::Deny(e) => format!("denied ({})", e.name()),
+        }
+    }
+}
+
+/// Highest syscall number Linux assigns on x86_64 that lxrun knows about.
+pub fn max_nr() -> u32 {
+    ENTRIES.last().map_or(0, |e| e.nr)
+}
+
+/// Every entry, in number order.
+pub fn entries() -> &'static [Entry] {
+    ENTRIES
+}
+
+/// The entry for `nr`, or None for a number Linux does not assign (unimplemented: ENOSYS).
+pub fn lookup(nr: u64) -> Option<&'static Entry> {
+    let nr = u32::try_from(nr).ok()?;
+    ENTRIES.binary_search_by_key(&nr, |e| e.nr).ok().map(|i| &ENTRIES[i])
+}
+
+/// The syscall's name, or `syscall_NR` for an unassigned number.
+pub fn name_of(nr: u64) -> String {
+    lookup(nr).map_or_else(|| format!("syscall_{nr}"), |e| e.name.to_string())
+}
+
+/// The table as text, one syscall a line: number, name, policy, note (`lxrun --list-syscalls`).
+pub fn listing() -> String {
+    let mut out = String::new();
+    for e in ENTRIES {
+        out.push_str(&format!("{:>3}  {:<24} {:<18} {}\n", e.nr, e.name, e.policy_name(), e.note));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_unique_and_named() {
+        for w in ENTRIES.windows(2) {
+            assert!(w[0].nr < w[1].nr, "{} before {}", w[0].name, w[1].name);
+        }
+        assert!(ENTRIES.iter().all(|e| !e.name.is_empty()));
+    }
+
+    #[test]
+    fn table_matches_libc_numbers() {
+        let known: &[(&str, libc::c_long)] = &[
+            ("read", libc::SYS_read),
+            ("execve", libc::SYS_execve),
+            ("execveat", libc::SYS_execveat),
+            ("readlinkat", libc::SYS_readlinkat),
+            ("statx", libc::SYS_statx),
+            ("clone3", libc::SYS_clone3),
+            ("openat2", libc::SYS_openat2),
+            ("faccessat2", libc::SYS_faccessat2),
+            ("io_uring_setup", libc::SYS_io_uring_setup),
+            ("ptrace", libc::SYS_ptrace),
+        ];
+        for (name, nr) in known {
+            assert_eq!(lookup(*nr as u64).map(|e| e.name), Some(*name));
+        }
+        assert!(lookup(400).is_none(), "336..=423 is unassigned on x86_64");
+        assert_eq!(name_of(400), "syscall_400");
+    }
+
+    #[test]
+    fn execve_is_translated() {
+        assert!(matches!(lookup(libc::SYS_execve as u64).map(|e| e.policy), Some(Policy::Translate(_))));
+        assert!(!lookup(libc::SYS_getpid as u64).is_some_and(Entry::traps));
+    }
+}
