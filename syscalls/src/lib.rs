@@ -10,6 +10,7 @@ mod handlers;
 pub mod memory;
 pub mod outcome;
 pub mod process;
+mod procfs;
 pub mod table;
 pub mod world;
 mod x86_64;

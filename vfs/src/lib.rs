@@ -57,6 +57,8 @@ impl Vfs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        let path = guest_proc_self(tid, path);
+        let path = path.as_slice();
         let rel = Path::new(OsStr::from_bytes(path));
         // The thread's cwd and fds are reached through their /proc magic links, which resolve
         // to the real directory even when it has been renamed since.
@@ -104,6 +106,19 @@ impl Vfs {
     }
 }
 
+/// `/proc/self` and `/proc/thread-self` mean the guest thread, not the supervisor that resolves
+/// the path: both become `/proc/<tid>` (a thread's directory shows its process's files too).
+fn guest_proc_self(tid: i32, path: &[u8]) -> Vec<u8> {
+    for prefix in [&b"/proc/self"[..], b"/proc/thread-self"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if rest.is_empty() || rest[0] == b'/' {
+                return [format!("/proc/{tid}").as_bytes(), rest].concat();
+            }
+        }
+    }
+    path.to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +135,13 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let r = vfs.resolve(me(), Base::Cwd, b"Cargo.toml", true).unwrap();
         assert_eq!(r.host, cwd.join("Cargo.toml"));
+    }
+
+    #[test]
+    fn proc_self_is_the_guest_thread() {
+        assert_eq!(guest_proc_self(42, b"/proc/self/fd/3"), b"/proc/42/fd/3");
+        assert_eq!(guest_proc_self(42, b"/proc/thread-self"), b"/proc/42");
+        assert_eq!(guest_proc_self(42, b"/proc/selfish"), b"/proc/selfish");
     }
 
     #[test]

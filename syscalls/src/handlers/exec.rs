@@ -73,11 +73,13 @@ fn exec(ctx: &mut SyscallCtx<'_>, base: Base, path_ptr: u64, argv_ptr: u64, envp
         Base::Fd(fd) if path.first() != Some(&b'/') => [format!("/dev/fd/{fd}/").into_bytes(), path.clone()].concat(),
         _ => path.clone(),
     };
+    // /proc/self/exe and friends name the guest's program, not the stub that runs it.
+    let lookup = crate::procfs::exe_link(ctx, &path).unwrap_or_else(|| path.clone());
     let first = if empty {
         let Base::Fd(fd) = base else { return Err(Errno::ENOENT) };
         ctx.world.vfs.resolve_fd(ctx.tid, fd).map_err(|e| ExecFailure::new(e, e.description()))
     } else {
-        ctx.world.vfs.resolve(ctx.tid, base, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0).map_err(|e| ExecFailure::new(e, e.description()))
+        ctx.world.vfs.resolve(ctx.tid, base, &lookup, flags & libc::AT_SYMLINK_NOFOLLOW == 0).map_err(|e| ExecFailure::new(e, e.description()))
     };
     let program = first.and_then(|r| find_program(ctx, r, &filename, argv_ptr));
     let program = match program {

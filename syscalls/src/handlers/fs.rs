@@ -4,6 +4,7 @@
 use crate::context::SyscallCtx;
 use crate::memory::GuestPtr;
 use crate::outcome::Outcome;
+use crate::procfs;
 use crate::{Errno, SyscallArgs};
 use lxrun_vfs::PATH_MAX;
 
@@ -20,7 +21,7 @@ pub(crate) fn readlinkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
 
 fn readlink_common(ctx: &mut SyscallCtx<'_>, path: u64, buf: u64, size: u64) -> Result<Outcome, Errno> {
     let path = ctx.mem.read_cstring(GuestPtr::new(path), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
-    let Some(target) = exe_link(ctx, &path) else {
+    let Some(target) = procfs::exe_link(ctx, &path) else {
         return Ok(Outcome::Continue);
     };
     if (size as i64) <= 0 {
@@ -29,19 +30,4 @@ fn readlink_common(ctx: &mut SyscallCtx<'_>, path: u64, buf: u64, size: u64) -> 
     let n = target.len().min(size as usize);
     ctx.mem.write_bytes(buf, &target[..n])?;
     Ok(Outcome::Return(n as i64))
-}
-
-/// The guest program behind `/proc/self/exe`, `/proc/thread-self/exe` or `/proc/PID/exe`
-/// when PID is a guest process.
-fn exe_link(ctx: &SyscallCtx<'_>, path: &[u8]) -> Option<Vec<u8>> {
-    let rest = path.strip_prefix(b"/proc/")?.strip_suffix(b"/exe")?;
-    let process = match rest {
-        b"self" | b"thread-self" => ctx.process.clone(),
-        digits => {
-            let pid: i32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-            ctx.world.process(pid)?
-        }
-    };
-    let exe = process.state().exe.clone();
-    (!exe.is_empty()).then_some(exe)
 }
