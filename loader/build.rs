@@ -14,10 +14,40 @@ fn main() {
     let status = Command::new(rustc)
         .args(["--edition", "2021", "--crate-type", "bin", "--crate-name", "lxrun_stub"])
         .args(["--target", "x86_64-unknown-linux-gnu"])
-        .args(["-C", "opt-level=s", "-C", "panic=abort", "-C", "debuginfo=0", "-C", "strip=symbols"])
-        .args(["-C", "relocation-model=static", "-C", "code-model=large", "-C", "target-feature=+crt-static"])
-        .args(["-C", "link-arg=-nostartfiles", "-C", "link-arg=-static", "-C", "link-arg=-Wl,--image-base=0x7ff000000000"])
-        .args(["-C", "link-arg=-Wl,--build-id=none", "-C", "link-arg=-Wl,-z,noexecstack", "-C", "link-arg=-Wl,-z,norelro"])
+        .args([
+            "-C",
+            "opt-level=s",
+            "-C",
+            "panic=abort",
+            "-C",
+            "debuginfo=0",
+            "-C",
+            "strip=symbols",
+        ])
+        .args([
+            "-C",
+            "relocation-model=static",
+            "-C",
+            "code-model=large",
+            "-C",
+            "target-feature=+crt-static",
+        ])
+        .args([
+            "-C",
+            "link-arg=-nostartfiles",
+            "-C",
+            "link-arg=-static",
+            "-C",
+            "link-arg=-Wl,--image-base=0x7ff000000000",
+        ])
+        .args([
+            "-C",
+            "link-arg=-Wl,--build-id=none",
+            "-C",
+            "link-arg=-Wl,-z,noexecstack",
+            "-C",
+            "link-arg=-Wl,-z,norelro",
+        ])
         .arg("stub/src/main.rs")
         .arg("-o")
         .arg(&stub)

@@ -43,7 +43,12 @@ pub struct Cli {
     pub verbose: u8,
 
     /// The program to run (searched in PATH when it has no slash) and its arguments
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, required_unless_present = "list_syscalls")]
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required_unless_present = "list_syscalls"
+    )]
     pub command: Vec<OsString>,
 }
 

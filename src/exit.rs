@@ -13,7 +13,10 @@ pub fn reproduce(exit: GuestExit) -> anyhow::Result<i32> {
             // As strace does: die of the same signal, without dumping a core of lxrun itself.
             // SAFETY: plain libc calls on our own process.
             unsafe {
-                let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
                 libc::setrlimit(libc::RLIMIT_CORE, &none);
                 libc::signal(sig, libc::SIG_DFL);
                 let mut set: libc::sigset_t = std::mem::zeroed();

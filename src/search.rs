@@ -36,9 +36,15 @@ pub fn find_program(program: &OsStr, path_var: &OsStr) -> Result<PathBuf, Search
     }
     let mut fallback = None;
     for dir in path_var.as_bytes().split(|&c| c == b':') {
-        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
+        let dir = if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(dir))
+        };
         let candidate = dir.join(program);
-        let Ok(meta) = std::fs::metadata(&candidate) else { continue };
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
         if !meta.is_file() {
             continue;
         }
@@ -58,7 +64,13 @@ mod tests {
     fn finds_in_path_and_keeps_slashes() {
         let sh = find_program(OsStr::new("sh"), OsStr::new("/nonexistent:/bin")).unwrap();
         assert_eq!(sh, PathBuf::from("/bin/sh"));
-        assert_eq!(find_program(OsStr::new("./x"), OsStr::new("/bin")).unwrap(), PathBuf::from("./x"));
-        assert_eq!(find_program(OsStr::new("no-such-prog-xyz"), OsStr::new("/bin")), Err(SearchError::NotFound));
+        assert_eq!(
+            find_program(OsStr::new("./x"), OsStr::new("/bin")).unwrap(),
+            PathBuf::from("./x")
+        );
+        assert_eq!(
+            find_program(OsStr::new("no-such-prog-xyz"), OsStr::new("/bin")),
+            Err(SearchError::NotFound)
+        );
     }
 }

@@ -55,10 +55,7 @@ fn env_status(program: &Path) -> Outcome {
 /// Expected launcher status according to the kernel's answer to execve.
 fn kernel_status(program: &Path) -> (i32, i32) {
     match kernel_exec_errno(program) {
-        Ok(()) => panic!(
-            "{}: execve unexpectedly succeeded natively",
-            program.display()
-        ),
+        Ok(()) => panic!("{}: execve unexpectedly succeeded natively", program.display()),
         Err(errno) => (errno, launcher_status_for_errno(errno)),
     }
 }
@@ -82,13 +79,7 @@ fn missing_program_by_path() {
     let env = env_status(&path);
     assert_eq!(env.code, Some(want), "env oracle disagrees:\n{env}");
     assert_eq!(want, 127);
-    check_rejected(
-        &mut failures,
-        "nonexistent path",
-        &path,
-        want,
-        &["/nonexistent/x"],
-    );
+    check_rejected(&mut failures, "nonexistent path", &path, want, &["/nonexistent/x"]);
     assert_no_failures(&failures);
 }
 
@@ -207,22 +198,11 @@ fn program_headers_past_end_of_file() {
 #[test]
 fn no_program_is_a_usage_error() {
     let lx = run_lxrun_raw::<[&str; 0], &str>([]);
-    assert_eq!(
-        lx.code,
-        Some(2),
-        "lxrun without a program must exit 2 (usage):\n{lx}"
-    );
-    assert!(
-        !lx.stderr.is_empty(),
-        "a usage message is expected on stderr:\n{lx}"
-    );
+    assert_eq!(lx.code, Some(2), "lxrun without a program must exit 2 (usage):\n{lx}");
+    assert!(!lx.stderr.is_empty(), "a usage message is expected on stderr:\n{lx}");
     for backend in backends() {
         let lx = run_lxrun_raw(["--backend", backend]);
-        assert_eq!(
-            lx.code,
-            Some(2),
-            "lxrun --backend {backend} without a program:\n{lx}"
-        );
+        assert_eq!(lx.code, Some(2), "lxrun --backend {backend} without a program:\n{lx}");
     }
 }
 
@@ -247,15 +227,8 @@ fn seccomp_backend_works_or_says_not_implemented() {
     let native = run_native(&cmd);
     let lx = run_lxrun("seccomp", &cmd);
     if lx.stderr_str().to_lowercase().contains("not implemented") {
-        assert_ne!(
-            lx.code,
-            Some(0),
-            "\"not implemented\" but exit status 0:\n{lx}"
-        );
-        assert!(
-            lx.stdout.is_empty(),
-            "\"not implemented\" but the program ran:\n{lx}"
-        );
+        assert_ne!(lx.code, Some(0), "\"not implemented\" but exit status 0:\n{lx}");
+        assert!(lx.stdout.is_empty(), "\"not implemented\" but the program ran:\n{lx}");
     } else {
         assert_same(&native, &lx);
     }

@@ -31,13 +31,8 @@ impl Expect {
 /// Runs `program` in every variant, for one set of arguments built by
 /// `make_args(exe, fresh_dir)` (called once per run, each with a fresh empty
 /// temporary directory), natively and under every backend.
-fn check_case<F>(
-    failures: &mut Vec<String>,
-    program: &str,
-    expect: Expect,
-    env: &[(&str, &str)],
-    make_args: F,
-) where
+fn check_case<F>(failures: &mut Vec<String>, program: &str, expect: Expect, env: &[(&str, &str)], make_args: F)
+where
     F: Fn(&Path, &Path) -> Vec<OsString>,
 {
     ensure_built();
@@ -77,18 +72,12 @@ fn strings(args: &[&str]) -> Vec<OsString> {
 #[test]
 fn hello() {
     let mut failures = Vec::new();
-    check_case(&mut failures, "hello", Expect::Exit(0), &[], |_, _| {
-        Vec::new()
-    });
+    check_case(&mut failures, "hello", Expect::Exit(0), &[], |_, _| Vec::new());
     check_case(
         &mut failures,
         "hello",
         Expect::Exit(0),
-        &[
-            ("FOO", "bar baz"),
-            ("EMPTY", ""),
-            ("UNICODE", "h\u{e9}llo w\u{f6}rld"),
-        ],
+        &[("FOO", "bar baz"), ("EMPTY", ""), ("UNICODE", "h\u{e9}llo w\u{f6}rld")],
         |_, _| {
             strings(&[
                 "a b",
@@ -109,11 +98,7 @@ fn hello() {
         "hello",
         Expect::Exit(0),
         &[("BIG", big.as_str())],
-        |_, _| {
-            (0..500)
-                .map(|i| OsString::from(format!("arg{i}")))
-                .collect()
-        },
+        |_, _| (0..500).map(|i| OsString::from(format!("arg{i}"))).collect(),
     );
     assert_no_failures(&failures);
 }
@@ -121,21 +106,10 @@ fn hello() {
 #[test]
 fn exitcode() {
     let mut failures = Vec::new();
-    for (arg, status) in [
-        ("0", 0),
-        ("1", 1),
-        ("42", 42),
-        ("255", 255),
-        ("256", 0),
-        ("-1", 255),
-    ] {
-        check_case(
-            &mut failures,
-            "exitcode",
-            Expect::Exit(status),
-            &[],
-            |_, _| strings(&[arg]),
-        );
+    for (arg, status) in [("0", 0), ("1", 1), ("42", 42), ("255", 255), ("256", 0), ("-1", 255)] {
+        check_case(&mut failures, "exitcode", Expect::Exit(status), &[], |_, _| {
+            strings(&[arg])
+        });
     }
     assert_no_failures(&failures);
 }
@@ -162,27 +136,21 @@ fn fileio() {
 #[test]
 fn forkexec() {
     let mut failures = Vec::new();
-    check_case(&mut failures, "forkexec", Expect::Exit(0), &[], |_, _| {
-        Vec::new()
-    });
+    check_case(&mut failures, "forkexec", Expect::Exit(0), &[], |_, _| Vec::new());
     assert_no_failures(&failures);
 }
 
 #[test]
 fn signals() {
     let mut failures = Vec::new();
-    check_case(&mut failures, "signals", Expect::Exit(0), &[], |_, _| {
-        Vec::new()
-    });
+    check_case(&mut failures, "signals", Expect::Exit(0), &[], |_, _| Vec::new());
     assert_no_failures(&failures);
 }
 
 #[test]
 fn threads() {
     let mut failures = Vec::new();
-    check_case(&mut failures, "threads", Expect::Exit(0), &[], |_, _| {
-        Vec::new()
-    });
+    check_case(&mut failures, "threads", Expect::Exit(0), &[], |_, _| Vec::new());
     assert_no_failures(&failures);
 }
 
@@ -202,17 +170,13 @@ fn diesig() {
 #[test]
 fn exe() {
     let mut failures = Vec::new();
-    check_case(&mut failures, "exe", Expect::Exit(0), &[], |_, _| {
-        Vec::new()
-    });
+    check_case(&mut failures, "exe", Expect::Exit(0), &[], |_, _| Vec::new());
     assert_no_failures(&failures);
 }
 
 #[test]
 fn execchain() {
     let mut failures = Vec::new();
-    check_case(&mut failures, "execchain", Expect::Exit(0), &[], |_, _| {
-        strings(&["5"])
-    });
+    check_case(&mut failures, "execchain", Expect::Exit(0), &[], |_, _| strings(&["5"]));
     assert_no_failures(&failures);
 }

@@ -40,9 +40,7 @@ fn python3_from_path() {
     let dir = python.parent().expect("python3 has a directory");
     let path = format!("{}:{BASE_PATH}", dir.display());
     check_all(&[
-        Cmd::new("python3")
-            .args(["-c", "print(1)"])
-            .env("PATH", &path),
+        Cmd::new("python3").args(["-c", "print(1)"]).env("PATH", &path),
         Cmd::new("python3")
             .args([
                 "-c",
@@ -59,14 +57,8 @@ fn shell_pipelines() {
     check_all(&[
         sh("/bin/sh", "ls /usr | wc -l; echo done"),
         sh("/bin/bash", "for i in 1 2 3; do /bin/echo $i; done"),
-        sh(
-            "/bin/bash",
-            "echo a b c | tr ' ' '\\n' | sort -r | head -n 2",
-        ),
-        sh(
-            "/bin/sh",
-            "x=$(/bin/echo sub); echo \"got $x\"; (exit 7); echo $?",
-        ),
+        sh("/bin/bash", "echo a b c | tr ' ' '\\n' | sort -r | head -n 2"),
+        sh("/bin/sh", "x=$(/bin/echo sub); echo \"got $x\"; (exit 7); echo $?"),
     ]);
 }
 
@@ -88,10 +80,7 @@ fn shell_killing_itself() {
 #[test]
 fn busybox() {
     let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.exists(),
-        "/bin/busybox missing (run tests/setup.sh)"
-    );
+    assert!(busybox.exists(), "/bin/busybox missing (run tests/setup.sh)");
     check_all(&[
         Cmd::new(busybox).args(["echo", "hello from busybox"]),
         Cmd::new(busybox).args(["sh", "-c", "for i in 1 2 3; do echo $i; done; exit 4"]),
@@ -166,10 +155,7 @@ fn shebang_variants() {
     let long_line = format!("#!{}bin/sh\necho long\n", "/".repeat(300));
     let scripts: &[(&str, &[u8])] = &[
         // An interpreter argument: `sh -e` stops at `false`.
-        (
-            "dash-e",
-            b"#!/bin/sh -e\necho \"flags=$-\"\nfalse\necho not reached\n",
-        ),
+        ("dash-e", b"#!/bin/sh -e\necho \"flags=$-\"\nfalse\necho not reached\n"),
         // Trailing spaces and tabs after the interpreter are ignored.
         ("trailing-ws", b"#!/bin/sh \t \t\necho \"trailing ok $#\"\n"),
         // Whitespace before the interpreter, and an argument with inner

@@ -26,10 +26,45 @@ macro_rules! errnos {
 }
 
 errnos!(
-    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES,
-    EFAULT, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, ETXTBSY,
-    EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, ERANGE, ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP,
-    ELIBBAD, ENOTSUP, EOVERFLOW,
+    EPERM,
+    ENOENT,
+    ESRCH,
+    EINTR,
+    EIO,
+    ENXIO,
+    E2BIG,
+    ENOEXEC,
+    EBADF,
+    ECHILD,
+    EAGAIN,
+    ENOMEM,
+    EACCES,
+    EFAULT,
+    EBUSY,
+    EEXIST,
+    EXDEV,
+    ENODEV,
+    ENOTDIR,
+    EISDIR,
+    EINVAL,
+    ENFILE,
+    EMFILE,
+    ENOTTY,
+    ETXTBSY,
+    EFBIG,
+    ENOSPC,
+    ESPIPE,
+    EROFS,
+    EMLINK,
+    EPIPE,
+    ERANGE,
+    ENAMETOOLONG,
+    ENOSYS,
+    ENOTEMPTY,
+    ELOOP,
+    ELIBBAD,
+    ENOTSUP,
+    EOVERFLOW,
 );
 
 impl Errno {
@@ -60,7 +95,12 @@ impl Errno {
 
     /// The host's description (`No such file or directory`).
     pub fn description(self) -> String {
-        std::io::Error::from_raw_os_error(self.0).to_string().split(" (os error").next().unwrap_or_default().to_string()
+        std::io::Error::from_raw_os_error(self.0)
+            .to_string()
+            .split(" (os error")
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 

@@ -27,22 +27,45 @@ fn exec_failure_status(errno: i32) -> i32 {
 
 /// Forks the guest's first process. It waits until `attach(pid)` has run in the parent, then
 /// installs `filter` and execs the program. Returns the child's pid.
-pub(crate) fn spawn(launch: &Launch, filter: &[SockFilter], attach: impl FnOnce(i32) -> Result<(), SupervisorError>) -> Result<i32, SupervisorError> {
+pub(crate) fn spawn(
+    launch: &Launch,
+    filter: &[SockFilter],
+    attach: impl FnOnce(i32) -> Result<(), SupervisorError>,
+) -> Result<i32, SupervisorError> {
     // Everything the child touches is prepared before fork: after it, only async-signal-safe calls.
-    let argv: Vec<*const libc::c_char> = launch.argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-    let envp: Vec<*const libc::c_char> = launch.envp.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
+    let argv: Vec<*const libc::c_char> = launch
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp: Vec<*const libc::c_char> = launch
+        .envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
     let mut pipe = [0i32; 2];
     // SAFETY: `pipe` has room for two descriptors.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(SupervisorError::Start(format!("pipe: {}", std::io::Error::last_os_error())));
+        return Err(SupervisorError::Start(format!(
+            "pipe: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     let [rd, wr] = pipe;
 
     // SAFETY: the child below only makes raw syscalls on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(SupervisorError::Start(format!("fork: {}", std::io::Error::last_os_error())));
+        return Err(SupervisorError::Start(format!(
+            "fork: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     if pid == 0 {
         // SAFETY: async-signal-safe calls only; every pointer was built before fork.
@@ -64,7 +87,12 @@ pub(crate) fn spawn(launch: &Launch, filter: &[SockFilter], attach: impl FnOnce(
                 }
             }
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) != 0
+                || libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
             {
                 libc::_exit(126);
             }

@@ -125,19 +125,28 @@ fn machine_name(m: u16) -> String {
 impl ElfImage {
     /// Parses and validates the ELF file behind `src`.
     pub fn parse(src: &(impl Source + ?Sized)) -> Result<ElfImage, LoadError> {
-        let ident = src.read_exact_at(0, 16, LoadError::Truncated("ELF identification"))?;
-        if !is_elf(&ident) {
+        let magic = src.read_exact_at(0, 4.min(src.len()), LoadError::NotExecutable)?;
+        if !is_elf(&magic) {
             return Err(LoadError::NotExecutable);
         }
+        let ident = src.read_exact_at(0, 16, LoadError::Truncated("ELF identification"))?;
         match ident[header::EI_CLASS] {
             header::ELFCLASS64 => {}
-            header::ELFCLASS32 => return Err(LoadError::Unsupported("32-bit ELF (ELFCLASS32) programs are not supported".into())),
+            header::ELFCLASS32 => {
+                return Err(LoadError::Unsupported(
+                    "32-bit ELF (ELFCLASS32) programs are not supported".into(),
+                ))
+            }
             c => return Err(LoadError::Malformed(format!("bad ELF class {c}"))),
         }
         if ident[header::EI_DATA] != header::ELFDATA2LSB {
             return Err(LoadError::Unsupported("big-endian ELF".into()));
         }
-        let raw = src.read_exact_at(0, header::header64::SIZEOF_EHDR as u64, LoadError::Truncated("ELF header"))?;
+        let raw = src.read_exact_at(
+            0,
+            header::header64::SIZEOF_EHDR as u64,
+            LoadError::Truncated("ELF header"),
+        )?;
         let hdr = Header::parse(&raw).map_err(|e| LoadError::Malformed(e.to_string()))?;
         if hdr.e_machine != header::EM_X86_64 {
             return Err(LoadError::WrongArch(machine_name(hdr.e_machine)));
@@ -145,7 +154,12 @@ impl ElfImage {
         let kind = match hdr.e_type {
             header::ET_EXEC => Kind::Exec,
             header::ET_DYN => Kind::Dyn,
-            t => return Err(LoadError::Unsupported(format!("ELF type {} is not executable", header::et_to_str(t)))),
+            t => {
+                return Err(LoadError::Unsupported(format!(
+                    "ELF type {} is not executable",
+                    header::et_to_str(t)
+                )))
+            }
         };
         if hdr.e_phentsize as usize != ph::program_header64::SIZEOF_PHDR {
             return Err(LoadError::Malformed(format!("program header size {}", hdr.e_phentsize)));
@@ -156,7 +170,8 @@ impl ElfImage {
         }
         let raw = src.read_exact_at(hdr.e_phoff, table, LoadError::Truncated("program headers"))?;
         let ctx = Ctx::new(Container::Big, Endian::Little);
-        let phdrs = ProgramHeader::parse(&raw, 0, hdr.e_phnum as usize, ctx).map_err(|e| LoadError::Malformed(e.to_string()))?;
+        let phdrs = ProgramHeader::parse(&raw, 0, hdr.e_phnum as usize, ctx)
+            .map_err(|e| LoadError::Malformed(e.to_string()))?;
 
         let mut image = ElfImage {
             kind,
@@ -183,13 +198,18 @@ impl ElfImage {
         }
         for w in image.loads.windows(2) {
             if w[1].vaddr < w[0].vaddr + w[0].memsz {
-                return Err(LoadError::Malformed(format!("PT_LOAD segments at {:#x} and {:#x} overlap or are out of order", w[0].vaddr, w[1].vaddr)));
+                return Err(LoadError::Malformed(format!(
+                    "PT_LOAD segments at {:#x} and {:#x} overlap or are out of order",
+                    w[0].vaddr, w[1].vaddr
+                )));
             }
         }
         if kind == Kind::Exec {
             let (lo, hi) = image.span();
             if lo < MIN_MAP_ADDR || hi > STUB_BASE {
-                return Err(LoadError::Malformed(format!("fixed segments at {lo:#x}..{hi:#x} are outside the user address range lxrun can load")));
+                return Err(LoadError::Malformed(format!(
+                    "fixed segments at {lo:#x}..{hi:#x} are outside the user address range lxrun can load"
+                )));
             }
         }
         // Where the headers land in memory: PT_PHDR if present, else the PT_LOAD holding them.
@@ -199,7 +219,9 @@ impl ElfImage {
                 .loads
                 .iter()
                 .find(|l| hdr.e_phoff >= l.offset && hdr.e_phoff + table <= l.offset + l.filesz)
-                .map_or(image.loads[0].vaddr.saturating_add(hdr.e_phoff), |l| l.vaddr + (hdr.e_phoff - l.offset)),
+                .map_or(image.loads[0].vaddr.saturating_add(hdr.e_phoff), |l| {
+                    l.vaddr + (hdr.e_phoff - l.offset)
+                }),
         };
         Ok(image)
     }
@@ -213,7 +235,13 @@ impl ElfImage {
 
     /// The load base alignment: the largest PT_LOAD p_align, at least a page.
     pub fn align(&self) -> u64 {
-        self.loads.iter().map(|l| l.align).filter(|a| a.is_power_of_two()).max().unwrap_or(PAGE).max(PAGE)
+        self.loads
+            .iter()
+            .map(|l| l.align)
+            .filter(|a| a.is_power_of_two())
+            .max()
+            .unwrap_or(PAGE)
+            .max(PAGE)
     }
 }
 
@@ -236,7 +264,14 @@ fn validate_load(p: &ProgramHeader, file_len: u64) -> Result<Load, LoadError> {
         Some(end) if end <= STUB_BASE => {}
         _ => return Err(bad("extends past the user address space")),
     }
-    Ok(Load { vaddr: p.p_vaddr, offset: p.p_offset, filesz: p.p_filesz, memsz: p.p_memsz, align: p.p_align, flags: p.p_flags })
+    Ok(Load {
+        vaddr: p.p_vaddr,
+        offset: p.p_offset,
+        filesz: p.p_filesz,
+        memsz: p.p_memsz,
+        align: p.p_align,
+        flags: p.p_flags,
+    })
 }
 
 fn read_interp(src: &(impl Source + ?Sized), p: &ProgramHeader) -> Result<Vec<u8>, LoadError> {

@@ -39,14 +39,18 @@ pub fn segment(l: &Load) -> Segment {
     let map_len = if l.filesz > 0 { page_up(file_end) - map_start } else { 0 };
     // Like Linux's padzero: with a .bss, the rest of the last file page is cleared to its end
     // (ld.so's early allocator uses the space after its _end and expects zeros there).
-    let (zero_start, zero_end) = if l.memsz > l.filesz && l.filesz > 0 && file_end % PAGE != 0 {
+    let (zero_start, zero_end) = if l.memsz > l.filesz && l.filesz > 0 && !file_end.is_multiple_of(PAGE) {
         (file_end, page_up(file_end))
     } else {
         (0, 0)
     };
     let anon_start = if l.filesz > 0 { page_up(file_end) } else { map_start };
     let anon_end = page_up(mem_end);
-    let (anon_start, anon_end) = if anon_end > anon_start { (anon_start, anon_end) } else { (0, 0) };
+    let (anon_start, anon_end) = if anon_end > anon_start {
+        (anon_start, anon_end)
+    } else {
+        (0, 0)
+    };
     Segment {
         map_start,
         map_len,
@@ -113,7 +117,12 @@ impl LoadPlan {
         if let Some((path, image)) = interp {
             objects.push(ObjectPlan::new(path, image));
         }
-        LoadPlan { execfn: execfn.to_vec(), comm, exec_stack: exe.exec_stack, objects }
+        LoadPlan {
+            execfn: execfn.to_vec(),
+            comm,
+            exec_stack: exe.exec_stack,
+            objects,
+        }
     }
 
     /// The wire form the stub reads (see `abi`).
@@ -122,7 +131,10 @@ impl LoadPlan {
         let mut strings = Vec::new();
         let strings_at = abi::HEADER_SIZE + nsegs * abi::SEGMENT_SIZE;
         let mut add_string = |s: &[u8]| {
-            let r = Str { off: (strings_at + strings.len()) as u32, len: s.len() as u32 };
+            let r = Str {
+                off: (strings_at + strings.len()) as u32,
+                len: s.len() as u32,
+            };
             strings.extend_from_slice(s);
             strings.push(0);
             r

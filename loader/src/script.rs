@@ -36,7 +36,9 @@ pub fn parse(prefix: &[u8]) -> Result<Option<Shebang>, LoadError> {
     let mut end = match buf.iter().position(|&c| c == b'\n') {
         Some(nl) => nl,
         None => {
-            let first = (2..=last).find(|&i| !spacetab(buf[i])).ok_or(LoadError::BadScript("no interpreter"))?;
+            let first = (2..=last)
+                .find(|&i| !spacetab(buf[i]))
+                .ok_or(LoadError::BadScript("no interpreter"))?;
             // Without a later space, tab or NUL the interpreter's name was cut off.
             if !(first..=last).any(|i| spacetab(buf[i]) || buf[i] == 0) {
                 return Err(LoadError::BadScript("interpreter path longer than the #! line limit"));
@@ -48,7 +50,9 @@ pub fn parse(prefix: &[u8]) -> Result<Option<Shebang>, LoadError> {
         end -= 1;
     }
     let line = &buf[..end];
-    let name_start = (2..end).find(|&i| !spacetab(line[i])).ok_or(LoadError::BadScript("no interpreter"))?;
+    let name_start = (2..end)
+        .find(|&i| !spacetab(line[i]))
+        .ok_or(LoadError::BadScript("no interpreter"))?;
     let sep = (name_start..end).find(|&i| spacetab(line[i]) || line[i] == 0);
     let cstr = |s: &[u8]| s.split(|&c| c == 0).next().unwrap_or_default().to_vec();
     let interpreter = cstr(&line[name_start..sep.unwrap_or(end)]);
@@ -64,14 +68,20 @@ mod tests {
     use super::*;
 
     fn sb(i: &str, a: Option<&str>) -> Option<Shebang> {
-        Some(Shebang { interpreter: i.as_bytes().to_vec(), arg: a.map(|a| a.as_bytes().to_vec()) })
+        Some(Shebang {
+            interpreter: i.as_bytes().to_vec(),
+            arg: a.map(|a| a.as_bytes().to_vec()),
+        })
     }
 
     #[test]
     fn plain_and_with_argument() {
         assert_eq!(parse(b"#!/bin/sh\necho hi\n").unwrap(), sb("/bin/sh", None));
         assert_eq!(parse(b"#! /bin/sh -e\n").unwrap(), sb("/bin/sh", Some("-e")));
-        assert_eq!(parse(b"#!/usr/bin/env python3 -u  \t\n").unwrap(), sb("/usr/bin/env", Some("python3 -u")));
+        assert_eq!(
+            parse(b"#!/usr/bin/env python3 -u  \t\n").unwrap(),
+            sb("/usr/bin/env", Some("python3 -u"))
+        );
         assert_eq!(parse(b"#!/bin/sh").unwrap(), sb("/bin/sh", None));
         assert_eq!(parse(b"#!/bin/sh \t\n").unwrap(), sb("/bin/sh", None));
         assert_eq!(parse(b"\x7fELF").unwrap(), None);
@@ -88,6 +98,10 @@ mod tests {
         long_arg.extend(std::iter::repeat_n(b'x', 300));
         let got = parse(&long_arg).unwrap().unwrap();
         assert_eq!(got.interpreter, b"/bin/sh");
-        assert_eq!(got.arg.unwrap().len(), 255 - 10, "the argument is cut at the buffer's end");
+        assert_eq!(
+            got.arg.unwrap().len(),
+            255 - 10,
+            "the argument is cut at the buffer's end"
+        );
     }
 }

@@ -48,7 +48,11 @@ pub fn build(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32) -> Vec<SockFilt
     // Runs of numbers [lo, hi] sharing a verdict, covering 0..=u32::MAX.
     let mut runs: Vec<(u32, u32)> = Vec::new(); // (lo, action)
     for nr in 0..=table::max_nr() + 1 {
-        let action = if nr > table::max_nr() { trap } else { verdict(table::lookup(u64::from(nr))) };
+        let action = if nr > table::max_nr() {
+            trap
+        } else {
+            verdict(table::lookup(u64::from(nr)))
+        };
         if runs.last().is_none_or(|&(_, a)| a != action) {
             runs.push((nr, action));
         }
@@ -131,9 +135,19 @@ mod tests {
     fn foreign_calls_trap() {
         let prog = filter();
         assert_eq!(evaluate(&prog, 0x4000_0003, 1), Some(SECCOMP_RET_TRACE), "i386");
-        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, 0x4000_0001), Some(SECCOMP_RET_TRACE), "x32");
-        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, libc::SYS_getpid as u32), Some(SECCOMP_RET_ALLOW));
-        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, libc::SYS_execve as u32), Some(SECCOMP_RET_TRACE));
+        assert_eq!(
+            evaluate(&prog, AUDIT_ARCH_X86_64, 0x4000_0001),
+            Some(SECCOMP_RET_TRACE),
+            "x32"
+        );
+        assert_eq!(
+            evaluate(&prog, AUDIT_ARCH_X86_64, libc::SYS_getpid as u32),
+            Some(SECCOMP_RET_ALLOW)
+        );
+        assert_eq!(
+            evaluate(&prog, AUDIT_ARCH_X86_64, libc::SYS_execve as u32),
+            Some(SECCOMP_RET_TRACE)
+        );
     }
 
     proptest! {

@@ -39,7 +39,11 @@ pub struct SyscallArgs {
 /// Handles one trapped call according to the table.
 pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     if call.arch != AUDIT_ARCH_X86_64 || call.nr & X32_SYSCALL_BIT != 0 {
-        let abi = if call.arch == AUDIT_ARCH_X86_64 { "x32" } else { "32-bit" };
+        let abi = if call.arch == AUDIT_ARCH_X86_64 {
+            "x32"
+        } else {
+            "32-bit"
+        };
         return unsupported(ctx, call.nr, &format!("{abi} syscall"));
     }
     if call.nr == lxrun_loader::abi::SYS_LXRUN_PLAN {
@@ -53,7 +57,13 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
         Policy::Translate(handler) => result(handler(ctx, call)),
         Policy::Deny(errno) => {
             if ctx.world.note_unsupported(call.nr) {
-                eprintln!("lxrun: {} refused with {} in {}: {}", entry.name, errno.name(), ctx.program(), entry.note);
+                eprintln!(
+                    "lxrun: {} refused with {} in {}: {}",
+                    entry.name,
+                    errno.name(),
+                    ctx.program(),
+                    entry.note
+                );
             }
             Outcome::Fail(errno)
         }

@@ -61,7 +61,7 @@ impl<T> GuestPtr<T> {
     }
 
     /// The `i`-th element after this one; EFAULT when the address would wrap.
-    pub fn add(self, i: u64) -> Result<Self, Errno> {
+    pub fn element(self, i: u64) -> Result<Self, Errno> {
         let bytes = i.checked_mul(size_of::<T>() as u64).ok_or(Errno::EFAULT)?;
         self.addr.checked_add(bytes).map(Self::new).ok_or(Errno::EFAULT)
     }
@@ -96,8 +96,14 @@ impl GuestMemory {
 
     /// Reads up to `buf.len()` bytes, stopping at the first unreadable page; returns the count.
     fn readv(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
         // SAFETY: `local` describes `buf`, which we own mutably; the remote side is checked by the kernel.
         let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
         if n < 0 {
@@ -115,8 +121,14 @@ impl GuestMemory {
         if addr == 0 || addr.checked_add(data.len() as u64).is_none() {
             return Err(Errno::EFAULT);
         }
-        let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
-        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: data.len() };
+        let local = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: data.len(),
+        };
         // SAFETY: `local` describes `data`, which outlives the call; the kernel only reads it.
         let n = unsafe { libc::process_vm_writev(self.pid, &local, 1, &remote, 1, 0) };
         if n >= 0 && n as usize == data.len() {
@@ -188,7 +200,7 @@ impl GuestMemory {
             return Ok(out);
         }
         loop {
-            let p = self.read(ptr.add(out.len() as u64)?)?;
+            let p = self.read(ptr.element(out.len() as u64)?)?;
             if p == 0 {
                 return Ok(out);
             }
@@ -211,7 +223,9 @@ mod tests {
     #[test]
     fn reads_and_writes_own_memory() {
         let src = *b"hello\0world";
-        let got = me().read_cstring(GuestPtr::new(src.as_ptr() as u64), 64, Errno::ENAMETOOLONG).unwrap();
+        let got = me()
+            .read_cstring(GuestPtr::new(src.as_ptr() as u64), 64, Errno::ENAMETOOLONG)
+            .unwrap();
         assert_eq!(got, b"hello");
         let mut dst = [0u8; 4];
         me().write_bytes(dst.as_mut_ptr() as u64, b"abcd").unwrap();
@@ -225,7 +239,10 @@ mod tests {
         assert_eq!(me().read(GuestPtr::<u64>::new(0)), Err(Errno::EFAULT));
         assert_eq!(me().read(GuestPtr::<u64>::new(8)), Err(Errno::EFAULT));
         assert_eq!(me().read(GuestPtr::<u64>::new(u64::MAX - 3)), Err(Errno::EFAULT));
-        assert_eq!(me().read_cstring(GuestPtr::new(16), 10, Errno::ENAMETOOLONG), Err(Errno::EFAULT));
+        assert_eq!(
+            me().read_cstring(GuestPtr::new(16), 10, Errno::ENAMETOOLONG),
+            Err(Errno::EFAULT)
+        );
         assert_eq!(me().write_bytes(0, b"x"), Err(Errno::EFAULT));
     }
 
@@ -241,14 +258,28 @@ mod tests {
     fn string_ending_at_a_page_boundary_before_unmapped_memory() {
         // Map two pages, unmap the second: a string ending right at the boundary must still read.
         unsafe {
-            let p = libc::mmap(std::ptr::null_mut(), 8192, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) as *mut u8;
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            ) as *mut u8;
             assert!(!p.is_null());
             libc::munmap(p.add(4096).cast(), 4096);
             let start = p.add(4096 - 4);
-            std::ptr::copy_nonoverlapping(b"abc\0".as_ptr(), start, 4);
-            assert_eq!(me().read_cstring(GuestPtr::new(start as u64), 100, Errno::ENAMETOOLONG).unwrap(), b"abc");
+            std::ptr::copy_nonoverlapping(c"abc".as_ptr().cast::<u8>(), start, 4);
+            assert_eq!(
+                me().read_cstring(GuestPtr::new(start as u64), 100, Errno::ENAMETOOLONG)
+                    .unwrap(),
+                b"abc"
+            );
             std::ptr::copy_nonoverlapping(b"abcd".as_ptr(), start, 4);
-            assert_eq!(me().read_cstring(GuestPtr::new(start as u64), 100, Errno::ENAMETOOLONG), Err(Errno::EFAULT));
+            assert_eq!(
+                me().read_cstring(GuestPtr::new(start as u64), 100, Errno::ENAMETOOLONG),
+                Err(Errno::EFAULT)
+            );
             libc::munmap(p.cast(), 4096);
         }
     }

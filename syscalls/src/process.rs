@@ -24,7 +24,9 @@ pub struct ProcessState {
 
 impl Process {
     pub fn new(state: ProcessState) -> Process {
-        Process { state: Mutex::new(state) }
+        Process {
+            state: Mutex::new(state),
+        }
     }
 
     /// The state, for a short critical section.
@@ -36,6 +38,9 @@ impl Process {
     /// A forked child starts with its parent's program, and nothing pending.
     pub fn fork(&self) -> Process {
         let s = self.state();
-        Process::new(ProcessState { exe: s.exe.clone(), ..Default::default() })
+        Process::new(ProcessState {
+            exe: s.exe.clone(),
+            ..Default::default()
+        })
     }
 }

@@ -2,9 +2,9 @@
 //! docs/syscalls.md are all derived from it, so they cannot disagree.
 
 use crate::context::SyscallCtx;
-use crate::Errno;
 use crate::outcome::Outcome;
 use crate::x86_64::ENTRIES;
+use crate::Errno;
 use crate::SyscallArgs;
 
 /// A translation handler: decodes its arguments, does the work, says what the guest sees.
@@ -75,7 +75,13 @@ pub fn name_of(nr: u64) -> String {
 pub fn listing() -> String {
     let mut out = String::new();
     for e in ENTRIES {
-        out.push_str(&format!("{:>3}  {:<24} {:<18} {}\n", e.nr, e.name, e.policy_name(), e.note));
+        out.push_str(&format!(
+            "{:>3}  {:<24} {:<18} {}\n",
+            e.nr,
+            e.name,
+            e.policy_name(),
+            e.note
+        ));
     }
     out
 }
@@ -115,7 +121,10 @@ mod tests {
 
     #[test]
     fn execve_is_translated() {
-        assert!(matches!(lookup(libc::SYS_execve as u64).map(|e| e.policy), Some(Policy::Translate(_))));
+        assert!(matches!(
+            lookup(libc::SYS_execve as u64).map(|e| e.policy),
+            Some(Policy::Translate(_))
+        ));
         assert!(!lookup(libc::SYS_getpid as u64).is_some_and(Entry::traps));
     }
 }

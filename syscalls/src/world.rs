@@ -22,7 +22,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl World {
     pub fn new(vfs: Vfs, stub_path: Vec<u8>) -> World {
-        World { vfs, stub_path, processes: Mutex::new(HashMap::new()), unsupported: Mutex::new(BTreeMap::new()) }
+        World {
+            vfs,
+            stub_path,
+            processes: Mutex::new(HashMap::new()),
+            unsupported: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Registers guest process `tgid`.

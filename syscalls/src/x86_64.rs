@@ -2,9 +2,9 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::Errno;
 use crate::handlers::{exec, fs};
 use crate::table::{Entry, Policy::*};
+use crate::Errno;
 
 pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(0, "read", Passthrough, ""),
@@ -66,7 +66,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(56, "clone", Passthrough, ""),
     Entry::new(57, "fork", Passthrough, ""),
     Entry::new(58, "vfork", Passthrough, ""),
-    Entry::new(59, "execve", Translate(exec::execve), "loaded by lxrun's loader: the guest's PT_INTERP, `#!` scripts, AT_EXECFN"),
+    Entry::new(
+        59,
+        "execve",
+        Translate(exec::execve),
+        "loaded by lxrun's loader: the guest's PT_INTERP, `#!` scripts, AT_EXECFN",
+    ),
     Entry::new(60, "exit", Passthrough, ""),
     Entry::new(61, "wait4", Passthrough, ""),
     Entry::new(62, "kill", Passthrough, ""),
@@ -96,7 +101,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(86, "link", Passthrough, ""),
     Entry::new(87, "unlink", Passthrough, ""),
     Entry::new(88, "symlink", Passthrough, ""),
-    Entry::new(89, "readlink", Translate(fs::readlink), "/proc/self/exe and /proc/PID/exe answer the guest's program"),
+    Entry::new(
+        89,
+        "readlink",
+        Translate(fs::readlink),
+        "/proc/self/exe and /proc/PID/exe answer the guest's program",
+    ),
     Entry::new(90, "chmod", Passthrough, ""),
     Entry::new(91, "fchmod", Passthrough, ""),
     Entry::new(92, "chown", Passthrough, ""),
@@ -108,7 +118,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(98, "getrusage", Passthrough, ""),
     Entry::new(99, "sysinfo", Passthrough, ""),
     Entry::new(100, "times", Passthrough, ""),
-    Entry::new(101, "ptrace", Deny(Errno::EPERM), "tracing inside the guest is not supported yet"),
+    Entry::new(
+        101,
+        "ptrace",
+        Deny(Errno::EPERM),
+        "tracing inside the guest is not supported yet",
+    ),
     Entry::new(102, "getuid", Passthrough, ""),
     Entry::new(103, "syslog", Passthrough, ""),
     Entry::new(104, "getgid", Passthrough, ""),
@@ -162,7 +177,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(152, "munlockall", Passthrough, ""),
     Entry::new(153, "vhangup", Passthrough, ""),
     Entry::new(154, "modify_ldt", Passthrough, ""),
-    Entry::new(155, "pivot_root", Deny(Errno::EPERM), "the guest cannot change the host's mounts"),
+    Entry::new(
+        155,
+        "pivot_root",
+        Deny(Errno::EPERM),
+        "the guest cannot change the host's mounts",
+    ),
     Entry::new(156, "_sysctl", Passthrough, ""),
     Entry::new(157, "prctl", Passthrough, ""),
     Entry::new(158, "arch_prctl", Passthrough, ""),
@@ -172,8 +192,18 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(162, "sync", Passthrough, ""),
     Entry::new(163, "acct", Passthrough, ""),
     Entry::new(164, "settimeofday", Passthrough, ""),
-    Entry::new(165, "mount", Deny(Errno::EPERM), "the guest cannot change the host's mounts"),
-    Entry::new(166, "umount2", Deny(Errno::EPERM), "the guest cannot change the host's mounts"),
+    Entry::new(
+        165,
+        "mount",
+        Deny(Errno::EPERM),
+        "the guest cannot change the host's mounts",
+    ),
+    Entry::new(
+        166,
+        "umount2",
+        Deny(Errno::EPERM),
+        "the guest cannot change the host's mounts",
+    ),
     Entry::new(167, "swapon", Passthrough, ""),
     Entry::new(168, "swapoff", Passthrough, ""),
     Entry::new(169, "reboot", Passthrough, ""),
@@ -310,8 +340,18 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(300, "fanotify_init", Passthrough, ""),
     Entry::new(301, "fanotify_mark", Passthrough, ""),
     Entry::new(302, "prlimit64", Passthrough, ""),
-    Entry::new(303, "name_to_handle_at", Deny(Errno::EPERM), "file handles bypass path confinement"),
-    Entry::new(304, "open_by_handle_at", Deny(Errno::EPERM), "file handles bypass path confinement"),
+    Entry::new(
+        303,
+        "name_to_handle_at",
+        Deny(Errno::EPERM),
+        "file handles bypass path confinement",
+    ),
+    Entry::new(
+        304,
+        "open_by_handle_at",
+        Deny(Errno::EPERM),
+        "file handles bypass path confinement",
+    ),
     Entry::new(305, "clock_adjtime", Passthrough, ""),
     Entry::new(306, "syncfs", Passthrough, ""),
     Entry::new(307, "sendmmsg", Passthrough, ""),
@@ -329,7 +369,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(319, "memfd_create", Passthrough, ""),
     Entry::new(320, "kexec_file_load", Passthrough, ""),
     Entry::new(321, "bpf", Passthrough, ""),
-    Entry::new(322, "execveat", Translate(exec::execveat), "as execve; dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured"),
+    Entry::new(
+        322,
+        "execveat",
+        Translate(exec::execveat),
+        "as execve; dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured",
+    ),
     Entry::new(323, "userfaultfd", Passthrough, ""),
     Entry::new(324, "membarrier", Passthrough, ""),
     Entry::new(325, "mlock2", Passthrough, ""),
@@ -344,7 +389,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(334, "rseq", Passthrough, ""),
     Entry::new(335, "uretprobe", Passthrough, ""),
     Entry::new(424, "pidfd_send_signal", Passthrough, ""),
-    Entry::new(425, "io_uring_setup", Deny(Errno::ENOSYS), "io_uring performs calls no filter sees; programs fall back to plain syscalls"),
+    Entry::new(
+        425,
+        "io_uring_setup",
+        Deny(Errno::ENOSYS),
+        "io_uring performs calls no filter sees; programs fall back to plain syscalls",
+    ),
     Entry::new(426, "io_uring_enter", Deny(Errno::ENOSYS), "as io_uring_setup"),
     Entry::new(427, "io_uring_register", Deny(Errno::ENOSYS), "as io_uring_setup"),
     Entry::new(428, "open_tree", Passthrough, ""),

@@ -93,19 +93,12 @@ fn build_linux_binaries() -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     // Serialize concurrent builds from several test processes.
     let lock_path = out.join(".build-lock");
-    let lock =
-        File::create(&lock_path).map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
+    let lock = File::create(&lock_path).map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
     // SAFETY: flock on a file descriptor we own; released when `lock` drops.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!(
-            "flock {}: {}",
-            lock_path.display(),
-            io::Error::last_os_error()
-        ));
+        return Err(format!("flock {}: {}", lock_path.display(), io::Error::last_os_error()));
     }
-    let jobs = thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let jobs = thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut make_out = OsString::from("OUT=");
     make_out.push(out.as_os_str());
     let child = {
@@ -121,9 +114,7 @@ fn build_linux_binaries() -> Result<(), String> {
             .spawn()
             .map_err(|e| format!("could not run make: {e}"))?
     };
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting for make: {e}"))?;
+    let output = child.wait_with_output().map_err(|e| format!("waiting for make: {e}"))?;
     drop(lock);
     if output.status.success() {
         Ok(())
@@ -179,15 +170,9 @@ impl TempDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let base = std::env::temp_dir()
-            .canonicalize()
-            .unwrap_or_else(|_| "/tmp".into());
-        let path = base.join(format!(
-            "lxrun-test-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        let base = std::env::temp_dir().canonicalize().unwrap_or_else(|_| "/tmp".into());
+        let path = base.join(format!("lxrun-test-{tag}-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
         TempDir { path }
     }
 
@@ -200,8 +185,7 @@ impl TempDir {
         use std::os::unix::fs::PermissionsExt;
         let path = self.path.join(name);
         let _guard = FORK_LOCK.write().unwrap_or_else(|e| e.into_inner());
-        std::fs::write(&path, content)
-            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        std::fs::write(&path, content).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
             .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
         path
@@ -248,14 +232,12 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args
-            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
-        self.env
-            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.env.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -297,10 +279,7 @@ impl Cmd {
 
 fn quote(s: &OsStr) -> String {
     let s = s.to_string_lossy();
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -350,12 +329,7 @@ impl Outcome {
         }
     }
 
-    fn from_status(
-        status: ExitStatus,
-        stdout: Vec<u8>,
-        stderr: Vec<u8>,
-        timed_out: bool,
-    ) -> Outcome {
+    fn from_status(status: ExitStatus, stdout: Vec<u8>, stderr: Vec<u8>, timed_out: bool) -> Outcome {
         Outcome {
             stdout,
             stderr,
@@ -450,14 +424,8 @@ pub fn run_program(program: &OsStr, args: &[OsString], spec: &Cmd) -> Outcome {
     let (tx, rx) = mpsc::channel::<(usize, Vec<u8>)>();
     let mut readers = Vec::new();
     let pipes: [Option<Box<dyn Read + Send>>; 2] = [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
     ];
     for (index, pipe) in pipes.into_iter().enumerate() {
         let mut pipe = pipe.expect("piped stdio");
@@ -637,10 +605,7 @@ pub fn compare_everywhere(label: &str, cmd: &Cmd, failures: &mut Vec<String>) ->
 pub fn kernel_exec_errno(path: &Path) -> Result<(), i32> {
     let c_path = CString::new(path.as_os_str().as_bytes()).expect("path without NUL");
     let mut command = Command::new("/bin/true");
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     // SAFETY: the closure runs in the forked child and only calls execve(2),
     // which is async-signal-safe; it allocates nothing.
     unsafe {
@@ -678,12 +643,10 @@ pub fn launcher_status_for_errno(errno: i32) -> i32 {
 /// Looks a program up in the test process's own PATH.
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            p.metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
 }

@@ -92,7 +92,10 @@ impl Vfs {
                 _ => std::fs::canonicalize(&joined).map_err(|e| io_errno(&e))?,
             }
         };
-        Ok(Resolved { guest: host.as_os_str().as_bytes().to_vec(), host })
+        Ok(Resolved {
+            guest: host.as_os_str().as_bytes().to_vec(),
+            host,
+        })
     }
 
     /// The guest path of the object open as `fd` in thread `tid` (for `execveat(fd, "", AT_EMPTY_PATH)`).
@@ -102,7 +105,10 @@ impl Vfs {
             // A socket, pipe or anonymous inode: nothing a path can name.
             return Err(Errno::EACCES);
         }
-        Ok(Resolved { guest: host.as_os_str().as_bytes().to_vec(), host })
+        Ok(Resolved {
+            guest: host.as_os_str().as_bytes().to_vec(),
+            host,
+        })
     }
 }
 
@@ -149,7 +155,10 @@ mod tests {
         let vfs = Vfs::host_root();
         assert_eq!(vfs.resolve(me(), Base::Cwd, b"", true), Err(Errno::ENOENT));
         assert_eq!(vfs.resolve(me(), Base::Cwd, b"/no/such/file", true), Err(Errno::ENOENT));
-        assert_eq!(vfs.resolve(me(), Base::Cwd, b"/etc/passwd/x", true), Err(Errno::ENOTDIR));
+        assert_eq!(
+            vfs.resolve(me(), Base::Cwd, b"/etc/passwd/x", true),
+            Err(Errno::ENOTDIR)
+        );
         assert_eq!(vfs.resolve(me(), Base::Fd(9999), b"x", true), Err(Errno::EBADF));
     }
 

@@ -31,7 +31,11 @@ pub fn place(mem: &GuestMemory, sp: u64, stub_path: &[u8], rewrite: &ExecRewrite
     for s in prefix {
         add(s);
     }
-    let nptrs = if prefix.is_empty() { 0 } else { prefix.len() + rest.len() + 1 };
+    let nptrs = if prefix.is_empty() {
+        0
+    } else {
+        prefix.len() + rest.len() + 1
+    };
     let top = sp.checked_sub(RED_ZONE).ok_or(Errno::EFAULT)?;
     let strings_at = top.checked_sub(strings.len() as u64).ok_or(Errno::EFAULT)? & !15;
     let array_at = strings_at.checked_sub(8 * nptrs as u64).ok_or(Errno::EFAULT)? & !15;

@@ -43,15 +43,37 @@ struct Tracer<'w> {
 
 pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
     let prog = filter::build(ptrace_verdict, SECCOMP_RET_TRACE);
-    let main = spawn(launch, &prog, |pid| seize(pid, OPTIONS).map_err(|err| SupervisorError::Ptrace { what: "attaching to the guest", err }))?;
+    let main = spawn(launch, &prog, |pid| {
+        seize(pid, OPTIONS).map_err(|err| SupervisorError::Ptrace {
+            what: "attaching to the guest",
+            err,
+        })
+    })?;
     signals::forward_to(main);
     let process = Arc::new(Process::new(ProcessState::default()));
     world.add_process(main, process.clone());
-    let mut tracer = Tracer { world, tasks: HashMap::new(), early: HashSet::new(), main, main_exit: None, launched: false };
-    tracer.tasks.insert(main, Task { tgid: main, process: process.clone() });
+    let mut tracer = Tracer {
+        world,
+        tasks: HashMap::new(),
+        early: HashSet::new(),
+        main,
+        main_exit: None,
+        launched: false,
+    };
+    tracer.tasks.insert(
+        main,
+        Task {
+            tgid: main,
+            process: process.clone(),
+        },
+    );
     tracer.event_loop()?;
     let exit = tracer.main_exit.unwrap_or(GuestExit::Code(0));
-    let launch_error = if tracer.launched { None } else { process.state().exec_error.clone() };
+    let launch_error = if tracer.launched {
+        None
+    } else {
+        process.state().exec_error.clone()
+    };
     Ok(RunOutcome { exit, launch_error })
 }
 
@@ -95,7 +117,10 @@ impl Tracer<'_> {
             self.main_exit = Some(if libc::WIFEXITED(status) {
                 GuestExit::Code(libc::WEXITSTATUS(status))
             } else {
-                GuestExit::Signal { sig: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) }
+                GuestExit::Signal {
+                    sig: libc::WTERMSIG(status),
+                    core: libc::WCOREDUMP(status),
+                }
             });
         }
     }
@@ -131,7 +156,9 @@ impl Tracer<'_> {
                 _ => cont(pid, 0),
             },
             0 => {
-                if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) && tracing::enabled!(tracing::Level::DEBUG) {
+                if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)
+                    && tracing::enabled!(tracing::Level::DEBUG)
+                {
                     let regs = get_regs(pid)?;
                     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
                     tracing::debug!(pid, sig, "fault: {regs:x?}\n{maps}");
@@ -144,10 +171,15 @@ impl Tracer<'_> {
 
     /// Registers `child`, just created by `parent` with a fork, vfork or clone event.
     fn new_task(&mut self, parent: i32, child: i32, event: i32) -> Result<(), HostErrno> {
-        let Some(p) = self.tasks.get(&parent) else { return Ok(()) };
+        let Some(p) = self.tasks.get(&parent) else {
+            return Ok(());
+        };
         let is_thread = event == PTRACE_EVENT_CLONE && clone_flags(parent)? & libc::CLONE_THREAD as u64 != 0;
         let task = if is_thread {
-            Task { tgid: p.tgid, process: p.process.clone() }
+            Task {
+                tgid: p.tgid,
+                process: p.process.clone(),
+            }
         } else {
             let process = Arc::new(p.process.fork());
             self.world.add_process(child, process.clone());
@@ -162,8 +194,15 @@ impl Tracer<'_> {
 
     fn syscall(&mut self, pid: i32) -> Result<(), HostErrno> {
         let call = seccomp_call(pid)?;
-        let Some(task) = self.tasks.get(&pid) else { return cont(pid, 0) };
-        let mut ctx = SyscallCtx { tid: pid, process: task.process.clone(), mem: GuestMemory::new(pid), world: self.world };
+        let Some(task) = self.tasks.get(&pid) else {
+            return cont(pid, 0);
+        };
+        let mut ctx = SyscallCtx {
+            tid: pid,
+            process: task.process.clone(),
+            mem: GuestMemory::new(pid),
+            world: self.world,
+        };
         let outcome = dispatch(&mut ctx, &call);
         tracing::trace!(pid, nr = call.nr, ?outcome, "syscall");
         match outcome {
@@ -202,7 +241,9 @@ fn clone_flags(pid: i32) -> Result<u64, HostErrno> {
     let regs = get_regs(pid)?;
     if regs.orig_rax == libc::SYS_clone3 as u64 {
         // clone_args.flags is its first field.
-        GuestMemory::new(pid).read(GuestPtr::<u64>::new(regs.rdi)).map_err(|e| HostErrno::from_raw(e.raw()))
+        GuestMemory::new(pid)
+            .read(GuestPtr::<u64>::new(regs.rdi))
+            .map_err(|e| HostErrno::from_raw(e.raw()))
     } else {
         Ok(regs.rdi)
     }

@@ -75,9 +75,19 @@ struct SyscallInfo {
 /// The call a tracee is stopped in at a seccomp stop: (arch, nr, args, sp).
 pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> {
     let mut info = SyscallInfo::default();
-    request(PTRACE_GET_SYSCALL_INFO, pid, size_of::<SyscallInfo>(), &mut info as *mut _ as usize)?;
+    request(
+        PTRACE_GET_SYSCALL_INFO,
+        pid,
+        size_of::<SyscallInfo>(),
+        &mut info as *mut _ as usize,
+    )?;
     if info.op != PTRACE_SYSCALL_INFO_SECCOMP {
         return Err(HostErrno::EINVAL);
     }
-    Ok(lxrun_syscalls::SyscallArgs { nr: info.nr, args: info.args, arch: info.arch, sp: info.sp })
+    Ok(lxrun_syscalls::SyscallArgs {
+        nr: info.nr,
+        args: info.args,
+        arch: info.arch,
+        sp: info.sp,
+    })
 }

@@ -35,7 +35,11 @@ pub(crate) fn execveat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let base = if dirfd == libc::AT_FDCWD { Base::Cwd } else { Base::Fd(dirfd) };
+    let base = if dirfd == libc::AT_FDCWD {
+        Base::Cwd
+    } else {
+        Base::Fd(dirfd)
+    };
     exec(ctx, base, path, argv, envp, flags)
 }
 
@@ -59,12 +63,24 @@ impl ExecFailure {
         ExecFailure { errno, why: why.into() }
     }
     fn load(e: LoadError) -> Self {
-        ExecFailure { errno: Errno::from_raw(e.errno()), why: e.to_string() }
+        ExecFailure {
+            errno: Errno::from_raw(e.errno()),
+            why: e.to_string(),
+        }
     }
 }
 
-fn exec(ctx: &mut SyscallCtx<'_>, base: Base, path_ptr: u64, argv_ptr: u64, envp: u64, flags: i32) -> Result<Outcome, Errno> {
-    let path = ctx.mem.read_cstring(GuestPtr::new(path_ptr), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
+fn exec(
+    ctx: &mut SyscallCtx<'_>,
+    base: Base,
+    path_ptr: u64,
+    argv_ptr: u64,
+    envp: u64,
+    flags: i32,
+) -> Result<Outcome, Errno> {
+    let path = ctx
+        .mem
+        .read_cstring(GuestPtr::new(path_ptr), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
     // The name Linux gives the program (AT_EXECFN, a script's argument): the path as passed,
     // or /dev/fd/N[/path] when it is relative to a dirfd.
     let empty = path.is_empty() && flags & libc::AT_EMPTY_PATH != 0;
@@ -77,9 +93,15 @@ fn exec(ctx: &mut SyscallCtx<'_>, base: Base, path_ptr: u64, argv_ptr: u64, envp
     let lookup = crate::procfs::exe_link(ctx, &path).unwrap_or_else(|| path.clone());
     let first = if empty {
         let Base::Fd(fd) = base else { return Err(Errno::ENOENT) };
-        ctx.world.vfs.resolve_fd(ctx.tid, fd).map_err(|e| ExecFailure::new(e, e.description()))
+        ctx.world
+            .vfs
+            .resolve_fd(ctx.tid, fd)
+            .map_err(|e| ExecFailure::new(e, e.description()))
     } else {
-        ctx.world.vfs.resolve(ctx.tid, base, &lookup, flags & libc::AT_SYMLINK_NOFOLLOW == 0).map_err(|e| ExecFailure::new(e, e.description()))
+        ctx.world
+            .vfs
+            .resolve(ctx.tid, base, &lookup, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+            .map_err(|e| ExecFailure::new(e, e.description()))
     };
     let program = first.and_then(|r| find_program(ctx, r, &filename, argv_ptr));
     let program = match program {
@@ -101,7 +123,10 @@ fn exec(ctx: &mut SyscallCtx<'_>, base: Base, path_ptr: u64, argv_ptr: u64, envp
         None => Argv::Guest(argv_ptr),
         Some(prefix) => {
             let guest = ctx.mem.read_ptr_array(GuestPtr::new(argv_ptr), MAX_ARGS)?;
-            Argv::Prefixed { prefix, rest: guest.into_iter().skip(1).collect() }
+            Argv::Prefixed {
+                prefix,
+                rest: guest.into_iter().skip(1).collect(),
+            }
         }
     };
     let mut state = ctx.process.state();
@@ -130,7 +155,12 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
                 Some(path) => Some(load_interp(ctx, path)?),
                 None => None,
             };
-            return Ok(Program { exe: current, image, interp, argv: prefix });
+            return Ok(Program {
+                exe: current,
+                image,
+                interp,
+                argv: prefix,
+            });
         }
         let Some(sb) = script::parse(head).map_err(ExecFailure::load)? else {
             return Err(ExecFailure::load(LoadError::NotExecutable));
@@ -143,13 +173,26 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
             next.extend(old.into_iter().skip(1));
         } else {
             // Validate the guest's argv now, so EFAULT comes before any work is done.
-            ctx.mem.read_ptr_array(GuestPtr::new(argv_ptr), MAX_ARGS).map_err(|e| ExecFailure::new(e, "bad argv"))?;
+            ctx.mem
+                .read_ptr_array(GuestPtr::new(argv_ptr), MAX_ARGS)
+                .map_err(|e| ExecFailure::new(e, "bad argv"))?;
         }
         prefix = Some(next);
         name = sb.interpreter.clone();
-        current = ctx.world.vfs.resolve(ctx.tid, Base::Cwd, &sb.interpreter, true).map_err(|e| {
-            ExecFailure::new(e, format!("bad interpreter {}: {}", String::from_utf8_lossy(&sb.interpreter), e.description()))
-        })?;
+        current = ctx
+            .world
+            .vfs
+            .resolve(ctx.tid, Base::Cwd, &sb.interpreter, true)
+            .map_err(|e| {
+                ExecFailure::new(
+                    e,
+                    format!(
+                        "bad interpreter {}: {}",
+                        String::from_utf8_lossy(&sb.interpreter),
+                        e.description()
+                    ),
+                )
+            })?;
     }
     Err(ExecFailure::load(LoadError::TooDeep))
 }
@@ -161,20 +204,33 @@ fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
         .custom_flags(libc::O_CLOEXEC)
         .open(&r.host)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), Errno::from_io(&e).description()))?;
-    let meta = file.metadata().map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
     let ft = meta.file_type();
     if ft.is_dir() {
         return Err(ExecFailure::new(Errno::EACCES, "is a directory"));
     }
     if !ft.is_file() {
-        let what = if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device() { "a special file" } else { "not a regular file" };
+        let what = if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device() {
+            "a special file"
+        } else {
+            "not a regular file"
+        };
         return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
     }
     let c = CString::new(r.host.as_os_str().as_bytes()).map_err(|_| ExecFailure::new(Errno::ENOENT, "bad path"))?;
     // SAFETY: `c` is a valid NUL-terminated path.
     if unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) } != 0 {
         let e = Errno::last();
-        return Err(ExecFailure::new(e, if e == Errno::EACCES { "Permission denied (no execute permission)".into() } else { e.description() }));
+        return Err(ExecFailure::new(
+            e,
+            if e == Errno::EACCES {
+                "Permission denied (no execute permission)".into()
+            } else {
+                e.description()
+            },
+        ));
     }
     Ok(file)
 }
@@ -200,11 +256,16 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage)
         .vfs
         .resolve(ctx.tid, Base::Cwd, path, true)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
-    let file = File::open(&r.host).map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot open")))?;
+    let file = File::open(&r.host)
+        .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot open")))?;
     // Linux answers ELIBBAD for an interpreter it cannot load.
-    let image = ElfImage::parse(&file).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
+    let image =
+        ElfImage::parse(&file).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
     if image.interp.is_some() {
-        return Err(ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown} has an interpreter itself")));
+        return Err(ExecFailure::new(
+            Errno::ELIBBAD,
+            format!("interpreter {shown} has an interpreter itself"),
+        ));
     }
     Ok((r, image))
 }

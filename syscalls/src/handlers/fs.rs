@@ -20,7 +20,9 @@ pub(crate) fn readlinkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
 }
 
 fn readlink_common(ctx: &mut SyscallCtx<'_>, path: u64, buf: u64, size: u64) -> Result<Outcome, Errno> {
-    let path = ctx.mem.read_cstring(GuestPtr::new(path), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
+    let path = ctx
+        .mem
+        .read_cstring(GuestPtr::new(path), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
     let Some(target) = procfs::exe_link(ctx, &path) else {
         return Ok(Outcome::Continue);
     };
