@@ -127,7 +127,7 @@ impl<'a> PlanView<'a> {
     }
 
     pub fn objects(&self) -> &[Object] {
-        &self.header.objects[..self.header.nobjects as usize]
+        self.header.objects.get(..self.header.nobjects as usize).unwrap_or_default()
     }
 
     /// The string's bytes including its NUL terminator.
@@ -135,7 +135,7 @@ impl<'a> PlanView<'a> {
         let start = s.off as usize;
         let end = start.checked_add(s.len as usize)?;
         let with_nul = self.bytes.get(start..=end)?;
-        (with_nul[s.len as usize] == 0).then_some(with_nul)
+        (with_nul.last() == Some(&0)).then_some(with_nul)
     }
 
     /// Segment `i` of object `obj`.

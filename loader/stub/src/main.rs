@@ -85,19 +85,17 @@ fn die(what: &[u8], err: i64) -> ! {
     write_err(b"lxrun: loader: ");
     write_err(what);
     if err != 0 {
-        let mut digits = [0u8; 24];
-        let mut i = digits.len();
-        let mut v = err.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+        // Most significant digit first, without indexing (which would pull in core::fmt).
+        let v = err.unsigned_abs();
+        let mut div = 1;
+        while v / div >= 10 {
+            div *= 10;
         }
         write_err(b": errno ");
-        write_err(&digits[i..]);
+        while div > 0 {
+            write_err(&[b'0' + (v / div % 10) as u8]);
+            div /= 10;
+        }
     }
     write_err(b"\n");
     loop {
@@ -209,13 +207,16 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
 
     let plan_buf = &mut *core::ptr::addr_of_mut!(PLAN);
     let len = check(syscall(SYS_LXRUN_PLAN, [plan_buf.0.as_mut_ptr() as u64, PLAN_MAX as u64, 0, 0, 0, 0]), b"no load plan from the supervisor (run programs with lxrun)");
-    let view = match PlanView::parse(&plan_buf.0[..(len as usize).min(PLAN_MAX)]) {
+    let view = match plan_buf.0.get(..len as usize).and_then(PlanView::parse) {
         Some(v) => v,
         None => die(b"malformed load plan", 0),
     };
     let header = *view.header();
 
-    let main = view.objects()[0];
+    let main = match view.objects().first() {
+        Some(o) => *o,
+        None => die(b"bad plan", 0),
+    };
     let main_bias = load(&view, &main);
     let (jump, base) = match view.objects().get(1) {
         Some(interp) => {
@@ -233,7 +234,8 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
     }
 
     // The kernel's auxv, with what describes the program replaced.
-    let mut auxv = [(0u64, 0u64); MAX_AUXV];
+    // Room for the kernel's entries plus the five that describe the program.
+    let mut auxv = [(0u64, 0u64); MAX_AUXV + 5];
     let mut n = 0;
     let mut random = [0u8; 16];
     let mut i = 0;
@@ -244,11 +246,12 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
             stack::AT_NULL => break,
             stack::AT_RANDOM => random = *(v as *const [u8; 16]),
             stack::AT_PHDR | stack::AT_PHENT | stack::AT_PHNUM | stack::AT_BASE | stack::AT_ENTRY | stack::AT_EXECFN | stack::AT_EXECFD => {}
-            _ if n < MAX_AUXV - 5 => {
-                auxv[n] = (k, v);
-                n += 1;
+            _ => {
+                if let Some(slot) = auxv.get_mut(n).filter(|_| n < MAX_AUXV) {
+                    *slot = (k, v);
+                    n += 1;
+                }
             }
-            _ => {}
         }
     }
     for (k, v) in [
@@ -258,14 +261,20 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         (stack::AT_BASE, base),
         (stack::AT_ENTRY, main.entry + main_bias),
     ] {
-        auxv[n] = (k, v);
-        n += 1;
+        if let Some(slot) = auxv.get_mut(n) {
+            *slot = (k, v);
+            n += 1;
+        }
     }
-    let execfn = match view.string(header.execfn) {
-        Some(s) => &s[..s.len() - 1],
+    let execfn = match view.string(header.execfn).and_then(|s| s.split_last()) {
+        Some((_nul, s)) => s,
         None => die(b"bad plan", 0),
     };
-    let spec = stack::StackSpec { argv, envp, auxv: &auxv[..n], execfn, random };
+    let auxv = match auxv.get(..n) {
+        Some(a) => a,
+        None => die(b"bad plan", 0),
+    };
+    let spec = stack::StackSpec { argv, envp, auxv, execfn, random };
 
     // The guest's stack goes right below the kernel's argc.
     let top = sp as u64;
