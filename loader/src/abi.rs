@@ -127,7 +127,10 @@ impl<'a> PlanView<'a> {
     }
 
     pub fn objects(&self) -> &[Object] {
-        self.header.objects.get(..self.header.nobjects as usize).unwrap_or_default()
+        self.header
+            .objects
+            .get(..self.header.nobjects as usize)
+            .unwrap_or_default()
     }
 
     /// The string's bytes including its NUL terminator.

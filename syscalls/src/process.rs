@@ -16,10 +16,20 @@ pub struct Process {
 pub struct ProcessState {
     /// Guest path of the running program (what /proc/self/exe names).
     pub exe: Vec<u8>,
-    /// The encoded load plan waiting for the stub after an execve.
-    pub pending_exec: Option<Vec<u8>>,
+    /// The load plan waiting for the stub after an execve.
+    pub pending_exec: Option<PendingExec>,
     /// Why the last execve failed, in words, for lxrun's own message about its first program.
     pub exec_error: Option<String>,
+}
+
+/// An execve handed to the loader stub, not yet picked up by it.
+#[derive(Debug, Clone)]
+pub struct PendingExec {
+    /// The encoded plan.
+    pub plan: Vec<u8>,
+    /// The new program's guest path: it becomes `exe` once the stub runs, that is once the
+    /// kernel's execve of the stub has succeeded.
+    pub exe: Vec<u8>,
 }
 
 impl Process {

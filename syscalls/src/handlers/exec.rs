@@ -9,6 +9,7 @@
 use crate::context::SyscallCtx;
 use crate::memory::GuestPtr;
 use crate::outcome::{Argv, ExecRewrite, Outcome};
+use crate::process::PendingExec;
 use crate::{Errno, SyscallArgs};
 use lxrun_loader::elf::{is_elf, ElfImage};
 use lxrun_loader::plan::LoadPlan;
@@ -130,9 +131,11 @@ fn exec(
         }
     };
     let mut state = ctx.process.state();
-    state.pending_exec = Some(plan.encode());
+    state.pending_exec = Some(PendingExec {
+        plan: plan.encode(),
+        exe: program.exe.guest,
+    });
     state.exec_error = None;
-    state.exe = program.exe.guest;
     Ok(Outcome::Exec(ExecRewrite { argv, envp }))
 }
 
@@ -273,10 +276,12 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage)
 /// lxrun's private call from the loader stub: copy the pending plan into `buf`.
 pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [buf, len, ..] = call.args;
-    let plan = ctx.process.state().pending_exec.take().ok_or(Errno::ENOSYS)?;
-    if plan.len() as u64 > len {
+    let pending = ctx.process.state().pending_exec.take().ok_or(Errno::ENOSYS)?;
+    if pending.plan.len() as u64 > len {
         return Err(Errno::E2BIG);
     }
-    ctx.mem.write_bytes(buf, &plan)?;
-    Ok(Outcome::Return(plan.len() as i64))
+    ctx.mem.write_bytes(buf, &pending.plan)?;
+    let n = pending.plan.len() as i64;
+    ctx.process.state().exe = pending.exe;
+    Ok(Outcome::Return(n))
 }
