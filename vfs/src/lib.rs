@@ -1,12 +1,25 @@
-//! lxrun's virtual filesystem: how guest paths become host paths.
+//! lxrun's virtual filesystem: how a guest path, seen from a guest thread, becomes a host path.
 //!
-//! Today the guest's root is the host's root, so translation is the identity; what this crate
-//! already owns is the *interface* every path-taking handler goes through: a guest path, seen
-//! from a guest thread (its cwd, or a dirfd), resolved to the canonical guest path and the host
-//! path behind it. The mount table, the confined walker and reverse translation (issue 3) slot
-//! in behind these same calls.
+//! - [`mounts::MountTable`]: the guest root (`--root`, default the host's `/`), `--bind`
+//!   mounts (files or directories, read-only with `:ro`), `--tmpfs` and the default mounts.
+//! - the walker ([`walk`]): component by component from the thread's root and cwd (or a dirfd),
+//!   following symlinks inside the guest, `..` never above the guest's root, ELOOP after 40
+//!   links, mount crossings both ways, glue directories for mount points the root lacks.
+//! - reverse translation ([`Vfs::guest_of`]): host paths back to the names the guest knows.
+//! - /proc: the magic links (`self`, `PID/{root,cwd,exe,fd/N}`) answered for the guest, the
+//!   supervisor's own entry hidden, and [`procfs`] for the files lxrun writes itself.
 
-use lxrun_abi::Errno;
+pub mod mounts;
+pub mod procfs;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+pub use lxrun_abi::Errno;
+pub use mounts::{MountKind, MountTable};
+
+use mounts::Components;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -23,155 +36,147 @@ pub enum Base {
     Fd(i32),
 }
 
+/// A /proc file whose content lxrun writes for the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    /// `/proc/PID/maps` with guest pathnames.
+    Maps(i32),
+    /// `/proc/mounts`, `/proc/PID/mounts`: the guest's mount table.
+    Mounts,
+    /// `/proc/PID/mountinfo`.
+    Mountinfo,
+}
+
 /// A guest path after resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
     /// Canonical absolute path as the guest names it.
     pub guest: Vec<u8>,
-    /// Where that object lives on the host.
+    /// Where that object lives (or would be created) on the host.
     pub host: PathBuf,
+    /// False when the final component does not exist (its parent does).
+    pub exists: bool,
+    /// On a read-only mount.
+    pub readonly: bool,
+    /// A /proc file lxrun synthesizes.
+    pub special: Option<Special>,
+}
+
+/// The guest paths lxrun keeps for one guest process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcPaths {
+    pub root: Vec<u8>,
+    pub cwd: Vec<u8>,
+    pub exe: Vec<u8>,
+}
+
+/// What the walker needs to know about the guest's processes.
+pub trait Guests {
+    /// The calling thread: (thread group id, thread id).
+    fn caller(&self) -> (i32, i32);
+    /// The paths of guest process (or thread) `pid`; None when lxrun does not run it.
+    fn process_paths(&self, pid: i32) -> Option<ProcPaths>;
+}
+
+/// A guest thread's view of the filesystem for one lookup.
+pub struct View<'a> {
+    /// The process's root (a guest path: `/` unless it called chroot).
+    pub root: &'a [u8],
+    /// The process's current directory (a guest path).
+    pub cwd: &'a [u8],
+    pub guests: &'a dyn Guests,
 }
 
 /// The guest's view of the filesystem.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Vfs {
-    _private: (),
+    mounts: MountTable,
+    /// An empty directory standing in for mount points the guest root lacks.
+    glue_dir: PathBuf,
 }
 
-fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_io(e)
+fn comps(path: &[u8]) -> Components {
+    mounts::components(path).filter(|c| *c != b"..").map(<[u8]>::to_vec).collect()
 }
 
 impl Vfs {
-    /// The host's `/` is the guest's `/`.
+    /// A VFS over `mounts`; `glue_dir` is an empty directory lxrun owns.
+    pub fn new(mounts: MountTable, glue_dir: PathBuf) -> Vfs {
+        Vfs { mounts, glue_dir }
+    }
+
+    /// The host's `/` is the guest's `/`, with the guest's own /proc view.
     pub fn host_root() -> Vfs {
-        Vfs { _private: () }
+        let mut mounts = MountTable::new("/".into());
+        mounts.add(b"/proc", "/proc".into(), false, MountKind::Proc, "proc");
+        Vfs { mounts, glue_dir: "/".into() }
     }
 
-    /// Resolves `path` as guest thread `tid` sees it, following symlinks (the last component
-    /// too unless `follow_last` is false, in which case a final symlink is returned as it is).
-    pub fn resolve(&self, tid: i32, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
-        if path.is_empty() {
-            return Err(Errno::ENOENT);
-        }
-        if path.len() >= PATH_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
-        let path = guest_proc_self(tid, path);
-        let path = path.as_slice();
-        let rel = Path::new(OsStr::from_bytes(path));
-        // The thread's cwd and fds are reached through their /proc magic links, which resolve
-        // to the real directory even when it has been renamed since.
-        let joined = if path[0] == b'/' {
-            rel.to_path_buf()
+    pub fn mounts(&self) -> &MountTable {
+        &self.mounts
+    }
+
+    /// Paths need no translation: the guest sees the host's tree.
+    pub fn is_identity(&self) -> bool {
+        self.mounts.is_identity()
+    }
+
+    /// Resolves `path` as the thread in `view` sees it. With `follow_last` false a final
+    /// symlink is returned itself. A missing final component is not an error (`exists` is
+    /// false), so creating calls can use the result; a missing directory on the way is ENOENT.
+    pub fn resolve(&self, view: &View<'_>, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        let start = if path.first() == Some(&b'/') {
+            Vec::new()
         } else {
-            let base = match base {
-                Base::Cwd => PathBuf::from(format!("/proc/{tid}/cwd")),
-                Base::Fd(fd) => {
-                    let p = PathBuf::from(format!("/proc/{tid}/fd/{fd}"));
-                    let meta = std::fs::metadata(&p).map_err(|_| Errno::EBADF)?;
-                    if !meta.is_dir() {
-                        return Err(Errno::ENOTDIR);
-                    }
-                    p
-                }
-            };
-            base.join(rel)
-        };
-        let host = if follow_last {
-            std::fs::canonicalize(&joined).map_err(|e| io_errno(&e))?
-        } else {
-            let name = joined.file_name().filter(|n| *n != ".." && *n != ".");
-            match (joined.parent(), name) {
-                (Some(parent), Some(name)) if !path.ends_with(b"/") => {
-                    let dir = std::fs::canonicalize(parent).map_err(|e| io_errno(&e))?;
-                    let full = dir.join(name);
-                    std::fs::symlink_metadata(&full).map_err(|e| io_errno(&e))?;
-                    full
-                }
-                _ => std::fs::canonicalize(&joined).map_err(|e| io_errno(&e))?,
+            match base {
+                Base::Cwd => comps(view.cwd),
+                Base::Fd(fd) => comps(&self.dir_of_fd(view, fd)?),
             }
         };
+        let walk = walk::Walk { vfs: self, guests: view.guests, root: comps(view.root) };
+        walk.resolve(start, path, follow_last)
+    }
+
+    /// The object open as `fd` in the calling thread (for `AT_EMPTY_PATH`).
+    pub fn resolve_fd(&self, view: &View<'_>, fd: i32) -> Result<Resolved, Errno> {
+        let (_, tid) = view.guests.caller();
+        let magic = PathBuf::from(format!("/proc/{tid}/fd/{fd}"));
+        let host = std::fs::read_link(&magic).map_err(|_| Errno::EBADF)?;
+        let guest = self.guest_of(&host);
         Ok(Resolved {
-            guest: host.as_os_str().as_bytes().to_vec(),
-            host,
+            guest: guest.unwrap_or_else(|| host.as_os_str().as_bytes().to_vec()),
+            host: if host.is_absolute() && host.exists() { host } else { magic },
+            exists: true,
+            readonly: false,
+            special: None,
         })
     }
 
-    /// The guest path of the object open as `fd` in thread `tid` (for `execveat(fd, "", AT_EMPTY_PATH)`).
-    pub fn resolve_fd(&self, tid: i32, fd: i32) -> Result<Resolved, Errno> {
+    /// The guest path of directory fd `fd` of the calling thread.
+    fn dir_of_fd(&self, view: &View<'_>, fd: i32) -> Result<Vec<u8>, Errno> {
+        let (_, tid) = view.guests.caller();
         let host = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")).map_err(|_| Errno::EBADF)?;
-        if !host.is_absolute() {
-            // A socket, pipe or anonymous inode: nothing a path can name.
-            return Err(Errno::EACCES);
+        if !std::fs::metadata(&host).map(|m| m.is_dir()).unwrap_or(false) {
+            return Err(Errno::ENOTDIR);
         }
-        Ok(Resolved {
-            guest: host.as_os_str().as_bytes().to_vec(),
-            host,
-        })
+        self.guest_of(&host).ok_or(Errno::ENOENT)
+    }
+
+    /// Reverse translation: the guest's name for host path `host`.
+    pub fn guest_of(&self, host: &Path) -> Option<Vec<u8>> {
+        if host == self.glue_dir && !self.is_identity() {
+            return None;
+        }
+        self.mounts.guest_of(host)
+    }
+
+    /// Host path of a guest path that is already canonical (no symlinks, no `..`).
+    pub fn host_of_canonical(&self, guest: &[u8]) -> PathBuf {
+        self.mounts.host_of(&comps(guest))
     }
 }
 
-/// `/proc/self` and `/proc/thread-self` mean the guest thread, not the supervisor that resolves
-/// the path: both become `/proc/<tid>` (a thread's directory shows its process's files too).
-fn guest_proc_self(tid: i32, path: &[u8]) -> Vec<u8> {
-    for prefix in [&b"/proc/self"[..], b"/proc/thread-self"] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.is_empty() || rest[0] == b'/' {
-                return [format!("/proc/{tid}").as_bytes(), rest].concat();
-            }
-        }
-    }
-    path.to_vec()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn me() -> i32 {
-        std::process::id() as i32
-    }
-
-    #[test]
-    fn absolute_and_relative() {
-        let vfs = Vfs::host_root();
-        let r = vfs.resolve(me(), Base::Cwd, b"/bin/../bin/sh", true).unwrap();
-        assert_eq!(r.host, std::fs::canonicalize("/bin/sh").unwrap());
-        let cwd = std::env::current_dir().unwrap();
-        let r = vfs.resolve(me(), Base::Cwd, b"Cargo.toml", true).unwrap();
-        assert_eq!(r.host, cwd.join("Cargo.toml"));
-    }
-
-    #[test]
-    fn proc_self_is_the_guest_thread() {
-        assert_eq!(guest_proc_self(42, b"/proc/self/fd/3"), b"/proc/42/fd/3");
-        assert_eq!(guest_proc_self(42, b"/proc/thread-self"), b"/proc/42");
-        assert_eq!(guest_proc_self(42, b"/proc/selfish"), b"/proc/selfish");
-    }
-
-    #[test]
-    fn errors_are_errnos() {
-        let vfs = Vfs::host_root();
-        assert_eq!(vfs.resolve(me(), Base::Cwd, b"", true), Err(Errno::ENOENT));
-        assert_eq!(vfs.resolve(me(), Base::Cwd, b"/no/such/file", true), Err(Errno::ENOENT));
-        assert_eq!(
-            vfs.resolve(me(), Base::Cwd, b"/etc/passwd/x", true),
-            Err(Errno::ENOTDIR)
-        );
-        assert_eq!(vfs.resolve(me(), Base::Fd(9999), b"x", true), Err(Errno::EBADF));
-    }
-
-    #[test]
-    fn nofollow_keeps_a_final_symlink() {
-        let dir = std::env::temp_dir().join(format!("lxrun-vfs-{}", me()));
-        let _ = std::fs::create_dir(&dir);
-        let link = dir.join("link");
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
-        let p = link.as_os_str().as_bytes();
-        let r = Vfs::host_root().resolve(me(), Base::Cwd, p, false).unwrap();
-        assert!(std::fs::symlink_metadata(&r.host).unwrap().file_type().is_symlink());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
+/// `Path` of raw bytes.
+pub fn path(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
 }

@@ -1,0 +1,236 @@
+//! The path walker: resolves a guest path component by component against the mount table,
+//! following symlinks inside the guest (absolute targets start again at the guest's root),
+//! never letting `..` climb above that root, and answering /proc's magic links for the guest.
+
+use crate::mounts::{join, Components, MountKind};
+use crate::{Errno, Guests, Resolved, Special, Vfs};
+
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+/// Linux gives up after 40 symlinks in one lookup.
+pub const MAX_SYMLINKS: usize = 40;
+/// Linux's NAME_MAX.
+const NAME_MAX: usize = 255;
+
+/// What /proc says about an entry, for the guest.
+enum ProcEntry {
+    /// Not special: look it up on the host.
+    Plain,
+    /// A symlink whose target (guest path, absolute or relative) lxrun supplies.
+    Link(Vec<u8>),
+    /// An object the guest holds that no guest path names (a pipe, a deleted file): use the
+    /// host's magic link itself.
+    Host(PathBuf),
+    /// Not for the guest to see (the supervisor, or another process's root/cwd/fds).
+    Denied,
+}
+
+pub(crate) struct Walk<'a> {
+    pub vfs: &'a Vfs,
+    pub guests: &'a dyn Guests,
+    pub root: Components,
+}
+
+impl Walk<'_> {
+    /// Resolves `path` starting from guest directory `start` (used for relative paths).
+    pub fn resolve(&self, start: Components, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= crate::PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let mut cur = if path[0] == b'/' { self.root.clone() } else { start };
+        let mut pending: Vec<Vec<u8>> = split(path);
+        pending.reverse(); // popped from the end
+        let mut must_be_dir = ends_as_dir(path);
+        let mut links = 0;
+        let mut exists = true;
+        let mut host_override: Option<PathBuf> = None;
+
+        while let Some(c) = pending.pop() {
+            if c == b".." {
+                if cur.len() > self.root.len() {
+                    cur.pop();
+                }
+                continue;
+            }
+            if c.len() > NAME_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            let last = pending.is_empty();
+            cur.push(c);
+            let link = match self.proc_entry(&cur) {
+                ProcEntry::Denied => return Err(Errno::ENOENT),
+                ProcEntry::Host(p) => {
+                    if last {
+                        host_override = Some(p);
+                        break;
+                    }
+                    return Err(Errno::ENOTDIR);
+                }
+                ProcEntry::Link(target) => Some(target),
+                ProcEntry::Plain => {
+                    let host = self.vfs.mounts.host_of(&cur);
+                    match std::fs::symlink_metadata(&host) {
+                        Ok(meta) if meta.file_type().is_symlink() => {
+                            Some(std::fs::read_link(&host).map_err(|e| Errno::from_io(&e))?.into_os_string().into_vec())
+                        }
+                        Ok(meta) => {
+                            if !last && !meta.is_dir() {
+                                return Err(Errno::ENOTDIR);
+                            }
+                            None
+                        }
+                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                            if self.vfs.mounts.has_mount_below(&cur) {
+                                None // a glue directory leading to a mount point
+                            } else if last {
+                                exists = false;
+                                None
+                            } else {
+                                return Err(Errno::ENOENT);
+                            }
+                        }
+                        Err(e) => return Err(Errno::from_io(&e)),
+                    }
+                }
+            };
+            if let Some(target) = link {
+                if last && !follow_last && !must_be_dir {
+                    break;
+                }
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                cur.pop();
+                if target[0] == b'/' {
+                    cur = self.root.clone();
+                }
+                if last {
+                    must_be_dir |= ends_as_dir(&target);
+                }
+                pending.extend(split(&target).into_iter().rev());
+            }
+        }
+
+        let host = match host_override {
+            Some(h) => h,
+            None => {
+                let h = self.vfs.mounts.host_of(&cur);
+                if exists && self.vfs.mounts.has_mount_below(&cur) && std::fs::symlink_metadata(&h).is_err() {
+                    self.vfs.glue_dir.clone()
+                } else {
+                    h
+                }
+            }
+        };
+        if must_be_dir && exists {
+            match std::fs::metadata(&host) {
+                Ok(m) if !m.is_dir() => return Err(Errno::ENOTDIR),
+                _ => {}
+            }
+        }
+        let (mount, depth) = self.vfs.mounts.find(&cur);
+        let special = if mount.kind == MountKind::Proc { proc_special(&cur[depth..], self.guests) } else { None };
+        Ok(Resolved { guest: join(&cur), host, exists, readonly: mount.readonly, special })
+    }
+
+    /// /proc entries that must answer for the guest, not the host.
+    fn proc_entry(&self, cur: &[Vec<u8>]) -> ProcEntry {
+        let (mount, depth) = self.vfs.mounts.find(cur);
+        if mount.kind != MountKind::Proc {
+            return ProcEntry::Plain;
+        }
+        let rel: Vec<&[u8]> = cur[depth..].iter().map(Vec::as_slice).collect();
+        let (tgid, tid) = self.guests.caller();
+        match rel.as_slice() {
+            [b"self"] => ProcEntry::Link(tgid.to_string().into_bytes()),
+            [b"thread-self"] => ProcEntry::Link(format!("{tgid}/task/{tid}").into_bytes()),
+            [pid, rest @ ..] => {
+                let Some(pid) = parse_pid(pid) else { return ProcEntry::Plain };
+                if pid == std::process::id() as i32 {
+                    return ProcEntry::Denied;
+                }
+                let rest = match rest {
+                    [b"task", t, more @ ..] if parse_pid(t).is_some() => more,
+                    _ => rest,
+                };
+                let magic = matches!(rest, [b"root" | b"cwd" | b"exe" | b"mem" | b"map_files" | b"fd"] | [b"fd" | b"map_files", _]);
+                if !magic {
+                    return ProcEntry::Plain;
+                }
+                let Some(paths) = self.guests.process_paths(pid) else { return ProcEntry::Denied };
+                match rest {
+                    [b"root"] => ProcEntry::Link(paths.root),
+                    [b"cwd"] => ProcEntry::Link(paths.cwd),
+                    [b"exe"] => ProcEntry::Link(paths.exe),
+                    [b"fd", n] => match std::str::from_utf8(n).ok().and_then(|n| n.parse::<i32>().ok()) {
+                        Some(fd) => self.fd_entry(pid, fd),
+                        None => ProcEntry::Plain,
+                    },
+                    [b"map_files", _] => ProcEntry::Denied,
+                    _ => ProcEntry::Plain,
+                }
+            }
+            _ => ProcEntry::Plain,
+        }
+    }
+
+    /// `/proc/PID/fd/N` of a guest process: the guest path of the file when the guest can name
+    /// it, else the host's magic link (pipes, sockets, deleted files, memfds).
+    fn fd_entry(&self, pid: i32, fd: i32) -> ProcEntry {
+        let magic = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+        match std::fs::read_link(&magic) {
+            Ok(target) if target.is_absolute() && target.exists() => match self.vfs.mounts.guest_of(&target) {
+                Some(guest) => ProcEntry::Link(guest),
+                None => ProcEntry::Host(magic),
+            },
+            Ok(_) => ProcEntry::Host(magic),
+            Err(_) => ProcEntry::Plain,
+        }
+    }
+}
+
+/// Files under /proc that lxrun writes itself because the host's would name host paths.
+fn proc_special(rel: &[Vec<u8>], guests: &dyn Guests) -> Option<Special> {
+    let rel: Vec<&[u8]> = rel.iter().map(Vec::as_slice).collect();
+    let (pid, rest) = match rel.as_slice() {
+        [b"mounts"] => return Some(Special::Mounts),
+        [pid, rest @ ..] => (parse_pid(pid)?, rest),
+        _ => return None,
+    };
+    guests.process_paths(pid)?;
+    let rest = match rest {
+        [b"task", t, more @ ..] if parse_pid(t).is_some() => more,
+        _ => rest,
+    };
+    match rest {
+        [b"maps"] => Some(Special::Maps(pid)),
+        [b"mounts"] => Some(Special::Mounts),
+        [b"mountinfo"] => Some(Special::Mountinfo),
+        _ => None,
+    }
+}
+
+fn parse_pid(s: &[u8]) -> Option<i32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+fn split(path: &[u8]) -> Vec<Vec<u8>> {
+    path.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".").map(<[u8]>::to_vec).collect()
+}
+
+/// A trailing `/`, `/.` or `/..` makes the final component a directory lookup.
+fn ends_as_dir(path: &[u8]) -> bool {
+    path.ends_with(b"/") || path.ends_with(b"/.") || path.ends_with(b"/..") || path == b"." || path == b".."
+}
+
