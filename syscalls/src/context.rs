@@ -3,12 +3,17 @@
 use crate::memory::GuestMemory;
 use crate::process::Process;
 use crate::world::World;
+use crate::Errno;
+use lxrun_vfs::{Base, Guests, ProcPaths, Resolved, View};
+use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
 /// The context of one trapped syscall.
 pub struct SyscallCtx<'a> {
     /// The calling thread's id (host pid namespace, which is the guest's too).
     pub tid: i32,
+    /// Its thread group (process) id.
+    pub tgid: i32,
     pub process: Arc<Process>,
     pub mem: GuestMemory,
     pub world: &'a World,
@@ -20,5 +25,45 @@ impl SyscallCtx<'_> {
         let exe = self.process.state().exe.clone();
         let base = exe.rsplit(|&c| c == b'/').next().unwrap_or_default();
         String::from_utf8_lossy(base).into_owned()
+    }
+}
+
+impl SyscallCtx<'_> {
+    /// Resolves a guest path as this thread sees it (its root, its cwd or `base`).
+    pub fn resolve(&self, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        let (root, cwd) = self.dirs();
+        let view = View { root: &root, cwd: &cwd, guests: self };
+        self.world.vfs.resolve(&view, base, path, follow_last)
+    }
+
+    /// The process's root and cwd as guest paths. With the host's own tree, chdir is not
+    /// trapped, so the kernel's cwd is the truth.
+    pub fn dirs(&self) -> (Vec<u8>, Vec<u8>) {
+        if self.world.vfs.is_identity() {
+            let cwd = std::fs::read_link(format!("/proc/{}/cwd", self.tid))
+                .map(|p| p.into_os_string().into_vec())
+                .unwrap_or_else(|_| b"/".to_vec());
+            return (b"/".to_vec(), cwd);
+        }
+        let s = self.process.state();
+        (s.root.clone(), s.cwd.clone())
+    }
+
+    /// The object open as `fd` in this thread (for AT_EMPTY_PATH).
+    pub fn resolve_fd(&self, fd: i32) -> Result<Resolved, Errno> {
+        let view = View { root: b"/", cwd: b"/", guests: self };
+        self.world.vfs.resolve_fd(&view, fd)
+    }
+}
+
+impl Guests for SyscallCtx<'_> {
+    fn caller(&self) -> (i32, i32) {
+        (self.tgid, self.tid)
+    }
+
+    fn process_paths(&self, pid: i32) -> Option<ProcPaths> {
+        let p = self.world.process_of(pid)?;
+        let s = p.state();
+        Some(ProcPaths { root: s.root.clone(), cwd: s.cwd.clone(), exe: s.exe.clone() })
     }
 }

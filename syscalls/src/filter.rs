@@ -104,10 +104,11 @@ pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32) -> Option<u32> {
     }
 }
 
-/// The ptrace backend's verdicts: passthrough calls run, everything else stops for the tracer.
-pub fn ptrace_verdict(entry: Option<&Entry>) -> u32 {
-    match entry {
-        Some(e) if !e.traps() => SECCOMP_RET_ALLOW,
+/// The ptrace backend's verdicts: calls that need no translation run, everything else stops for
+/// the tracer. `identity`: the guest sees the host's filesystem (path calls need nothing).
+pub fn ptrace_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
+    move |entry| match entry {
+        Some(e) if !e.traps(identity) => SECCOMP_RET_ALLOW,
         _ => SECCOMP_RET_TRACE,
     }
 }
@@ -118,7 +119,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn filter() -> Vec<SockFilter> {
-        build(ptrace_verdict, SECCOMP_RET_TRACE)
+        build(ptrace_verdict(false), SECCOMP_RET_TRACE)
     }
 
     #[test]
@@ -126,7 +127,7 @@ mod tests {
         let prog = filter();
         assert!(prog.len() < 4096, "BPF_MAXINSNS");
         for nr in 0..=table::max_nr() + 10 {
-            let want = ptrace_verdict(table::lookup(u64::from(nr)));
+            let want = ptrace_verdict(false)(table::lookup(u64::from(nr)));
             assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr), Some(want), "nr {nr}");
         }
     }
@@ -153,7 +154,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_number_matches_the_table(nr in any::<u32>()) {
-            let want = if u64::from(nr) & X32_SYSCALL_BIT != 0 { SECCOMP_RET_TRACE } else { ptrace_verdict(table::lookup(u64::from(nr))) };
+            let want = if u64::from(nr) & X32_SYSCALL_BIT != 0 { SECCOMP_RET_TRACE } else { ptrace_verdict(false)(table::lookup(u64::from(nr))) };
             prop_assert_eq!(evaluate(&filter(), AUDIT_ARCH_X86_64, nr), Some(want));
         }
     }

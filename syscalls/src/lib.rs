@@ -10,14 +10,13 @@ mod handlers;
 pub mod memory;
 pub mod outcome;
 pub mod process;
-mod procfs;
 pub mod table;
 pub mod world;
 mod x86_64;
 
 pub use context::SyscallCtx;
 pub use lxrun_abi::Errno;
-pub use outcome::{Argv, ExecRewrite, Outcome};
+pub use outcome::{Argv, ExecRewrite, NewArg, Outcome};
 pub use table::{Entry, Policy};
 
 /// AUDIT_ARCH_X86_64: the seccomp/ptrace architecture tag of native 64-bit calls.
@@ -38,6 +37,8 @@ pub struct SyscallArgs {
 
 /// Handles one trapped call according to the table.
 pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
+    // Whatever this thread's previous rewritten call referred to has been used by now.
+    ctx.world.release(ctx.tid);
     if call.arch != AUDIT_ARCH_X86_64 || call.nr & X32_SYSCALL_BIT != 0 {
         let abi = if call.arch == AUDIT_ARCH_X86_64 {
             "x32"
@@ -54,7 +55,7 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     };
     match entry.policy {
         Policy::Passthrough => Outcome::Continue,
-        Policy::Translate(handler) => result(handler(ctx, call)),
+        Policy::Translate(handler) | Policy::Path(handler) => result(handler(ctx, call)),
         Policy::Deny(errno) => {
             if ctx.world.note_unsupported(call.nr) {
                 eprintln!(

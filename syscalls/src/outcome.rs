@@ -13,6 +13,16 @@ pub enum Outcome {
     Fail(Errno),
     /// Replace the call by an execve of lxrun's loader stub (the plan is already pending).
     Exec(ExecRewrite),
+    /// Run the call on the host with some arguments replaced (translated paths).
+    Rewrite(Vec<(usize, NewArg)>),
+}
+
+/// A replacement argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewArg {
+    Int(u64),
+    /// Bytes placed in the guest's memory (paths carry their NUL); the argument points at them.
+    Bytes(Vec<u8>),
 }
 
 /// How the guest's execve becomes an execve of the stub.

@@ -16,6 +16,10 @@ pub struct Process {
 pub struct ProcessState {
     /// Guest path of the running program (what /proc/self/exe names).
     pub exe: Vec<u8>,
+    /// The current directory, as the guest names it.
+    pub cwd: Vec<u8>,
+    /// The root directory (`/` unless the guest called chroot), as the guest names it.
+    pub root: Vec<u8>,
     /// The load plan waiting for the stub after an execve.
     pub pending_exec: Option<PendingExec>,
     /// Why the last execve failed, in words, for lxrun's own message about its first program.

@@ -17,6 +17,9 @@ pub enum Policy {
     Passthrough,
     /// Caught and handed to a handler.
     Translate(Handler),
+    /// A path-taking call: caught and translated when the guest's filesystem differs from the
+    /// host's (a `--root`, a bind); with the host's own tree it runs natively.
+    Path(Handler),
     /// Caught and refused with this errno (reported once by name).
     Deny(Errno),
 }
@@ -35,9 +38,14 @@ impl Entry {
         Entry { nr, name, policy, note }
     }
 
-    /// Whether the filter must stop the guest for this call.
-    pub fn traps(&self) -> bool {
-        !matches!(self.policy, Policy::Passthrough)
+    /// Whether the filter must stop the guest for this call; `identity`: the guest sees the
+    /// host's filesystem unchanged.
+    pub fn traps(&self, identity: bool) -> bool {
+        match self.policy {
+            Policy::Passthrough => false,
+            Policy::Path(_) => !identity,
+            Policy::Translate(_) | Policy::Deny(_) => true,
+        }
     }
 
     /// One word for docs and `--list-syscalls`.
@@ -45,6 +53,7 @@ impl Entry {
         match self.policy {
             Policy::Passthrough => "passthrough".into(),
             Policy::Translate(_) => "translated".into(),
+            Policy::Path(_) => "translated (paths)".into(),
             Policy::Deny(e) => format!("denied ({})", e.name()),
         }
     }
@@ -125,6 +134,6 @@ mod tests {
             lookup(libc::SYS_execve as u64).map(|e| e.policy),
             Some(Policy::Translate(_))
         ));
-        assert!(!lookup(libc::SYS_getpid as u64).is_some_and(Entry::traps));
+        assert!(!lookup(libc::SYS_getpid as u64).is_some_and(|e| e.traps(false)));
     }
 }

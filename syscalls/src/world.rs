@@ -4,6 +4,7 @@
 use crate::process::Process;
 use lxrun_vfs::Vfs;
 use std::collections::{BTreeMap, HashMap};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
 /// Everything shared by all guest processes of one lxrun run.
@@ -12,6 +13,11 @@ pub struct World {
     /// The path a guest execs to start the loader stub (`/proc/<lxrun>/fd/<memfd>`).
     pub stub_path: Vec<u8>,
     processes: Mutex<HashMap<i32, Arc<Process>>>,
+    /// Thread id to thread group id, for every guest thread.
+    threads: Mutex<HashMap<i32, i32>>,
+    /// Host fds a rewritten call of a thread refers to by path (`/proc/<lxrun>/fd/N`), kept
+    /// open until that thread's next trapped call, when the rewritten call has surely run.
+    held: Mutex<HashMap<i32, Vec<OwnedFd>>>,
     /// Calls refused as unsupported, by number, with how often each came.
     unsupported: Mutex<BTreeMap<u64, u64>>,
 }
@@ -26,6 +32,8 @@ impl World {
             vfs,
             stub_path,
             processes: Mutex::new(HashMap::new()),
+            threads: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
             unsupported: Mutex::new(BTreeMap::new()),
         }
     }
@@ -42,6 +50,36 @@ impl World {
 
     pub fn remove_process(&self, tgid: i32) {
         lock(&self.processes).remove(&tgid);
+    }
+
+    /// Registers guest thread `tid` of process `tgid`.
+    pub fn add_thread(&self, tid: i32, tgid: i32) {
+        lock(&self.threads).insert(tid, tgid);
+    }
+
+    /// Forgets thread `tid` (it exited), and releases what it held.
+    pub fn remove_thread(&self, tid: i32) {
+        lock(&self.threads).remove(&tid);
+        lock(&self.held).remove(&tid);
+    }
+
+    /// The process a guest thread or process id belongs to.
+    pub fn process_of(&self, pid: i32) -> Option<Arc<Process>> {
+        let tgid = lock(&self.threads).get(&pid).copied().unwrap_or(pid);
+        self.process(tgid)
+    }
+
+    /// Keeps `fd` open for thread `tid` until its next trapped call.
+    pub fn hold(&self, tid: i32, fd: OwnedFd) {
+        lock(&self.held).entry(tid).or_default().push(fd);
+    }
+
+    /// Closes what thread `tid` held for its previous call.
+    pub fn release(&self, tid: i32) {
+        let mut held = lock(&self.held);
+        if let Some(v) = held.get_mut(&tid) {
+            v.clear();
+        }
     }
 
     /// Counts an unsupported call; true the first time this number is seen (report it then).

@@ -137,6 +137,14 @@ impl Vfs {
         walk.resolve(start, path, follow_last)
     }
 
+    /// What `readlink` of canonical guest path `guest` says when it is one of /proc's magic
+    /// links (`/proc/self`, `/proc/PID/{root,cwd,exe,fd/N}`): the guest's answer, not the
+    /// host's. None for any other path.
+    pub fn proc_link(&self, view: &View<'_>, guest: &[u8]) -> Option<Vec<u8>> {
+        let walk = walk::Walk { vfs: self, guests: view.guests, root: comps(view.root) };
+        walk.proc_link(&comps(guest))
+    }
+
     /// The object open as `fd` in the calling thread (for `AT_EMPTY_PATH`).
     pub fn resolve_fd(&self, view: &View<'_>, fd: i32) -> Result<Resolved, Errno> {
         let (_, tid) = view.guests.caller();

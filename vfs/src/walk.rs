@@ -141,6 +141,15 @@ impl Walk<'_> {
         Ok(Resolved { guest: join(&cur), host, exists, readonly: mount.readonly, special })
     }
 
+    /// readlink's answer for a magic /proc link at `cur`, if it is one.
+    pub fn proc_link(&self, cur: &[Vec<u8>]) -> Option<Vec<u8>> {
+        match self.proc_entry(cur) {
+            ProcEntry::Link(target) => Some(target),
+            ProcEntry::Host(p) => std::fs::read_link(p).ok().map(|t| t.into_os_string().into_vec()),
+            ProcEntry::Plain | ProcEntry::Denied => None,
+        }
+    }
+
     /// /proc entries that must answer for the guest, not the host.
     fn proc_entry(&self, cur: &[Vec<u8>]) -> ProcEntry {
         let (mount, depth) = self.vfs.mounts.find(cur);

@@ -2,7 +2,7 @@
 //! SECCOMP_RET_TRACE stop (never PTRACE_SYSCALL on every call); one event loop serves every
 //! thread and process of the guest, which are auto-attached on clone, fork and vfork.
 
-mod exec;
+mod scratch;
 mod sys;
 
 use crate::launch::{spawn, Launch};
@@ -11,7 +11,7 @@ use lxrun_syscalls::filter::{self, ptrace_verdict, SECCOMP_RET_TRACE};
 use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
 use lxrun_syscalls::process::{Process, ProcessState};
 use lxrun_syscalls::world::World;
-use lxrun_syscalls::{dispatch, Outcome, SyscallCtx};
+use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallCtx};
 use nix::errno::Errno as HostErrno;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ struct Tracer<'w> {
 }
 
 pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
-    let prog = filter::build(ptrace_verdict, SECCOMP_RET_TRACE);
+    let prog = filter::build(ptrace_verdict(world.vfs.is_identity()), SECCOMP_RET_TRACE);
     let main = spawn(launch, &prog, |pid| {
         seize(pid, OPTIONS).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
@@ -52,6 +52,7 @@ pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, Supervis
     signals::forward_to(main);
     let process = Arc::new(Process::new(ProcessState::default()));
     world.add_process(main, process.clone());
+    world.add_thread(main, main);
     let mut tracer = Tracer {
         world,
         tasks: HashMap::new(),
@@ -109,6 +110,7 @@ impl Tracer<'_> {
 
     fn gone(&mut self, pid: i32, status: i32) {
         if let Some(task) = self.tasks.remove(&pid) {
+            self.world.remove_thread(pid);
             if task.tgid == pid {
                 self.world.remove_process(pid);
             }
@@ -134,6 +136,7 @@ impl Tracer<'_> {
                 let former = event_msg(pid)? as i32;
                 if former != pid {
                     self.tasks.remove(&former);
+                    self.world.remove_thread(former);
                 }
                 if pid == self.main {
                     self.launched = true;
@@ -185,6 +188,7 @@ impl Tracer<'_> {
             self.world.add_process(child, process.clone());
             Task { tgid: child, process }
         };
+        self.world.add_thread(child, task.tgid);
         self.tasks.insert(child, task);
         if self.early.remove(&child) {
             cont(child, 0)?;
@@ -199,6 +203,7 @@ impl Tracer<'_> {
         };
         let mut ctx = SyscallCtx {
             tid: pid,
+            tgid: task.tgid,
             process: task.process.clone(),
             mem: GuestMemory::new(pid),
             world: self.world,
@@ -209,12 +214,12 @@ impl Tracer<'_> {
             Outcome::Continue => {}
             Outcome::Return(v) => skip(pid, v)?,
             Outcome::Fail(e) => skip(pid, e.as_return())?,
-            Outcome::Exec(rewrite) => match exec::place(&ctx.mem, call.sp, &self.world.stub_path, &rewrite) {
-                Ok(placed) => {
+            Outcome::Exec(rewrite) => match scratch::place_exec(&ctx.mem, call.sp, &self.world.stub_path, &rewrite) {
+                Ok((path, argv)) => {
                     let mut regs = get_regs(pid)?;
                     regs.orig_rax = libc::SYS_execve as u64;
-                    regs.rdi = placed.path;
-                    regs.rsi = placed.argv;
+                    regs.rdi = path;
+                    regs.rsi = argv;
                     regs.rdx = rewrite.envp;
                     set_regs(pid, &regs)?;
                 }
@@ -223,8 +228,45 @@ impl Tracer<'_> {
                     skip(pid, e.as_return())?;
                 }
             },
+            Outcome::Rewrite(args) => match rewrite(&ctx.mem, call.sp, &args) {
+                Ok(values) => {
+                    let mut regs = get_regs(pid)?;
+                    for (i, v) in values {
+                        *arg_reg(&mut regs, i) = v;
+                    }
+                    set_regs(pid, &regs)?;
+                }
+                Err(e) => skip(pid, e.as_return())?,
+            },
         }
         cont(pid, 0)
+    }
+}
+
+/// Places a rewrite's new bytes in scratch memory; the (argument, value) pairs to set.
+fn rewrite(mem: &GuestMemory, sp: u64, args: &[(usize, NewArg)]) -> Result<Vec<(usize, u64)>, Errno> {
+    let mut s = scratch::Scratch::new(sp)?;
+    let mut values = Vec::with_capacity(args.len());
+    for (i, a) in args {
+        let v = match a {
+            NewArg::Int(v) => *v,
+            NewArg::Bytes(b) => s.push(b.clone())?,
+        };
+        values.push((*i, v));
+    }
+    s.write(mem)?;
+    Ok(values)
+}
+
+/// The register holding syscall argument `i` (x86_64: rdi, rsi, rdx, r10, r8, r9).
+fn arg_reg(regs: &mut libc::user_regs_struct, i: usize) -> &mut u64 {
+    match i {
+        0 => &mut regs.rdi,
+        1 => &mut regs.rsi,
+        2 => &mut regs.rdx,
+        3 => &mut regs.r10,
+        4 => &mut regs.r8,
+        _ => &mut regs.r9,
     }
 }
 

@@ -90,20 +90,14 @@ fn exec(
         Base::Fd(fd) if path.first() != Some(&b'/') => [format!("/dev/fd/{fd}/").into_bytes(), path.clone()].concat(),
         _ => path.clone(),
     };
-    // /proc/self/exe and friends name the guest's program, not the stub that runs it.
-    let lookup = crate::procfs::exe_link(ctx, &path).unwrap_or_else(|| path.clone());
     let first = if empty {
         let Base::Fd(fd) = base else { return Err(Errno::ENOENT) };
-        ctx.world
-            .vfs
-            .resolve_fd(ctx.tid, fd)
-            .map_err(|e| ExecFailure::new(e, e.description()))
+        ctx.resolve_fd(fd)
     } else {
-        ctx.world
-            .vfs
-            .resolve(ctx.tid, base, &lookup, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
-            .map_err(|e| ExecFailure::new(e, e.description()))
-    };
+        ctx.resolve(base, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+    }
+    .and_then(existing)
+    .map_err(|e| ExecFailure::new(e, e.description()));
     let program = first.and_then(|r| find_program(ctx, r, &filename, argv_ptr));
     let program = match program {
         Ok(p) => p,
@@ -183,9 +177,8 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
         prefix = Some(next);
         name = sb.interpreter.clone();
         current = ctx
-            .world
-            .vfs
-            .resolve(ctx.tid, Base::Cwd, &sb.interpreter, true)
+            .resolve(Base::Cwd, &sb.interpreter, true)
+            .and_then(existing)
             .map_err(|e| {
                 ExecFailure::new(
                     e,
@@ -198,6 +191,15 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
             })?;
     }
     Err(ExecFailure::load(LoadError::TooDeep))
+}
+
+/// A lookup whose final component must exist.
+fn existing(r: Resolved) -> Result<Resolved, Errno> {
+    if r.exists {
+        Ok(r)
+    } else {
+        Err(Errno::ENOENT)
+    }
 }
 
 /// Opens a program file the way execve would accept it: a regular file the caller may execute.
@@ -255,9 +257,8 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
 fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage), ExecFailure> {
     let shown = String::from_utf8_lossy(path).into_owned();
     let r = ctx
-        .world
-        .vfs
-        .resolve(ctx.tid, Base::Cwd, path, true)
+        .resolve(Base::Cwd, path, true)
+        .and_then(existing)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
     let file = File::open(&r.host)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot open")))?;

@@ -1,35 +1,115 @@
-//! Filesystem calls. For now: readlink of `/proc/<self|PID>/exe`, which on the host names the
-//! loader stub, answered with the guest program's path.
+//! Filesystem calls whose answers carry paths (readlink, getcwd) or change the process's view
+//! (chdir, fchdir, chroot).
 
+use super::path::read_path;
 use crate::context::SyscallCtx;
-use crate::memory::GuestPtr;
-use crate::outcome::Outcome;
-use crate::procfs;
+use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
-use lxrun_vfs::PATH_MAX;
+use lxrun_vfs::{Base, View};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 
 pub(crate) fn readlink(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [path, buf, size, ..] = call.args;
-    readlink_common(ctx, path, buf, size)
+    readlink_common(ctx, Base::Cwd, path, buf, size, 0)
 }
 
 pub(crate) fn readlinkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    // Only absolute /proc paths are answered here, so the dirfd never matters.
-    let [_dirfd, path, buf, size, ..] = call.args;
-    readlink_common(ctx, path, buf, size)
+    let [dirfd, path, buf, size, ..] = call.args;
+    let base = if dirfd as i32 == libc::AT_FDCWD { Base::Cwd } else { Base::Fd(dirfd as i32) };
+    readlink_common(ctx, base, path, buf, size, 1)
 }
 
-fn readlink_common(ctx: &mut SyscallCtx<'_>, path: u64, buf: u64, size: u64) -> Result<Outcome, Errno> {
-    let path = ctx
-        .mem
-        .read_cstring(GuestPtr::new(path), PATH_MAX - 1, Errno::ENAMETOOLONG)?;
-    let Some(target) = procfs::exe_link(ctx, &path) else {
+/// /proc's magic links answer with the guest's paths; any other link's target is already a
+/// guest path (links inside the guest's tree hold guest paths), so only the path is translated.
+fn readlink_common(ctx: &SyscallCtx<'_>, base: Base, path: u64, buf: u64, size: u64, path_arg: usize) -> Result<Outcome, Errno> {
+    let guest_path = read_path(ctx, path)?;
+    if guest_path.is_empty() {
+        // readlinkat(fd, "") reads the link fd itself (opened with O_PATH|O_NOFOLLOW).
         return Ok(Outcome::Continue);
-    };
-    if (size as i64) <= 0 {
-        return Err(Errno::EINVAL);
     }
-    let n = target.len().min(size as usize);
-    ctx.mem.write_bytes(buf, &target[..n])?;
-    Ok(Outcome::Return(n as i64))
+    let r = ctx.resolve(base, &guest_path, false)?;
+    let (root, cwd) = ctx.dirs();
+    let view = View { root: &root, cwd: &cwd, guests: ctx };
+    if let Some(target) = ctx.world.vfs.proc_link(&view, &r.guest) {
+        if (size as i64) <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        let n = target.len().min(size as usize);
+        ctx.mem.write_bytes(buf, &target[..n])?;
+        return Ok(Outcome::Return(n as i64));
+    }
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    if !r.exists {
+        return Err(Errno::ENOENT);
+    }
+    let mut host = r.host.as_os_str().as_bytes().to_vec();
+    host.push(0);
+    Ok(Outcome::Rewrite(vec![(path_arg, NewArg::Bytes(host))]))
+}
+
+pub(crate) fn getcwd(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [buf, size, ..] = call.args;
+    let cwd = ctx.process.state().cwd.clone();
+    if (cwd.len() + 1) as u64 > size {
+        return Err(Errno::ERANGE);
+    }
+    let mut bytes = cwd;
+    bytes.push(0);
+    ctx.mem.write_bytes(buf, &bytes)?;
+    Ok(Outcome::Return(bytes.len() as i64))
+}
+
+/// Checks that `host` is a directory the guest may enter.
+fn enterable(host: &std::path::Path) -> Result<(), Errno> {
+    let meta = std::fs::metadata(host).map_err(|e| Errno::from_io(&e))?;
+    if !meta.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let c = CString::new(host.as_os_str().as_bytes()).map_err(|_| Errno::ENOENT)?;
+    // SAFETY: `c` is a valid C string.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+pub(crate) fn chdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let path = read_path(ctx, call.args[0])?;
+    let r = ctx.resolve(Base::Cwd, &path, true)?;
+    if !r.exists {
+        return Err(Errno::ENOENT);
+    }
+    enterable(&r.host)?;
+    ctx.process.state().cwd = r.guest;
+    // The host's idea of the cwd follows, so the kernel's relative lookups agree with ours.
+    let mut host = r.host.as_os_str().as_bytes().to_vec();
+    host.push(0);
+    Ok(Outcome::Rewrite(vec![(0, NewArg::Bytes(host))]))
+}
+
+pub(crate) fn fchdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let fd = call.args[0] as i32;
+    let r = ctx.resolve_fd(fd)?;
+    enterable(&r.host)?;
+    ctx.process.state().cwd = r.guest;
+    Ok(Outcome::Continue)
+}
+
+/// chroot is virtual: it changes the process's guest root, never the host's.
+pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        // With the host's own tree nothing is translated, so the kernel's chroot must apply.
+        return Ok(Outcome::Continue);
+    }
+    let path = read_path(ctx, call.args[0])?;
+    let r = ctx.resolve(Base::Cwd, &path, true)?;
+    if !r.exists {
+        return Err(Errno::ENOENT);
+    }
+    enterable(&r.host)?;
+    ctx.process.state().root = r.guest;
+    Ok(Outcome::Return(0))
 }

@@ -3,3 +3,4 @@
 
 pub(crate) mod exec;
 pub(crate) mod fs;
+pub(crate) mod path;

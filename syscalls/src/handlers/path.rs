@@ -1,0 +1,286 @@
+//! Path-taking calls: every guest path argument is resolved through the VFS and the call runs
+//! on the host with the host path in its place (the ptrace backend writes it into the guest's
+//! memory and points the argument at it). Calls that change the filesystem are refused with
+//! EROFS on a read-only mount; the /proc files lxrun writes itself are handed over as memfds.
+//!
+//! Each syscall is described by [`PathArg`]s; one function does the work for all of them.
+
+use crate::context::SyscallCtx;
+use crate::memory::GuestPtr;
+use crate::outcome::{NewArg, Outcome};
+use crate::{Errno, SyscallArgs};
+use lxrun_vfs::{Base, Resolved, Special, PATH_MAX};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+/// How the final component of a path is looked up.
+#[derive(Clone, Copy)]
+enum Follow {
+    Yes,
+    No,
+    /// Follows unless `bit` is set in argument `arg` (AT_SYMLINK_NOFOLLOW and friends).
+    Unless(usize, u64),
+    /// Follows only when `bit` is set in argument `arg` (linkat's AT_SYMLINK_FOLLOW).
+    If(usize, u64),
+    /// open's flags in argument `arg`: O_NOFOLLOW, or O_CREAT|O_EXCL, do not follow.
+    Open(usize),
+}
+
+/// Whether the call changes the filesystem.
+#[derive(Clone, Copy)]
+enum Writes {
+    No,
+    Yes,
+    /// Depends on open's flags in argument `arg`.
+    Open(usize),
+}
+
+/// One path argument of a syscall.
+#[derive(Clone, Copy)]
+struct PathArg {
+    /// Argument holding the dirfd the path is relative to (None: the cwd).
+    dirfd: Option<usize>,
+    path: usize,
+    follow: Follow,
+    writes: Writes,
+    /// Argument with AT_EMPTY_PATH, which makes an empty path mean the dirfd itself.
+    empty_path: Option<usize>,
+    /// A NULL path means the dirfd itself (utimensat, fanotify_mark).
+    null_ok: bool,
+}
+
+const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
+    PathArg { dirfd: None, path, follow, writes, empty_path: None, null_ok: false }
+}
+
+const fn at(dirfd: usize, path: usize, follow: Follow, writes: Writes) -> PathArg {
+    PathArg { dirfd: Some(dirfd), path, follow, writes, empty_path: None, null_ok: false }
+}
+
+const fn empty(mut a: PathArg, flags: usize) -> PathArg {
+    a.empty_path = Some(flags);
+    a
+}
+
+const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+const EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+
+fn follows(f: Follow, call: &SyscallArgs) -> bool {
+    match f {
+        Follow::Yes => true,
+        Follow::No => false,
+        Follow::Unless(a, bit) => call.args[a] & bit == 0,
+        Follow::If(a, bit) => call.args[a] & bit != 0,
+        Follow::Open(a) => {
+            let flags = call.args[a] as i32;
+            flags & libc::O_NOFOLLOW == 0 && flags & (libc::O_CREAT | libc::O_EXCL) != (libc::O_CREAT | libc::O_EXCL)
+        }
+    }
+}
+
+fn writes(w: Writes, call: &SyscallArgs) -> bool {
+    match w {
+        Writes::No => false,
+        Writes::Yes => true,
+        Writes::Open(a) => {
+            let flags = call.args[a] as i32;
+            flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
+        }
+    }
+}
+
+/// Reads a path argument; the NUL-terminated host path of the guest path it names.
+pub(super) fn read_path(ctx: &SyscallCtx<'_>, ptr: u64) -> Result<Vec<u8>, Errno> {
+    ctx.mem.read_cstring(GuestPtr::new(ptr), PATH_MAX - 1, Errno::ENAMETOOLONG)
+}
+
+fn base_of(call: &SyscallArgs, dirfd: Option<usize>) -> Base {
+    match dirfd {
+        Some(a) if call.args[a] as i32 != libc::AT_FDCWD => Base::Fd(call.args[a] as i32),
+        _ => Base::Cwd,
+    }
+}
+
+/// Resolves one path argument (None: it is to be left as it is).
+fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Option<Resolved>, Errno> {
+    let ptr = call.args[a.path];
+    if ptr == 0 && a.null_ok {
+        return Ok(None);
+    }
+    let path = read_path(ctx, ptr)?;
+    if path.is_empty() {
+        return match a.empty_path {
+            Some(f) if call.args[f] & EMPTY_PATH != 0 => Ok(None),
+            _ => Err(Errno::ENOENT),
+        };
+    }
+    let r = ctx.resolve(base_of(call, a.dirfd), &path, follows(a.follow, call))?;
+    if r.readonly && writes(a.writes, call) {
+        return Err(Errno::EROFS);
+    }
+    Ok(Some(r))
+}
+
+fn host_arg(r: &Resolved) -> NewArg {
+    let mut bytes = r.host.as_os_str().as_bytes().to_vec();
+    bytes.push(0);
+    NewArg::Bytes(bytes)
+}
+
+/// Resolves every path argument and rewrites those that need it.
+fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    let mut new = Vec::with_capacity(args.len());
+    for a in args {
+        if let Some(r) = resolve_arg(ctx, call, a)? {
+            new.push((a.path, host_arg(&r)));
+        }
+    }
+    Ok(if new.is_empty() { Outcome::Continue } else { Outcome::Rewrite(new) })
+}
+
+/// Opens: like `translate`, and the /proc files lxrun writes itself become memfds.
+fn translate_open(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: PathArg) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    let Some(r) = resolve_arg(ctx, call, &a)? else { return Ok(Outcome::Continue) };
+    let host = match r.special {
+        Some(special) => {
+            let content = match special {
+                Special::Maps(pid) => ctx.world.vfs.proc_maps(pid).map_err(|e| Errno::from_io(&e))?,
+                Special::Mounts => ctx.world.vfs.proc_mounts(),
+                Special::Mountinfo => ctx.world.vfs.proc_mountinfo(),
+            };
+            let fd = memfd_with(&content)?;
+            let path = format!("/proc/{}/fd/{}\0", std::process::id(), fd.as_raw_fd()).into_bytes();
+            ctx.world.hold(ctx.tid, fd);
+            NewArg::Bytes(path)
+        }
+        None => host_arg(&r),
+    };
+    Ok(Outcome::Rewrite(vec![(a.path, host)]))
+}
+
+/// A memfd holding `content`, for the guest to open by path.
+fn memfd_with(content: &[u8]) -> Result<OwnedFd, Errno> {
+    // SAFETY: a literal C string; the fd is owned right after.
+    let fd = unsafe { libc::memfd_create(c"lxrun-proc".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: memfd_create returned a fresh descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut file = std::fs::File::from(fd.try_clone().map_err(|e| Errno::from_io(&e))?);
+    std::io::Write::write_all(&mut file, content).map_err(|e| Errno::from_io(&e))?;
+    Ok(fd)
+}
+
+macro_rules! path_calls {
+    ($($name:ident => [$($spec:expr),+ $(,)?];)*) => {
+        $(
+            pub(crate) fn $name(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+                translate(ctx, call, &[$($spec),+])
+            }
+        )*
+    };
+}
+
+use Follow::{Unless, No, Yes};
+
+path_calls! {
+    stat => [arg(0, Yes, Writes::No)];
+    lstat => [arg(0, No, Writes::No)];
+    newfstatat => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::No), 3)];
+    statx => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
+    access => [arg(0, Yes, Writes::No)];
+    faccessat => [at(0, 1, Yes, Writes::No)];
+    faccessat2 => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::No), 3)];
+    mkdir => [arg(0, No, Writes::Yes)];
+    mkdirat => [at(0, 1, No, Writes::Yes)];
+    mknod => [arg(0, No, Writes::Yes)];
+    mknodat => [at(0, 1, No, Writes::Yes)];
+    rmdir => [arg(0, No, Writes::Yes)];
+    unlink => [arg(0, No, Writes::Yes)];
+    unlinkat => [at(0, 1, No, Writes::Yes)];
+    rename => [arg(0, No, Writes::Yes), arg(1, No, Writes::Yes)];
+    renameat => [at(0, 1, No, Writes::Yes), at(2, 3, No, Writes::Yes)];
+    renameat2 => [at(0, 1, No, Writes::Yes), at(2, 3, No, Writes::Yes)];
+    link => [arg(0, No, Writes::Yes), arg(1, No, Writes::Yes)];
+    linkat => [empty(at(0, 1, Follow::If(4, libc::AT_SYMLINK_FOLLOW as u64), Writes::Yes), 4), at(2, 3, No, Writes::Yes)];
+    symlink => [arg(1, No, Writes::Yes)];
+    symlinkat => [at(1, 2, No, Writes::Yes)];
+    chmod => [arg(0, Yes, Writes::Yes)];
+    fchmodat => [at(0, 1, Yes, Writes::Yes)];
+    fchmodat2 => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::Yes), 3)];
+    chown => [arg(0, Yes, Writes::Yes)];
+    lchown => [arg(0, No, Writes::Yes)];
+    fchownat => [empty(at(0, 1, Unless(4, NOFOLLOW), Writes::Yes), 4)];
+    utime => [arg(0, Yes, Writes::Yes)];
+    utimes => [arg(0, Yes, Writes::Yes)];
+    futimesat => [at(0, 1, Yes, Writes::Yes)];
+    utimensat => [PathArg { null_ok: true, ..at(0, 1, Unless(3, NOFOLLOW), Writes::Yes) }];
+    truncate => [arg(0, Yes, Writes::Yes)];
+    statfs => [arg(0, Yes, Writes::No)];
+    setxattr => [arg(0, Yes, Writes::Yes)];
+    lsetxattr => [arg(0, No, Writes::Yes)];
+    getxattr => [arg(0, Yes, Writes::No)];
+    lgetxattr => [arg(0, No, Writes::No)];
+    listxattr => [arg(0, Yes, Writes::No)];
+    llistxattr => [arg(0, No, Writes::No)];
+    removexattr => [arg(0, Yes, Writes::Yes)];
+    lremovexattr => [arg(0, No, Writes::Yes)];
+    setxattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::Yes), 2)];
+    getxattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
+    listxattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
+    removexattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::Yes), 2)];
+    inotify_add_watch => [arg(1, Unless(2, libc::IN_DONT_FOLLOW as u64), Writes::No)];
+    fanotify_mark => [PathArg { null_ok: true, ..at(3, 4, Unless(1, libc::FAN_MARK_DONT_FOLLOW as u64), Writes::No) }];
+}
+
+pub(crate) fn open(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    translate_open(ctx, call, arg(0, Follow::Open(1), Writes::Open(1)))
+}
+
+pub(crate) fn creat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    translate_open(ctx, call, arg(0, Yes, Writes::Yes))
+}
+
+pub(crate) fn openat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    translate_open(ctx, call, at(0, 1, Follow::Open(2), Writes::Open(2)))
+}
+
+/// `struct open_how`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+// SAFETY: three u64s, no padding.
+unsafe impl crate::memory::Pod for OpenHow {}
+
+pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    let how: OpenHow = ctx.mem.read(GuestPtr::new(call.args[2]))?;
+    // The confining RESOLVE_* flags are relative to the dirfd and refuse absolute paths: lxrun
+    // resolves within the guest's view and hands the kernel a path that needs no confining.
+    const RESOLVE_BENEATH: u64 = 0x08;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let mut flags_call = *call;
+    flags_call.args[2] = how.flags;
+    let out = translate_open(ctx, &flags_call, at(0, 1, Follow::Open(2), Writes::Open(2)))?;
+    let Outcome::Rewrite(mut new) = out else { return Ok(out) };
+    if how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
+        let relaxed = OpenHow { resolve: how.resolve & !(RESOLVE_BENEATH | RESOLVE_IN_ROOT), ..how };
+        // SAFETY: OpenHow is three u64s.
+        let bytes = unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
+        new.push((2, NewArg::Bytes(bytes.to_vec())));
+    }
+    Ok(Outcome::Rewrite(new))
+}
