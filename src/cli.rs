@@ -18,11 +18,19 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 
-    /// Bind a host file or directory into the guest (repeatable; GUEST defaults to HOST)
-    #[arg(short = 'b', long = "bind", value_name = "HOST[:GUEST]")]
+    /// Bind a host file or directory into the guest (repeatable; GUEST defaults to HOST; ":ro" makes it read-only)
+    #[arg(short = 'b', long = "bind", value_name = "HOST[:GUEST][:ro]")]
     pub binds: Vec<String>,
 
-    /// Directory the program starts in [default: the current directory]
+    /// Mount a fresh, empty, writable directory at GUEST (repeatable)
+    #[arg(long = "tmpfs", value_name = "GUEST")]
+    pub tmpfs: Vec<String>,
+
+    /// With --root, do not mount the defaults (/proc, /dev, /sys, /etc/resolv.conf, /etc/hosts)
+    #[arg(long)]
+    pub no_default_mounts: bool,
+
+    /// Directory the program starts in [default: the current directory if the guest has it, else /]
     #[arg(short = 'w', long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod exit;
+mod guestfs;
 mod search;
 
 use anyhow::{bail, Context};
@@ -9,7 +10,6 @@ use clap::Parser;
 use cli::{BackendChoice, Cli};
 use lxrun_backends::{BackendKind, Launch, StubFile};
 use lxrun_syscalls::world::World;
-use lxrun_vfs::Vfs;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -44,12 +44,6 @@ fn init_logging(verbose: u8) {
 /// Options that parse but whose work is not built yet: refuse clearly, never ignore.
 fn refuse_unimplemented(cli: &Cli) -> anyhow::Result<()> {
     let mut missing = Vec::new();
-    if cli.root.as_deref().is_some_and(|r| r != std::path::Path::new("/")) {
-        missing.push("--root");
-    }
-    if !cli.binds.is_empty() {
-        missing.push("--bind");
-    }
     if cli.trace {
         missing.push("--trace");
     }
@@ -84,24 +78,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         BackendChoice::Seccomp => unreachable!("refused above"),
     };
 
+    let run_dir = guestfs::RunDir::create()?;
+    let fs = guestfs::FsOptions {
+        root: cli.root.as_deref(),
+        binds: &cli.binds,
+        tmpfs: &cli.tmpfs,
+        default_mounts: !cli.no_default_mounts,
+    };
+    let vfs = guestfs::build(&fs, &run_dir)?;
+    let (guest_cwd, host_cwd) = guestfs::initial_cwd(&vfs, cli.cwd.as_deref())?;
+
     let program = cli.command[0].clone();
     let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    let resolved = match search::find_program(&program, &path_var) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("lxrun: {}: {}", program.to_string_lossy(), e.message());
-            return Ok(e.status());
-        }
+    let found = search::find_program(&program, &path_var, |p| guestfs::lookup(&vfs, &guest_cwd, p).map(|r| r.host));
+    let Ok(resolved) = found else {
+        eprintln!("lxrun: {}: command not found", program.to_string_lossy());
+        return Ok(127);
     };
-    if let Some(dir) = &cli.cwd {
-        if !dir.is_dir() {
-            eprintln!("lxrun: --cwd {}: not a directory", dir.display());
-            return Ok(exit::SETUP_FAILURE);
-        }
-    }
 
     let launch = Launch {
-        program: cstring(resolved.as_os_str())?,
+        program: CString::new(resolved).context("PROGRAM contains a NUL byte")?,
         argv: cli.command.iter().map(|a| cstring(a)).collect::<anyhow::Result<_>>()?,
         envp: std::env::vars_os()
             .map(|(k, v)| {
@@ -111,10 +107,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 CString::new(kv).context("environment entry contains a NUL byte")
             })
             .collect::<anyhow::Result<_>>()?,
-        cwd: cli.cwd.as_deref().map(|d| cstring(d.as_os_str())).transpose()?,
+        cwd: Some(cstring(host_cwd.as_os_str())?),
+        guest_cwd,
     };
     let stub = StubFile::create().map_err(|e| anyhow::anyhow!("cannot create the loader stub's memfd: {e}"))?;
-    let world = World::new(Vfs::host_root(), stub.path().to_vec());
+    let world = World::new(vfs, stub.path().to_vec());
     let outcome = lxrun_backends::run(backend, &world, &launch)?;
     if let Some(why) = outcome.launch_error {
         eprintln!("lxrun: {}: {why}", program.to_string_lossy());

@@ -1,50 +1,33 @@
-//! Finding PROGRAM the way a shell does: as given when it has a slash, else in PATH.
+//! Finding PROGRAM the way a shell does: as given when it has a slash, else in PATH, looked up
+//! in the guest's filesystem.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Why PROGRAM cannot be found.
+/// PROGRAM was not found in PATH: the shell's "command not found", status 127.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SearchError {
-    NotFound,
-}
-
-impl SearchError {
-    pub fn message(&self) -> &'static str {
-        match self {
-            SearchError::NotFound => "command not found",
-        }
-    }
-
-    /// The shell's status for it.
-    pub fn status(&self) -> i32 {
-        127
-    }
-}
+pub struct NotFound;
 
 /// A path with a slash is used as it is (execve reports what is wrong with it); a bare name is
 /// looked up in `path_var` like execvp: the first executable regular file wins, and a match
 /// without execute permission is used only when nothing better exists (so EACCES is reported).
-pub fn find_program(program: &OsStr, path_var: &OsStr) -> Result<PathBuf, SearchError> {
-    if program.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(program));
+/// `host_of` maps a guest path to the host file behind it, if it exists.
+pub fn find_program(program: &OsStr, path_var: &OsStr, host_of: impl Fn(&[u8]) -> Option<std::path::PathBuf>) -> Result<Vec<u8>, NotFound> {
+    let name = program.as_bytes();
+    if name.contains(&b'/') {
+        return Ok(name.to_vec());
     }
-    if program.is_empty() {
-        return Err(SearchError::NotFound);
+    if name.is_empty() {
+        return Err(NotFound);
     }
     let mut fallback = None;
     for dir in path_var.as_bytes().split(|&c| c == b':') {
-        let dir = if dir.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(dir))
-        };
-        let candidate = dir.join(program);
-        let Ok(meta) = std::fs::metadata(&candidate) else {
-            continue;
-        };
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let candidate = [dir, b"/", name].concat();
+        let Some(host) = host_of(&candidate) else { continue };
+        let Ok(meta) = std::fs::metadata(Path::new(&host)) else { continue };
         if !meta.is_file() {
             continue;
         }
@@ -53,24 +36,22 @@ pub fn find_program(program: &OsStr, path_var: &OsStr) -> Result<PathBuf, Search
         }
         fallback.get_or_insert(candidate);
     }
-    fallback.ok_or(SearchError::NotFound)
+    fallback.ok_or(NotFound)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn host(p: &[u8]) -> Option<std::path::PathBuf> {
+        let p = Path::new(OsStr::from_bytes(p));
+        p.exists().then(|| p.to_path_buf())
+    }
+
     #[test]
     fn finds_in_path_and_keeps_slashes() {
-        let sh = find_program(OsStr::new("sh"), OsStr::new("/nonexistent:/bin")).unwrap();
-        assert_eq!(sh, PathBuf::from("/bin/sh"));
-        assert_eq!(
-            find_program(OsStr::new("./x"), OsStr::new("/bin")).unwrap(),
-            PathBuf::from("./x")
-        );
-        assert_eq!(
-            find_program(OsStr::new("no-such-prog-xyz"), OsStr::new("/bin")),
-            Err(SearchError::NotFound)
-        );
+        assert_eq!(find_program(OsStr::new("sh"), OsStr::new("/nonexistent:/bin"), host).unwrap(), b"/bin/sh");
+        assert_eq!(find_program(OsStr::new("./x"), OsStr::new("/bin"), host).unwrap(), b"./x");
+        assert_eq!(find_program(OsStr::new("no-such-prog-xyz"), OsStr::new("/bin"), host), Err(NotFound));
     }
 }

@@ -12,8 +12,10 @@ pub struct Launch {
     pub program: CString,
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
-    /// Directory to start in, if not lxrun's own.
+    /// Host directory to start in, if not lxrun's own.
     pub cwd: Option<CString>,
+    /// The same directory as the guest names it.
+    pub guest_cwd: Vec<u8>,
 }
 
 /// The exit status the child uses when its execve fails, as a shell would.

@@ -49,12 +49,9 @@ impl Process {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A forked child starts with its parent's program, and nothing pending.
+    /// A forked child starts with its parent's program and directories, and nothing pending.
     pub fn fork(&self) -> Process {
         let s = self.state();
-        Process::new(ProcessState {
-            exe: s.exe.clone(),
-            ..Default::default()
-        })
+        Process::new(ProcessState { exe: s.exe.clone(), cwd: s.cwd.clone(), root: s.root.clone(), ..Default::default() })
     }
 }

@@ -50,7 +50,8 @@ pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, Supervis
         })
     })?;
     signals::forward_to(main);
-    let process = Arc::new(Process::new(ProcessState::default()));
+    let process =
+        Arc::new(Process::new(ProcessState { cwd: launch.guest_cwd.clone(), root: b"/".to_vec(), ..Default::default() }));
     world.add_process(main, process.clone());
     world.add_thread(main, main);
     let mut tracer = Tracer {

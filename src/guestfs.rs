@@ -1,0 +1,142 @@
+//! Building the guest's filesystem view from the command line: the root, the default mounts,
+//! `--bind` and `--tmpfs`, and where the first program starts.
+
+use anyhow::{bail, Context};
+use lxrun_vfs::{Base, Guests, MountKind, MountTable, ProcPaths, Resolved, Vfs, View};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// A private directory for this run (glue directories, `--tmpfs` storage), removed at exit.
+pub struct RunDir(PathBuf);
+
+impl RunDir {
+    pub fn create() -> anyhow::Result<RunDir> {
+        let dir = std::env::temp_dir().join(format!("lxrun-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(RunDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the command line asks of the filesystem.
+pub struct FsOptions<'a> {
+    pub root: Option<&'a Path>,
+    pub binds: &'a [String],
+    pub tmpfs: &'a [String],
+    pub default_mounts: bool,
+}
+
+/// `HOST[:GUEST][:ro]` → (host, guest, read-only).
+fn parse_bind(spec: &str) -> anyhow::Result<(PathBuf, String, bool)> {
+    let (spec, ro) = match spec.strip_suffix(":ro") {
+        Some(s) => (s, true),
+        None => (spec.strip_suffix(":rw").unwrap_or(spec), false),
+    };
+    let (host, guest) = match spec.split_once(':') {
+        Some((h, g)) if !g.is_empty() => (h, g.to_string()),
+        Some((h, _)) => (h, h.to_string()),
+        None => (spec, spec.to_string()),
+    };
+    if host.is_empty() {
+        bail!("--bind {spec}: empty host path");
+    }
+    let host = std::fs::canonicalize(host).with_context(|| format!("--bind {host}"))?;
+    if !guest.starts_with('/') {
+        bail!("--bind {spec}: the guest path must be absolute");
+    }
+    Ok((host, guest, ro))
+}
+
+/// The mount table and the VFS over it.
+pub fn build(opts: &FsOptions<'_>, run: &RunDir) -> anyhow::Result<Vfs> {
+    let Some(root) = opts.root.filter(|r| *r != Path::new("/")) else {
+        if opts.binds.is_empty() && opts.tmpfs.is_empty() {
+            return Ok(Vfs::host_root());
+        }
+        return with_mounts(MountTable::new("/".into()), opts, run);
+    };
+    let root = std::fs::canonicalize(root).with_context(|| format!("--root {}", root.display()))?;
+    if !root.is_dir() {
+        bail!("--root {}: not a directory", root.display());
+    }
+    let mut table = MountTable::new(root);
+    if opts.default_mounts {
+        table.add(b"/proc", "/proc".into(), false, MountKind::Proc, "proc");
+        table.add(b"/dev", "/dev".into(), false, MountKind::Bind, "devtmpfs");
+        table.add(b"/sys", "/sys".into(), true, MountKind::Bind, "sysfs");
+        for f in ["/etc/resolv.conf", "/etc/hosts"] {
+            if let Ok(host) = std::fs::canonicalize(f) {
+                table.add(f.as_bytes(), host, true, MountKind::Bind, "bind");
+            }
+        }
+    }
+    with_mounts(table, opts, run)
+}
+
+fn with_mounts(mut table: MountTable, opts: &FsOptions<'_>, run: &RunDir) -> anyhow::Result<Vfs> {
+    if opts.root.is_none_or(|r| r == Path::new("/")) {
+        table.add(b"/proc", "/proc".into(), false, MountKind::Proc, "proc");
+    }
+    for spec in opts.binds {
+        let (host, guest, ro) = parse_bind(spec)?;
+        table.add(guest.as_bytes(), host, ro, MountKind::Bind, "bind");
+    }
+    for (i, guest) in opts.tmpfs.iter().enumerate() {
+        if !guest.starts_with('/') {
+            bail!("--tmpfs {guest}: the guest path must be absolute");
+        }
+        let dir = run.path().join(format!("tmpfs-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        table.add(guest.as_bytes(), dir, false, MountKind::Bind, "tmpfs");
+    }
+    let glue = run.path().join("glue");
+    std::fs::create_dir_all(&glue)?;
+    Ok(Vfs::new(table, glue))
+}
+
+/// Before the guest runs there are no guest processes to ask about.
+struct NoGuests;
+
+impl Guests for NoGuests {
+    fn caller(&self) -> (i32, i32) {
+        (0, 0)
+    }
+    fn process_paths(&self, _: i32) -> Option<ProcPaths> {
+        None
+    }
+}
+
+/// Looks `path` up as the first program would, from guest directory `cwd`.
+pub fn lookup(vfs: &Vfs, cwd: &[u8], path: &[u8]) -> Option<Resolved> {
+    let view = View { root: b"/", cwd, guests: &NoGuests };
+    vfs.resolve(&view, Base::Cwd, path, true).ok().filter(|r| r.exists)
+}
+
+/// Where the first program starts: `-w DIR`, else lxrun's own directory when the guest has it,
+/// else `/`. Returns (guest path, host path).
+pub fn initial_cwd(vfs: &Vfs, requested: Option<&Path>) -> anyhow::Result<(Vec<u8>, PathBuf)> {
+    let dir_of = |p: &[u8]| lookup(vfs, b"/", p).filter(|r| r.host.is_dir());
+    if let Some(dir) = requested {
+        let want = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            std::env::current_dir()?.join(dir)
+        };
+        return match dir_of(want.as_os_str().as_bytes()) {
+            Some(r) => Ok((r.guest, r.host)),
+            None => bail!("--cwd {}: not a directory in the guest", dir.display()),
+        };
+    }
+    let here = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let r = dir_of(here.as_os_str().as_bytes()).or_else(|| dir_of(b"/")).context("the guest root is not a directory")?;
+    Ok((r.guest, r.host))
+}
