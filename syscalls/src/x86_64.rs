@@ -2,7 +2,7 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::handlers::{exec, fs, path};
+use crate::handlers::{exec, fs, path, process, socket};
 use crate::table::{Entry, Policy::*};
 use crate::Errno;
 
@@ -49,17 +49,17 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(39, "getpid", Passthrough, ""),
     Entry::new(40, "sendfile", Passthrough, ""),
     Entry::new(41, "socket", Passthrough, ""),
-    Entry::new(42, "connect", Passthrough, ""),
+    Entry::new(42, "connect", Path(socket::connect), "as bind"),
     Entry::new(43, "accept", Passthrough, ""),
-    Entry::new(44, "sendto", Passthrough, ""),
+    Entry::new(44, "sendto", Path(socket::sendto), "as bind, for the destination address"),
     Entry::new(45, "recvfrom", Passthrough, ""),
     Entry::new(46, "sendmsg", Passthrough, ""),
     Entry::new(47, "recvmsg", Passthrough, ""),
     Entry::new(48, "shutdown", Passthrough, ""),
-    Entry::new(49, "bind", Passthrough, ""),
+    Entry::new(49, "bind", Path(socket::bind), "AF_UNIX paths translated; long host paths reached through a short /proc/<lxrun>/fd alias"),
     Entry::new(50, "listen", Passthrough, ""),
-    Entry::new(51, "getsockname", Passthrough, ""),
-    Entry::new(52, "getpeername", Passthrough, ""),
+    Entry::new(51, "getsockname", Path(socket::getsockname), "AF_UNIX paths answered as the guest names them"),
+    Entry::new(52, "getpeername", Path(socket::getpeername), "as getsockname"),
     Entry::new(53, "socketpair", Passthrough, ""),
     Entry::new(54, "setsockopt", Passthrough, ""),
     Entry::new(55, "getsockopt", Passthrough, ""),
@@ -357,8 +357,8 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(307, "sendmmsg", Passthrough, ""),
     Entry::new(308, "setns", Passthrough, ""),
     Entry::new(309, "getcpu", Passthrough, ""),
-    Entry::new(310, "process_vm_readv", Passthrough, ""),
-    Entry::new(311, "process_vm_writev", Passthrough, ""),
+    Entry::new(310, "process_vm_readv", Translate(process::process_vm), "only between guest processes (EPERM towards lxrun or the host)"),
+    Entry::new(311, "process_vm_writev", Translate(process::process_vm), "as process_vm_readv"),
     Entry::new(312, "kcmp", Passthrough, ""),
     Entry::new(313, "finit_module", Passthrough, ""),
     Entry::new(314, "sched_setattr", Passthrough, ""),
@@ -407,7 +407,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(435, "clone3", Passthrough, ""),
     Entry::new(436, "close_range", Passthrough, ""),
     Entry::new(437, "openat2", Path(path::openat2), "as openat; RESOLVE_BENEATH/IN_ROOT confine to the guest root, not the dirfd (partial)"),
-    Entry::new(438, "pidfd_getfd", Passthrough, ""),
+    Entry::new(438, "pidfd_getfd", Deny(Errno::EPERM), "would take descriptors from lxrun or host processes"),
     Entry::new(439, "faccessat2", Path(path::faccessat2), ""),
     Entry::new(440, "process_madvise", Passthrough, ""),
     Entry::new(441, "epoll_pwait2", Passthrough, ""),

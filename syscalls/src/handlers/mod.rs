@@ -4,3 +4,5 @@
 pub(crate) mod exec;
 pub(crate) mod fs;
 pub(crate) mod path;
+pub(crate) mod process;
+pub(crate) mod socket;

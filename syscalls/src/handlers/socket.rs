@@ -1,0 +1,145 @@
+//! AF_UNIX socket addresses are paths: bind, connect and sendto get the host path (through a
+//! short `/proc/<lxrun>/fd/N/name` when the host path would not fit sun_path's 108 bytes), and
+//! getsockname/getpeername answer with the guest's path.
+
+
+use crate::context::SyscallCtx;
+use crate::memory::GuestPtr;
+use crate::outcome::{NewArg, Outcome};
+use crate::{Errno, SyscallArgs};
+use lxrun_vfs::Base;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+const AF_UNIX: u16 = libc::AF_UNIX as u16;
+/// sizeof(struct sockaddr_un).
+const SUN_LEN: usize = 110;
+const SUN_PATH: usize = SUN_LEN - 2;
+
+/// The path in a guest sockaddr_un, or None for other families, unnamed and abstract sockets.
+fn unix_path(ctx: &SyscallCtx<'_>, addr: u64, len: u64) -> Result<Option<Vec<u8>>, Errno> {
+    if addr == 0 || len < 3 {
+        return Ok(None);
+    }
+    let len = (len as usize).min(SUN_LEN);
+    let mut raw = vec![0u8; len];
+    ctx.mem.read_bytes(addr, &mut raw)?;
+    if u16::from_ne_bytes([raw[0], raw[1]]) != AF_UNIX || raw[2] == 0 {
+        return Ok(None);
+    }
+    let path = &raw[2..];
+    let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+    Ok(Some(path[..end].to_vec()))
+}
+
+/// A sockaddr_un naming host path `host`, or a short alias of it through a held directory fd.
+fn host_sockaddr(ctx: &SyscallCtx<'_>, host: &std::path::Path) -> Result<Vec<u8>, Errno> {
+    let mut path = host.as_os_str().as_bytes().to_vec();
+    if path.len() >= SUN_PATH {
+        let (dir, name) = (host.parent().ok_or(Errno::ENAMETOOLONG)?, host.file_name().ok_or(Errno::ENAMETOOLONG)?);
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Errno::ENOENT)?;
+        // SAFETY: `c` is a valid C string; the descriptor is owned right after.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: a fresh descriptor from open.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        path = format!("/proc/{}/fd/{}/", std::process::id(), fd.as_raw_fd()).into_bytes();
+        path.extend_from_slice(name.as_bytes());
+        ctx.world.hold(ctx.tid, fd);
+        if path.len() >= SUN_PATH {
+            return Err(Errno::ENAMETOOLONG);
+        }
+    }
+    let mut sa = AF_UNIX.to_ne_bytes().to_vec();
+    sa.extend_from_slice(&path);
+    sa.push(0);
+    Ok(sa)
+}
+
+/// Rewrites the address at argument `addr` (length at `len`); `create`: bind makes the name.
+fn translate_addr(ctx: &SyscallCtx<'_>, call: &SyscallArgs, addr: usize, len: usize, create: bool) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    let Some(path) = unix_path(ctx, call.args[addr], call.args[len])? else { return Ok(Outcome::Continue) };
+    let r = ctx.resolve(Base::Cwd, &path, !create)?;
+    if create && r.readonly {
+        return Err(Errno::EROFS);
+    }
+    let sa = host_sockaddr(ctx, &r.host)?;
+    let n = sa.len() as u64;
+    Ok(Outcome::Rewrite(vec![(addr, NewArg::Bytes(sa)), (len, NewArg::Int(n))]))
+}
+
+pub(crate) fn bind(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    translate_addr(ctx, call, 1, 2, true)
+}
+
+pub(crate) fn connect(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    translate_addr(ctx, call, 1, 2, false)
+}
+
+pub(crate) fn sendto(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    translate_addr(ctx, call, 4, 5, false)
+}
+
+/// The guest's socket `fd`, borrowed into lxrun.
+fn take_fd(ctx: &SyscallCtx<'_>, fd: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: raw syscalls; each returned descriptor is owned at once.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, ctx.tid, 0) as i32;
+        if pidfd < 0 {
+            return Err(Errno::last());
+        }
+        let pidfd = OwnedFd::from_raw_fd(pidfd);
+        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) as i32;
+        if got < 0 {
+            return Err(Errno::last());
+        }
+        Ok(OwnedFd::from_raw_fd(got))
+    }
+}
+
+/// getsockname/getpeername done by lxrun on the guest's socket, with the path translated back.
+fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    let [fd, addr, lenp, ..] = call.args;
+    let sock = take_fd(ctx, fd as i32)?;
+    let mut sa = [0u8; SUN_LEN];
+    let mut len = SUN_LEN as libc::socklen_t;
+    let f = if peer { libc::getpeername } else { libc::getsockname };
+    // SAFETY: `sa` and `len` describe a local buffer.
+    if unsafe { f(sock.as_raw_fd(), sa.as_mut_ptr().cast(), &mut len) } != 0 {
+        return Err(Errno::last());
+    }
+    let mut out = sa[..(len as usize).min(SUN_LEN)].to_vec();
+    if u16::from_ne_bytes([sa[0], sa[1]]) != AF_UNIX || len <= 2 || sa[2] == 0 {
+        return Ok(Outcome::Continue);
+    }
+    let host = &out[2..];
+    let host = &host[..host.iter().position(|&c| c == 0).unwrap_or(host.len())];
+    if let Some(guest) = ctx.world.vfs.guest_of(lxrun_vfs::path(host)) {
+        out = AF_UNIX.to_ne_bytes().to_vec();
+        out.extend_from_slice(&guest);
+        out.push(0);
+    }
+    // Like the kernel: copy at most the guest's buffer, report the full length.
+    let room: u32 = ctx.mem.read(GuestPtr::new(lenp))?;
+    let n = out.len().min(room as usize);
+    ctx.mem.write_bytes(addr, &out[..n])?;
+    ctx.mem.write(GuestPtr::<u32>::new(lenp), &(out.len() as u32))?;
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn getsockname(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    name_of(ctx, call, false)
+}
+
+pub(crate) fn getpeername(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    name_of(ctx, call, true)
+}
+
