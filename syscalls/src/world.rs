@@ -18,6 +18,9 @@ pub struct World {
     /// Host fds a rewritten call of a thread refers to by path (`/proc/<lxrun>/fd/N`), kept
     /// open until that thread's next trapped call, when the rewritten call has surely run.
     held: Mutex<HashMap<i32, Vec<OwnedFd>>>,
+    /// AF_UNIX names as bound by the guest, by the name the host's socket got: getsockname
+    /// answers with what the guest asked for (relative, or through a long path).
+    socket_names: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
     /// Calls refused as unsupported, by number, with how often each came.
     unsupported: Mutex<BTreeMap<u64, u64>>,
 }
@@ -34,6 +37,7 @@ impl World {
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
+            socket_names: Mutex::new(HashMap::new()),
             unsupported: Mutex::new(BTreeMap::new()),
         }
     }
@@ -80,6 +84,16 @@ impl World {
         if let Some(v) = held.get_mut(&tid) {
             v.clear();
         }
+    }
+
+    /// Remembers that the guest bound `guest` where the host has `host`.
+    pub fn bound_socket(&self, host: Vec<u8>, guest: Vec<u8>) {
+        lock(&self.socket_names).insert(host, guest);
+    }
+
+    /// The name the guest gave a socket the host knows as `host`.
+    pub fn socket_name(&self, host: &[u8]) -> Option<Vec<u8>> {
+        lock(&self.socket_names).get(host).cloned()
     }
 
     /// Counts an unsupported call; true the first time this number is seen (report it then).

@@ -69,6 +69,9 @@ fn translate_addr(ctx: &SyscallCtx<'_>, call: &SyscallArgs, addr: usize, len: us
         return Err(Errno::EROFS);
     }
     let sa = host_sockaddr(ctx, &r.host)?;
+    if create {
+        ctx.world.bound_socket(sa[2..sa.len() - 1].to_vec(), path);
+    }
     let n = sa.len() as u64;
     Ok(Outcome::Rewrite(vec![(addr, NewArg::Bytes(sa)), (len, NewArg::Int(n))]))
 }
@@ -122,7 +125,7 @@ fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outco
     }
     let host = &out[2..];
     let host = &host[..host.iter().position(|&c| c == 0).unwrap_or(host.len())];
-    if let Some(guest) = ctx.world.vfs.guest_of(lxrun_vfs::path(host)) {
+    if let Some(guest) = ctx.world.socket_name(host).or_else(|| ctx.world.vfs.guest_of(lxrun_vfs::path(host))) {
         out = AF_UNIX.to_ne_bytes().to_vec();
         out.extend_from_slice(&guest);
         out.push(0);

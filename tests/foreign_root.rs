@@ -1,0 +1,126 @@
+//! A real foreign userland: a Debian root of a newer suite than the host's (built once by
+//! tests/debian-root.sh), run under `lxrun --root`, against `chroot` in a private mount
+//! namespace (with /proc and /dev mounted) as the oracle: stdout and status must match.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn debian_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let script = repo_root().join("tests/debian-root.sh");
+        let out = std::process::Command::new(&script).output().expect("running tests/debian-root.sh");
+        assert!(out.status.success(), "tests/debian-root.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// Each case runs in a fresh temporary directory of the guest's /tmp, removed afterwards, so
+/// the oracle and lxrun see the same starting state.
+fn wrapped(script: &str) -> String {
+    format!("d=$(mktemp -d) && cd \"$d\" && {{\n{script}\n}}; s=$?; cd /; rm -rf \"$d\"; exit $s")
+}
+
+/// The oracle: chroot in a private mount namespace with /proc and /dev mounted.
+fn chroot_cmd(script: &str) -> Cmd {
+    let root = debian_root();
+    let setup = format!(
+        "mount -t proc proc '{r}/proc' && mount --rbind /dev '{r}/dev' && exec /usr/sbin/chroot '{r}' /bin/bash -c \"$0\"",
+        r = root.display()
+    );
+    Cmd::new("unshare").args(["-m", "--propagation", "private", "--", "/bin/sh", "-c", &setup, &wrapped(script)])
+}
+
+fn lxrun_cmd(backend: &str, script: &str) -> Cmd {
+    Cmd::new(lxrun()).args(["--backend", backend, "--root"]).arg(debian_root()).args([
+        "--",
+        "/bin/bash",
+        "-c",
+        &wrapped(script),
+    ])
+}
+
+fn check(cases: &[(&str, &str)]) {
+    if !is_root() {
+        eprintln!("skipped: the chroot oracle needs root (run the tests as root, as CI does)");
+        return;
+    }
+    let mut failures = Vec::new();
+    for (name, script) in cases {
+        let native = run_native(&chroot_cmd(script).env("HOME", "/root"));
+        if !native.success() {
+            failures.push(format!("{name}: the chroot oracle itself failed: {native}"));
+            continue;
+        }
+        for backend in backends() {
+            let lx = run_native(&lxrun_cmd(backend, script).env("HOME", "/root"));
+            if let Err(e) = compare(&format!("{name} [{backend}]"), &native, &lx) {
+                failures.push(e);
+            }
+        }
+    }
+    assert_no_failures(&failures);
+}
+
+#[test]
+fn the_guest_userland_is_the_roots() {
+    check(&[
+        ("debian_version", "cat /etc/debian_version"),
+        ("glibc of the guest", "ldd --version | head -1"),
+        ("python version", "python3 -c 'import sys; print(sys.version_info[:2])'"),
+        ("interpreter in maps", "grep -o ' /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' /proc/self/maps | sort -u"),
+        ("exe link", "readlink /proc/self/exe; readlink /proc/$$/exe"),
+        ("cwd and root links", "readlink /proc/self/cwd | sed \"s|$d|D|\"; readlink /proc/self/root"),
+    ]);
+}
+
+#[test]
+fn shells_and_coreutils() {
+    check(&[
+        ("bash arithmetic", "echo $((6*7)); a=(x y z); echo ${#a[@]} ${a[1]}"),
+        ("pipes", "seq 1 100 | sort -rn | head -3 | tr '\\n' ' '; echo"),
+        ("ls of the root", "ls / | grep -v -e proc -e dev -e sys | tr '\\n' ' '; echo"),
+        ("find and xargs", "mkdir -p a/b c && touch a/b/f c/g && find . -type f | sort | xargs -n1 basename"),
+        ("stat", "echo hi > f && stat -c '%s %F %a' f && chmod 600 f && stat -c %a f"),
+        ("cp -a", "mkdir -p src/x && echo 1 > src/x/f && ln -s x/f src/l && cp -a src dst && ls -l dst/l | sed 's/.*-> //' && cat dst/x/f"),
+        ("perl", "perl -e 'print join(\",\", map { $_ * 2 } 1..5), \"\\n\"'"),
+        ("busybox", "busybox echo from busybox && busybox sh -c 'echo nested $((1+1))'"),
+    ]);
+}
+
+#[test]
+fn links_and_lookups() {
+    check(&[
+        ("hard links", "echo a > h1 && ln h1 h2 && stat -c %h h1 && echo b >> h2 && cat h1"),
+        ("symlink loop", "ln -s l1 l2 && ln -s l2 l1; cat l1; echo status $?"),
+        ("dotdot through symlinks", "mkdir -p x/y && ln -s x/y s && cd s/.. && pwd -P | sed \"s|$d|D|\" && cd -P s/.. && pwd | sed \"s|$d|D|\""),
+        ("absolute symlinks are the guest's", "ln -s /etc/debian_version v && cat v"),
+        ("dangling create", "ln -s made target && echo x > target && cat made"),
+        ("dirfd-relative calls", "mkdir sub && echo q > sub/file && python3 -c \"import os; fd=os.open('sub', os.O_RDONLY); print(os.stat('file', dir_fd=fd).st_size, os.readlink('/proc/self/fd/%d' % fd).endswith('/sub'))\""),
+        ("rename and unlink", "echo 1 > a && mv a b && ls && rm b && ls | wc -l"),
+        ("fifo", "mkfifo p && (echo through the fifo > p &) && cat p"),
+        ("unix socket", "python3 -c \"import socket,os; s=socket.socket(socket.AF_UNIX); s.bind('sock'); s.listen(1); c=socket.socket(socket.AF_UNIX); c.connect(os.path.abspath('sock')); a,_=s.accept(); c.send(b'ping'); print(a.recv(4).decode(), s.getsockname().endswith('/sock'), os.path.exists('sock'))\""),
+        ("long unix socket path", "p=$(printf 'd%.0s' $(seq 1 60)) && mkdir -p $p/$p && cd $p/$p && python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.bind('s'); s.listen(1); c=socket.socket(socket.AF_UNIX); c.connect('s'); print('connected')\""),
+    ]);
+}
+
+#[test]
+fn toolchains_and_programs() {
+    check(&[
+        ("gcc compile and run", "printf '#include <stdio.h>\\nint main(){puts(\"compiled in the guest\");return 3;}\\n' > t.c && gcc -o t t.c && ./t; echo $?"),
+        ("make -j", "printf 'all: a b\\na:\\n\\t@echo a > a\\nb:\\n\\t@echo b > b\\n' > Makefile && make -s -j2 && cat a b"),
+        ("git", "export HOME=$PWD GIT_AUTHOR_DATE=2000-01-01T00:00:00 GIT_COMMITTER_DATE=2000-01-01T00:00:00 && git init -q r && cd r && git config user.email a@b && git config user.name n && echo x > f && git add f && git commit -qm m && git status --short && git log --format=%s"),
+        ("python venv", "python3 -m venv v && v/bin/python -c 'import sys; print(sys.prefix != sys.base_prefix)'"),
+        ("python subprocess and threads", "python3 -c \"import subprocess, threading; r=[]; t=[threading.Thread(target=lambda i=i: r.append(i)) for i in range(4)]; [x.start() for x in t]; [x.join() for x in t]; print(sorted(r), subprocess.run(['echo','sub'],capture_output=True,text=True).stdout.strip())\""),
+        ("sqlite3", "sqlite3 db 'create table t(x); insert into t values (1),(2); select sum(x) from t;'"),
+        ("tar and xz", "mkdir z && echo data > z/f && tar cJf z.tar.xz z && rm -r z && tar xJf z.tar.xz && cat z/f"),
+    ]);
+}
