@@ -117,7 +117,11 @@ impl Guests for NoGuests {
 
 /// Looks `path` up as the first program would, from guest directory `cwd`.
 pub fn lookup(vfs: &Vfs, cwd: &[u8], path: &[u8]) -> Option<Resolved> {
-    let view = View { root: b"/", cwd, guests: &NoGuests };
+    let view = View {
+        root: b"/",
+        cwd,
+        guests: &NoGuests,
+    };
     vfs.resolve(&view, Base::Cwd, path, true).ok().filter(|r| r.exists)
 }
 
@@ -137,6 +141,8 @@ pub fn initial_cwd(vfs: &Vfs, requested: Option<&Path>) -> anyhow::Result<(Vec<u
         };
     }
     let here = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    let r = dir_of(here.as_os_str().as_bytes()).or_else(|| dir_of(b"/")).context("the guest root is not a directory")?;
+    let r = dir_of(here.as_os_str().as_bytes())
+        .or_else(|| dir_of(b"/"))
+        .context("the guest root is not a directory")?;
     Ok((r.guest, r.host))
 }

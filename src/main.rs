@@ -90,7 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 
     let program = cli.command[0].clone();
     let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    let found = search::find_program(&program, &path_var, |p| guestfs::lookup(&vfs, &guest_cwd, p).map(|r| r.host));
+    let found = search::find_program(&program, &path_var, |p| {
+        guestfs::lookup(&vfs, &guest_cwd, p).map(|r| r.host)
+    });
     let Ok(resolved) = found else {
         eprintln!("lxrun: {}: command not found", program.to_string_lossy());
         return Ok(127);

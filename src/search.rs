@@ -14,7 +14,11 @@ pub struct NotFound;
 /// looked up in `path_var` like execvp: the first executable regular file wins, and a match
 /// without execute permission is used only when nothing better exists (so EACCES is reported).
 /// `host_of` maps a guest path to the host file behind it, if it exists.
-pub fn find_program(program: &OsStr, path_var: &OsStr, host_of: impl Fn(&[u8]) -> Option<std::path::PathBuf>) -> Result<Vec<u8>, NotFound> {
+pub fn find_program(
+    program: &OsStr,
+    path_var: &OsStr,
+    host_of: impl Fn(&[u8]) -> Option<std::path::PathBuf>,
+) -> Result<Vec<u8>, NotFound> {
     let name = program.as_bytes();
     if name.contains(&b'/') {
         return Ok(name.to_vec());
@@ -27,7 +31,9 @@ pub fn find_program(program: &OsStr, path_var: &OsStr, host_of: impl Fn(&[u8]) -
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
         let candidate = [dir, b"/", name].concat();
         let Some(host) = host_of(&candidate) else { continue };
-        let Ok(meta) = std::fs::metadata(Path::new(&host)) else { continue };
+        let Ok(meta) = std::fs::metadata(Path::new(&host)) else {
+            continue;
+        };
         if !meta.is_file() {
             continue;
         }
@@ -50,8 +56,17 @@ mod tests {
 
     #[test]
     fn finds_in_path_and_keeps_slashes() {
-        assert_eq!(find_program(OsStr::new("sh"), OsStr::new("/nonexistent:/bin"), host).unwrap(), b"/bin/sh");
-        assert_eq!(find_program(OsStr::new("./x"), OsStr::new("/bin"), host).unwrap(), b"./x");
-        assert_eq!(find_program(OsStr::new("no-such-prog-xyz"), OsStr::new("/bin"), host), Err(NotFound));
+        assert_eq!(
+            find_program(OsStr::new("sh"), OsStr::new("/nonexistent:/bin"), host).unwrap(),
+            b"/bin/sh"
+        );
+        assert_eq!(
+            find_program(OsStr::new("./x"), OsStr::new("/bin"), host).unwrap(),
+            b"./x"
+        );
+        assert_eq!(
+            find_program(OsStr::new("no-such-prog-xyz"), OsStr::new("/bin"), host),
+            Err(NotFound)
+        );
     }
 }

@@ -12,8 +12,14 @@ fn debian_root() -> &'static PathBuf {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
         let script = repo_root().join("tests/debian-root.sh");
-        let out = std::process::Command::new(&script).output().expect("running tests/debian-root.sh");
-        assert!(out.status.success(), "tests/debian-root.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new(&script)
+            .output()
+            .expect("running tests/debian-root.sh");
+        assert!(
+            out.status.success(),
+            "tests/debian-root.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
     })
 }
@@ -36,16 +42,23 @@ fn chroot_cmd(script: &str) -> Cmd {
         "mount -t proc proc '{r}/proc' && mount --rbind /dev '{r}/dev' && exec /usr/sbin/chroot '{r}' /bin/bash -c \"$0\"",
         r = root.display()
     );
-    Cmd::new("unshare").args(["-m", "--propagation", "private", "--", "/bin/sh", "-c", &setup, &wrapped(script)])
+    Cmd::new("unshare").args([
+        "-m",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        &setup,
+        &wrapped(script),
+    ])
 }
 
 fn lxrun_cmd(backend: &str, script: &str) -> Cmd {
-    Cmd::new(lxrun()).args(["--backend", backend, "--root"]).arg(debian_root()).args([
-        "--",
-        "/bin/bash",
-        "-c",
-        &wrapped(script),
-    ])
+    Cmd::new(lxrun())
+        .args(["--backend", backend, "--root"])
+        .arg(debian_root())
+        .args(["--", "/bin/bash", "-c", &wrapped(script)])
 }
 
 fn check(cases: &[(&str, &str)]) {
@@ -76,9 +89,15 @@ fn the_guest_userland_is_the_roots() {
         ("debian_version", "cat /etc/debian_version"),
         ("glibc of the guest", "ldd --version | head -1"),
         ("python version", "python3 -c 'import sys; print(sys.version_info[:2])'"),
-        ("interpreter in maps", "grep -o ' /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' /proc/self/maps | sort -u"),
+        (
+            "interpreter in maps",
+            "grep -o ' /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' /proc/self/maps | sort -u",
+        ),
         ("exe link", "readlink /proc/self/exe; readlink /proc/$$/exe"),
-        ("cwd and root links", "readlink /proc/self/cwd | sed \"s|$d|D|\"; readlink /proc/self/root"),
+        (
+            "cwd and root links",
+            "readlink /proc/self/cwd | sed \"s|$d|D|\"; readlink /proc/self/root",
+        ),
     ]);
 }
 
@@ -108,6 +127,7 @@ fn links_and_lookups() {
         ("rename and unlink", "echo 1 > a && mv a b && ls && rm b && ls | wc -l"),
         ("fifo", "mkfifo p && (echo through the fifo > p &) && cat p"),
         ("unix socket", "python3 -c \"import socket,os; s=socket.socket(socket.AF_UNIX); s.bind('sock'); s.listen(1); c=socket.socket(socket.AF_UNIX); c.connect(os.path.abspath('sock')); a,_=s.accept(); c.send(b'ping'); print(a.recv(4).decode(), s.getsockname().endswith('/sock'), os.path.exists('sock'))\""),
+        ("unix datagrams", "python3 -c \"import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('d'); c=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.sendto(b'to', 'd'); c.sendmsg([b'msg'], [], 0, 'd'); print(s.recv(9), s.recv(9))\""),
         ("long unix socket path", "p=$(printf 'd%.0s' $(seq 1 60)) && mkdir -p $p/$p && cd $p/$p && python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.bind('s'); s.listen(1); c=socket.socket(socket.AF_UNIX); c.connect('s'); print('connected')\""),
     ]);
 }

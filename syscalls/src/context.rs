@@ -32,7 +32,11 @@ impl SyscallCtx<'_> {
     /// Resolves a guest path as this thread sees it (its root, its cwd or `base`).
     pub fn resolve(&self, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
         let (root, cwd) = self.dirs();
-        let view = View { root: &root, cwd: &cwd, guests: self };
+        let view = View {
+            root: &root,
+            cwd: &cwd,
+            guests: self,
+        };
         self.world.vfs.resolve(&view, base, path, follow_last)
     }
 
@@ -51,7 +55,11 @@ impl SyscallCtx<'_> {
 
     /// The object open as `fd` in this thread (for AT_EMPTY_PATH).
     pub fn resolve_fd(&self, fd: i32) -> Result<Resolved, Errno> {
-        let view = View { root: b"/", cwd: b"/", guests: self };
+        let view = View {
+            root: b"/",
+            cwd: b"/",
+            guests: self,
+        };
         self.world.vfs.resolve_fd(&view, fd)
     }
 }
@@ -64,6 +72,10 @@ impl Guests for SyscallCtx<'_> {
     fn process_paths(&self, pid: i32) -> Option<ProcPaths> {
         let p = self.world.process_of(pid)?;
         let s = p.state();
-        Some(ProcPaths { root: s.root.clone(), cwd: s.cwd.clone(), exe: s.exe.clone() })
+        Some(ProcPaths {
+            root: s.root.clone(),
+            cwd: s.cwd.clone(),
+            exe: s.exe.clone(),
+        })
     }
 }

@@ -23,6 +23,12 @@ pub enum NewArg {
     Int(u64),
     /// Bytes placed in the guest's memory (paths carry their NUL); the argument points at them.
     Bytes(Vec<u8>),
+    /// A struct placed in the guest's memory whose pointer fields (at the given byte offsets)
+    /// point at further bytes placed beside it (a msghdr and its new msg_name).
+    Struct {
+        bytes: Vec<u8>,
+        pointers: Vec<(usize, Vec<u8>)>,
+    },
 }
 
 /// How the guest's execve becomes an execve of the stub.

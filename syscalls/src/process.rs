@@ -52,6 +52,11 @@ impl Process {
     /// A forked child starts with its parent's program and directories, and nothing pending.
     pub fn fork(&self) -> Process {
         let s = self.state();
-        Process::new(ProcessState { exe: s.exe.clone(), cwd: s.cwd.clone(), root: s.root.clone(), ..Default::default() })
+        Process::new(ProcessState {
+            exe: s.exe.clone(),
+            cwd: s.cwd.clone(),
+            root: s.root.clone(),
+            ..Default::default()
+        })
     }
 }

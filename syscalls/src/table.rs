@@ -128,6 +128,109 @@ mod tests {
         assert_eq!(name_of(400), "syscall_400");
     }
 
+    /// Every x86_64 syscall that takes a path (or a socket address that may be one). None may
+    /// reach the host untranslated when the guest has its own root.
+    const PATH_TAKING: &[&str] = &[
+        "open",
+        "creat",
+        "openat",
+        "openat2",
+        "stat",
+        "lstat",
+        "newfstatat",
+        "statx",
+        "access",
+        "faccessat",
+        "faccessat2",
+        "readlink",
+        "readlinkat",
+        "mkdir",
+        "mkdirat",
+        "mknod",
+        "mknodat",
+        "rmdir",
+        "unlink",
+        "unlinkat",
+        "rename",
+        "renameat",
+        "renameat2",
+        "link",
+        "linkat",
+        "symlink",
+        "symlinkat",
+        "chmod",
+        "fchmodat",
+        "fchmodat2",
+        "chown",
+        "lchown",
+        "fchownat",
+        "utime",
+        "utimes",
+        "futimesat",
+        "utimensat",
+        "truncate",
+        "chdir",
+        "fchdir",
+        "getcwd",
+        "chroot",
+        "statfs",
+        "setxattr",
+        "lsetxattr",
+        "getxattr",
+        "lgetxattr",
+        "listxattr",
+        "llistxattr",
+        "removexattr",
+        "lremovexattr",
+        "setxattrat",
+        "getxattrat",
+        "listxattrat",
+        "removexattrat",
+        "inotify_add_watch",
+        "fanotify_mark",
+        "execve",
+        "execveat",
+        "bind",
+        "connect",
+        "sendto",
+        "sendmsg",
+        "getsockname",
+        "getpeername",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "swapon",
+        "swapoff",
+        "acct",
+        "quotactl",
+        "uselib",
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "open_tree",
+        "move_mount",
+        "fsopen",
+        "fspick",
+        "fsconfig",
+        "fsmount",
+        "mount_setattr",
+        "open_tree_attr",
+        "file_getattr",
+        "file_setattr",
+        "statmount",
+        "listmount",
+    ];
+
+    #[test]
+    fn no_path_taking_syscall_reaches_the_host_untranslated() {
+        for name in PATH_TAKING {
+            let e = ENTRIES
+                .iter()
+                .find(|e| e.name == *name)
+                .unwrap_or_else(|| panic!("{name} missing from the table"));
+            assert!(e.traps(false), "{name} would run untranslated in a guest root");
+        }
+    }
+
     #[test]
     fn execve_is_translated() {
         assert!(matches!(

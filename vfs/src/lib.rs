@@ -96,7 +96,10 @@ pub struct Vfs {
 }
 
 fn comps(path: &[u8]) -> Components {
-    mounts::components(path).filter(|c| *c != b"..").map(<[u8]>::to_vec).collect()
+    mounts::components(path)
+        .filter(|c| *c != b"..")
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 impl Vfs {
@@ -109,7 +112,10 @@ impl Vfs {
     pub fn host_root() -> Vfs {
         let mut mounts = MountTable::new("/".into());
         mounts.add(b"/proc", "/proc".into(), false, MountKind::Proc, "proc");
-        Vfs { mounts, glue_dir: "/".into() }
+        Vfs {
+            mounts,
+            glue_dir: "/".into(),
+        }
     }
 
     pub fn mounts(&self) -> &MountTable {
@@ -133,7 +139,11 @@ impl Vfs {
                 Base::Fd(fd) => comps(&self.dir_of_fd(view, fd)?),
             }
         };
-        let walk = walk::Walk { vfs: self, guests: view.guests, root: comps(view.root) };
+        let walk = walk::Walk {
+            vfs: self,
+            guests: view.guests,
+            root: comps(view.root),
+        };
         walk.resolve(start, path, follow_last)
     }
 
@@ -141,7 +151,11 @@ impl Vfs {
     /// links (`/proc/self`, `/proc/PID/{root,cwd,exe,fd/N}`): the guest's answer, not the
     /// host's. None for any other path.
     pub fn proc_link(&self, view: &View<'_>, guest: &[u8]) -> Option<Vec<u8>> {
-        let walk = walk::Walk { vfs: self, guests: view.guests, root: comps(view.root) };
+        let walk = walk::Walk {
+            vfs: self,
+            guests: view.guests,
+            root: comps(view.root),
+        };
         walk.proc_link(&comps(guest))
     }
 
@@ -153,7 +167,11 @@ impl Vfs {
         let guest = self.guest_of(&host);
         Ok(Resolved {
             guest: guest.unwrap_or_else(|| host.as_os_str().as_bytes().to_vec()),
-            host: if host.is_absolute() && host.exists() { host } else { magic },
+            host: if host.is_absolute() && host.exists() {
+                host
+            } else {
+                magic
+            },
             exists: true,
             readonly: false,
             special: None,

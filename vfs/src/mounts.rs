@@ -59,7 +59,13 @@ impl MountTable {
     /// A table whose `/` is `root` on the host.
     pub fn new(root: PathBuf) -> MountTable {
         MountTable {
-            mounts: vec![Mount { guest: Vec::new(), host: root, readonly: false, kind: MountKind::Bind, source: "root" }],
+            mounts: vec![Mount {
+                guest: Vec::new(),
+                host: root,
+                readonly: false,
+                kind: MountKind::Bind,
+                source: "root",
+            }],
         }
     }
 
@@ -67,8 +73,14 @@ impl MountTable {
     pub fn add(&mut self, guest: &[u8], host: PathBuf, readonly: bool, kind: MountKind, source: &'static str) {
         let guest: Components = components(guest).map(<[u8]>::to_vec).collect();
         self.mounts.retain(|m| m.guest != guest);
-        self.mounts.push(Mount { guest, host, readonly, kind, source });
-        self.mounts.sort_by(|a, b| b.guest.len().cmp(&a.guest.len()));
+        self.mounts.push(Mount {
+            guest,
+            host,
+            readonly,
+            kind,
+            source,
+        });
+        self.mounts.sort_by_key(|m| std::cmp::Reverse(m.guest.len()));
     }
 
     pub fn mounts(&self) -> &[Mount] {
@@ -109,7 +121,9 @@ impl MountTable {
     /// Whether some mount point lies strictly below guest path `comps` (so a missing directory
     /// there still has to appear, as PRoot's glue directories do).
     pub fn has_mount_below(&self, comps: &[Vec<u8>]) -> bool {
-        self.mounts.iter().any(|m| m.guest.len() > comps.len() && m.guest.starts_with(comps))
+        self.mounts
+            .iter()
+            .any(|m| m.guest.len() > comps.len() && m.guest.starts_with(comps))
     }
 
     /// Reverse translation: the guest path that names host path `host`, if the guest can see it.
@@ -172,7 +186,10 @@ mod tests {
         assert_eq!(t.guest_of(Path::new("/srv/root")), Some(b"/".to_vec()));
         assert_eq!(t.guest_of(Path::new("/home/u/data/f")), Some(b"/mnt/data/f".to_vec()));
         assert_eq!(t.guest_of(Path::new("/home/u/other")), None);
-        assert_eq!(t.guest_of(Path::new("/proc/1/status")), Some(b"/proc/1/status".to_vec()));
+        assert_eq!(
+            t.guest_of(Path::new("/proc/1/status")),
+            Some(b"/proc/1/status".to_vec())
+        );
         assert!(!t.is_identity());
         let mut id = MountTable::new("/".into());
         id.add(b"/proc", "/proc".into(), false, MountKind::Proc, "proc");

@@ -77,7 +77,9 @@ impl Vfs {
 
 /// The filesystem type of a host path, as statfs names the common ones.
 fn fs_type(p: &Path) -> &'static str {
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else { return "none" };
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
+        return "none";
+    };
     // SAFETY: statfs fills the zeroed struct; `c` is a valid C string.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {

@@ -54,7 +54,11 @@ fn vfs() -> Vfs {
 }
 
 fn resolve(vfs: &Vfs, path: &str, follow: bool) -> Result<crate::Resolved, Errno> {
-    let view = View { root: b"/", cwd: b"/a", guests: &NoGuests };
+    let view = View {
+        root: b"/",
+        cwd: b"/a",
+        guests: &NoGuests,
+    };
     vfs.resolve(&view, Base::Cwd, path.as_bytes(), follow)
 }
 
@@ -66,20 +70,37 @@ fn symlinks_stay_inside_the_root() {
     assert_eq!(r.host, tree().join("a/b/file"));
     assert_eq!(resolve(&v, "/up/f", true).unwrap().guest, b"/f", ".. stops at the root");
     assert_eq!(resolve(&v, "/esc", true).unwrap().host, tree().join("etc"));
-    assert_eq!(resolve(&v, "/hostpw", true).unwrap().exists, false, "the host's /etc/passwd is not the guest's");
-    assert_eq!(resolve(&v, "b/file", true).unwrap().guest, b"/a/b/file", "relative to the cwd");
+    assert!(
+        !resolve(&v, "/hostpw", true).unwrap().exists,
+        "the host's /etc/passwd is not the guest's"
+    );
+    assert_eq!(
+        resolve(&v, "b/file", true).unwrap().guest,
+        b"/a/b/file",
+        "relative to the cwd"
+    );
     assert_eq!(resolve(&v, "../../../f", true).unwrap().guest, b"/f");
     assert_eq!(resolve(&v, "/loop1", true).unwrap_err(), Errno::ELOOP);
-    assert_eq!(resolve(&v, "/loop1", false).unwrap().guest, b"/loop1", "nofollow keeps the link");
+    assert_eq!(
+        resolve(&v, "/loop1", false).unwrap().guest,
+        b"/loop1",
+        "nofollow keeps the link"
+    );
     assert_eq!(resolve(&v, "/f/x", true).unwrap_err(), Errno::ENOTDIR);
     assert_eq!(resolve(&v, "/f/", true).unwrap_err(), Errno::ENOTDIR);
     assert_eq!(resolve(&v, "/nope/x", true).unwrap_err(), Errno::ENOENT);
     assert_eq!(resolve(&v, "", true).unwrap_err(), Errno::ENOENT);
     let long = format!("/{}", "x".repeat(300));
     assert_eq!(resolve(&v, &long, true).unwrap_err(), Errno::ENAMETOOLONG);
-    assert!(!resolve(&v, "/dangling", true).unwrap().exists, "O_CREAT through a dangling link creates inside");
+    assert!(
+        !resolve(&v, "/dangling", true).unwrap().exists,
+        "O_CREAT through a dangling link creates inside"
+    );
     assert_eq!(resolve(&v, "/dangling", true).unwrap().host, tree().join("nope"));
-    assert_eq!(resolve(&v, "/self/self/a/../rel/file", true).unwrap().guest, b"/a/b/file");
+    assert_eq!(
+        resolve(&v, "/self/self/a/../rel/file", true).unwrap().guest,
+        b"/a/b/file"
+    );
 }
 
 #[test]
@@ -93,21 +114,42 @@ fn mounts_cross_both_ways_and_glue_appears() {
     let r = resolve(&v, "/mnt/deep/data/d", true).unwrap();
     assert_eq!(r.host, data.join("d"));
     assert!(r.readonly);
-    assert_eq!(resolve(&v, "/mnt/deep/data/../../../f", true).unwrap().host, tree().join("f"));
+    assert_eq!(
+        resolve(&v, "/mnt/deep/data/../../../f", true).unwrap().host,
+        tree().join("f")
+    );
     let glue = resolve(&v, "/mnt/deep", true).unwrap();
-    assert!(glue.exists && glue.host == tree().join("a"), "a missing mount point parent appears as a directory");
+    assert!(
+        glue.exists && glue.host == tree().join("a"),
+        "a missing mount point parent appears as a directory"
+    );
     assert_eq!(v.guest_of(&data.join("d")), Some(b"/mnt/deep/data/d".to_vec()));
 }
 
 #[test]
 fn proc_self_and_the_supervisor() {
     let v = Vfs::host_root();
-    let view = View { root: b"/", cwd: b"/", guests: &NoGuests };
+    let view = View {
+        root: b"/",
+        cwd: b"/",
+        guests: &NoGuests,
+    };
     let me = std::process::id();
     // The caller here is this test process, which is also "the supervisor": its /proc entry is hidden.
-    assert_eq!(v.resolve(&view, Base::Cwd, b"/proc/self/status", true).unwrap_err(), Errno::ENOENT);
-    assert_eq!(v.resolve(&view, Base::Cwd, format!("/proc/{me}/root").as_bytes(), true).unwrap_err(), Errno::ENOENT);
-    assert_eq!(v.resolve(&view, Base::Cwd, b"/proc/1/root/etc", true).unwrap_err(), Errno::ENOENT, "not a guest");
+    assert_eq!(
+        v.resolve(&view, Base::Cwd, b"/proc/self/status", true).unwrap_err(),
+        Errno::ENOENT
+    );
+    assert_eq!(
+        v.resolve(&view, Base::Cwd, format!("/proc/{me}/root").as_bytes(), true)
+            .unwrap_err(),
+        Errno::ENOENT
+    );
+    assert_eq!(
+        v.resolve(&view, Base::Cwd, b"/proc/1/root/etc", true).unwrap_err(),
+        Errno::ENOENT,
+        "not a guest"
+    );
     assert!(v.resolve(&view, Base::Cwd, b"/proc/1/status", true).is_ok());
 }
 
@@ -125,7 +167,11 @@ fn kernel(root: &Path, path: &str) -> Option<PathBuf> {
     // SAFETY: plain syscalls on valid C strings and a local struct; fds are closed below.
     unsafe {
         let dir = libc::open(r.as_ptr(), libc::O_PATH | libc::O_DIRECTORY);
-        let how = OpenHow { flags: (libc::O_PATH | libc::O_CLOEXEC) as u64, mode: 0, resolve: RESOLVE_IN_ROOT };
+        let how = OpenHow {
+            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: RESOLVE_IN_ROOT,
+        };
         let fd = libc::syscall(libc::SYS_openat2, dir, p.as_ptr(), &how, size_of::<OpenHow>()) as i32;
         libc::close(dir);
         if fd < 0 {

@@ -74,9 +74,12 @@ impl Walk<'_> {
                 ProcEntry::Plain => {
                     let host = self.vfs.mounts.host_of(&cur);
                     match std::fs::symlink_metadata(&host) {
-                        Ok(meta) if meta.file_type().is_symlink() => {
-                            Some(std::fs::read_link(&host).map_err(|e| Errno::from_io(&e))?.into_os_string().into_vec())
-                        }
+                        Ok(meta) if meta.file_type().is_symlink() => Some(
+                            std::fs::read_link(&host)
+                                .map_err(|e| Errno::from_io(&e))?
+                                .into_os_string()
+                                .into_vec(),
+                        ),
                         Ok(meta) => {
                             if !last && !meta.is_dir() {
                                 return Err(Errno::ENOTDIR);
@@ -137,8 +140,18 @@ impl Walk<'_> {
             }
         }
         let (mount, depth) = self.vfs.mounts.find(&cur);
-        let special = if mount.kind == MountKind::Proc { proc_special(&cur[depth..], self.guests) } else { None };
-        Ok(Resolved { guest: join(&cur), host, exists, readonly: mount.readonly, special })
+        let special = if mount.kind == MountKind::Proc {
+            proc_special(&cur[depth..], self.guests)
+        } else {
+            None
+        };
+        Ok(Resolved {
+            guest: join(&cur),
+            host,
+            exists,
+            readonly: mount.readonly,
+            special,
+        })
     }
 
     /// readlink's answer for a magic /proc link at `cur`, if it is one.
@@ -162,7 +175,9 @@ impl Walk<'_> {
             [b"self"] => ProcEntry::Link(tgid.to_string().into_bytes()),
             [b"thread-self"] => ProcEntry::Link(format!("{tgid}/task/{tid}").into_bytes()),
             [pid, rest @ ..] => {
-                let Some(pid) = parse_pid(pid) else { return ProcEntry::Plain };
+                let Some(pid) = parse_pid(pid) else {
+                    return ProcEntry::Plain;
+                };
                 if pid == std::process::id() as i32 {
                     return ProcEntry::Denied;
                 }
@@ -170,11 +185,16 @@ impl Walk<'_> {
                     [b"task", t, more @ ..] if parse_pid(t).is_some() => more,
                     _ => rest,
                 };
-                let magic = matches!(rest, [b"root" | b"cwd" | b"exe" | b"mem" | b"map_files" | b"fd"] | [b"fd" | b"map_files", _]);
+                let magic = matches!(
+                    rest,
+                    [b"root" | b"cwd" | b"exe" | b"mem" | b"map_files" | b"fd"] | [b"fd" | b"map_files", _]
+                );
                 if !magic {
                     return ProcEntry::Plain;
                 }
-                let Some(paths) = self.guests.process_paths(pid) else { return ProcEntry::Denied };
+                let Some(paths) = self.guests.process_paths(pid) else {
+                    return ProcEntry::Denied;
+                };
                 match rest {
                     [b"root"] => ProcEntry::Link(paths.root),
                     [b"cwd"] => ProcEntry::Link(paths.cwd),
@@ -235,11 +255,13 @@ fn parse_pid(s: &[u8]) -> Option<i32> {
 }
 
 fn split(path: &[u8]) -> Vec<Vec<u8>> {
-    path.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".").map(<[u8]>::to_vec).collect()
+    path.split(|&c| c == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 /// A trailing `/`, `/.` or `/..` makes the final component a directory lookup.
 fn ends_as_dir(path: &[u8]) -> bool {
     path.ends_with(b"/") || path.ends_with(b"/.") || path.ends_with(b"/..") || path == b"." || path == b".."
 }
-

@@ -50,8 +50,11 @@ pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, Supervis
         })
     })?;
     signals::forward_to(main);
-    let process =
-        Arc::new(Process::new(ProcessState { cwd: launch.guest_cwd.clone(), root: b"/".to_vec(), ..Default::default() }));
+    let process = Arc::new(Process::new(ProcessState {
+        cwd: launch.guest_cwd.clone(),
+        root: b"/".to_vec(),
+        ..Default::default()
+    }));
     world.add_process(main, process.clone());
     world.add_thread(main, main);
     let mut tracer = Tracer {
@@ -252,6 +255,17 @@ fn rewrite(mem: &GuestMemory, sp: u64, args: &[(usize, NewArg)]) -> Result<Vec<(
         let v = match a {
             NewArg::Int(v) => *v,
             NewArg::Bytes(b) => s.push(b.clone())?,
+            NewArg::Struct { bytes, pointers } => {
+                let mut bytes = bytes.clone();
+                for (offset, target) in pointers {
+                    let at = s.push(target.clone())?;
+                    bytes
+                        .get_mut(*offset..*offset + 8)
+                        .ok_or(Errno::EFAULT)?
+                        .copy_from_slice(&at.to_le_bytes());
+                }
+                s.push(bytes)?
+            }
         };
         values.push((*i, v));
     }

@@ -19,7 +19,11 @@ pub struct Scratch {
 impl Scratch {
     pub fn new(sp: u64) -> Result<Scratch, Errno> {
         let top = sp.checked_sub(RED_ZONE).ok_or(Errno::EFAULT)? & !15;
-        Ok(Scratch { top, cur: top, blobs: Vec::new() })
+        Ok(Scratch {
+            top,
+            cur: top,
+            blobs: Vec::new(),
+        })
     }
 
     /// Reserves room for `bytes`; returns the address they will have.

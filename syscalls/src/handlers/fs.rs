@@ -16,13 +16,24 @@ pub(crate) fn readlink(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
 
 pub(crate) fn readlinkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [dirfd, path, buf, size, ..] = call.args;
-    let base = if dirfd as i32 == libc::AT_FDCWD { Base::Cwd } else { Base::Fd(dirfd as i32) };
+    let base = if dirfd as i32 == libc::AT_FDCWD {
+        Base::Cwd
+    } else {
+        Base::Fd(dirfd as i32)
+    };
     readlink_common(ctx, base, path, buf, size, 1)
 }
 
 /// /proc's magic links answer with the guest's paths; any other link's target is already a
 /// guest path (links inside the guest's tree hold guest paths), so only the path is translated.
-fn readlink_common(ctx: &SyscallCtx<'_>, base: Base, path: u64, buf: u64, size: u64, path_arg: usize) -> Result<Outcome, Errno> {
+fn readlink_common(
+    ctx: &SyscallCtx<'_>,
+    base: Base,
+    path: u64,
+    buf: u64,
+    size: u64,
+    path_arg: usize,
+) -> Result<Outcome, Errno> {
     let guest_path = read_path(ctx, path)?;
     if guest_path.is_empty() {
         // readlinkat(fd, "") reads the link fd itself (opened with O_PATH|O_NOFOLLOW).
@@ -30,7 +41,11 @@ fn readlink_common(ctx: &SyscallCtx<'_>, base: Base, path: u64, buf: u64, size: 
     }
     let r = ctx.resolve(base, &guest_path, false)?;
     let (root, cwd) = ctx.dirs();
-    let view = View { root: &root, cwd: &cwd, guests: ctx };
+    let view = View {
+        root: &root,
+        cwd: &cwd,
+        guests: ctx,
+    };
     if let Some(target) = ctx.world.vfs.proc_link(&view, &r.guest) {
         if (size as i64) <= 0 {
             return Err(Errno::EINVAL);

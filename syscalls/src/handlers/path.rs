@@ -50,11 +50,25 @@ struct PathArg {
 }
 
 const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
-    PathArg { dirfd: None, path, follow, writes, empty_path: None, null_ok: false }
+    PathArg {
+        dirfd: None,
+        path,
+        follow,
+        writes,
+        empty_path: None,
+        null_ok: false,
+    }
 }
 
 const fn at(dirfd: usize, path: usize, follow: Follow, writes: Writes) -> PathArg {
-    PathArg { dirfd: Some(dirfd), path, follow, writes, empty_path: None, null_ok: false }
+    PathArg {
+        dirfd: Some(dirfd),
+        path,
+        follow,
+        writes,
+        empty_path: None,
+        null_ok: false,
+    }
 }
 
 const fn empty(mut a: PathArg, flags: usize) -> PathArg {
@@ -91,7 +105,8 @@ fn writes(w: Writes, call: &SyscallArgs) -> bool {
 
 /// Reads a path argument; the NUL-terminated host path of the guest path it names.
 pub(super) fn read_path(ctx: &SyscallCtx<'_>, ptr: u64) -> Result<Vec<u8>, Errno> {
-    ctx.mem.read_cstring(GuestPtr::new(ptr), PATH_MAX - 1, Errno::ENAMETOOLONG)
+    ctx.mem
+        .read_cstring(GuestPtr::new(ptr), PATH_MAX - 1, Errno::ENAMETOOLONG)
 }
 
 fn base_of(call: &SyscallArgs, dirfd: Option<usize>) -> Base {
@@ -138,7 +153,11 @@ fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Resu
             new.push((a.path, host_arg(&r)));
         }
     }
-    Ok(if new.is_empty() { Outcome::Continue } else { Outcome::Rewrite(new) })
+    Ok(if new.is_empty() {
+        Outcome::Continue
+    } else {
+        Outcome::Rewrite(new)
+    })
 }
 
 /// Opens: like `translate`, and the /proc files lxrun writes itself become memfds.
@@ -146,7 +165,9 @@ fn translate_open(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: PathArg) -> Resul
     if ctx.world.vfs.is_identity() {
         return Ok(Outcome::Continue);
     }
-    let Some(r) = resolve_arg(ctx, call, &a)? else { return Ok(Outcome::Continue) };
+    let Some(r) = resolve_arg(ctx, call, &a)? else {
+        return Ok(Outcome::Continue);
+    };
     let host = match r.special {
         Some(special) => {
             let content = match special {
@@ -188,7 +209,7 @@ macro_rules! path_calls {
     };
 }
 
-use Follow::{Unless, No, Yes};
+use Follow::{No, Unless, Yes};
 
 path_calls! {
     stat => [arg(0, Yes, Writes::No)];
@@ -277,9 +298,13 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     let out = translate_open(ctx, &flags_call, at(0, 1, Follow::Open(2), Writes::Open(2)))?;
     let Outcome::Rewrite(mut new) = out else { return Ok(out) };
     if how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
-        let relaxed = OpenHow { resolve: how.resolve & !(RESOLVE_BENEATH | RESOLVE_IN_ROOT), ..how };
+        let relaxed = OpenHow {
+            resolve: how.resolve & !(RESOLVE_BENEATH | RESOLVE_IN_ROOT),
+            ..how
+        };
         // SAFETY: OpenHow is three u64s.
-        let bytes = unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
+        let bytes =
+            unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
         new.push((2, NewArg::Bytes(bytes.to_vec())));
     }
     Ok(Outcome::Rewrite(new))

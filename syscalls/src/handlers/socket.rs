@@ -2,7 +2,6 @@
 //! short `/proc/<lxrun>/fd/N/name` when the host path would not fit sun_path's 108 bytes), and
 //! getsockname/getpeername answer with the guest's path.
 
-
 use crate::context::SyscallCtx;
 use crate::memory::GuestPtr;
 use crate::outcome::{NewArg, Outcome};
@@ -36,7 +35,10 @@ fn unix_path(ctx: &SyscallCtx<'_>, addr: u64, len: u64) -> Result<Option<Vec<u8>
 fn host_sockaddr(ctx: &SyscallCtx<'_>, host: &std::path::Path) -> Result<Vec<u8>, Errno> {
     let mut path = host.as_os_str().as_bytes().to_vec();
     if path.len() >= SUN_PATH {
-        let (dir, name) = (host.parent().ok_or(Errno::ENAMETOOLONG)?, host.file_name().ok_or(Errno::ENAMETOOLONG)?);
+        let (dir, name) = (
+            host.parent().ok_or(Errno::ENAMETOOLONG)?,
+            host.file_name().ok_or(Errno::ENAMETOOLONG)?,
+        );
         let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Errno::ENOENT)?;
         // SAFETY: `c` is a valid C string; the descriptor is owned right after.
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
@@ -59,11 +61,19 @@ fn host_sockaddr(ctx: &SyscallCtx<'_>, host: &std::path::Path) -> Result<Vec<u8>
 }
 
 /// Rewrites the address at argument `addr` (length at `len`); `create`: bind makes the name.
-fn translate_addr(ctx: &SyscallCtx<'_>, call: &SyscallArgs, addr: usize, len: usize, create: bool) -> Result<Outcome, Errno> {
+fn translate_addr(
+    ctx: &SyscallCtx<'_>,
+    call: &SyscallArgs,
+    addr: usize,
+    len: usize,
+    create: bool,
+) -> Result<Outcome, Errno> {
     if ctx.world.vfs.is_identity() {
         return Ok(Outcome::Continue);
     }
-    let Some(path) = unix_path(ctx, call.args[addr], call.args[len])? else { return Ok(Outcome::Continue) };
+    let Some(path) = unix_path(ctx, call.args[addr], call.args[len])? else {
+        return Ok(Outcome::Continue);
+    };
     let r = ctx.resolve(Base::Cwd, &path, !create)?;
     if create && r.readonly {
         return Err(Errno::EROFS);
@@ -86,6 +96,30 @@ pub(crate) fn connect(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
 
 pub(crate) fn sendto(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     translate_addr(ctx, call, 4, 5, false)
+}
+
+/// sendmsg: a `msghdr` whose msg_name is an AF_UNIX path gets a copy pointing at the host name.
+pub(crate) fn sendmsg(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if ctx.world.vfs.is_identity() {
+        return Ok(Outcome::Continue);
+    }
+    let msg: [u8; 56] = ctx.mem.read(GuestPtr::new(call.args[1]))?;
+    let name = u64::from_le_bytes(msg[0..8].try_into().unwrap_or_default());
+    let namelen = u32::from_le_bytes(msg[8..12].try_into().unwrap_or_default());
+    let Some(path) = unix_path(ctx, name, u64::from(namelen))? else {
+        return Ok(Outcome::Continue);
+    };
+    let r = ctx.resolve(Base::Cwd, &path, true)?;
+    let sa = host_sockaddr(ctx, &r.host)?;
+    let mut copy = msg.to_vec();
+    copy[8..12].copy_from_slice(&(sa.len() as u32).to_le_bytes());
+    Ok(Outcome::Rewrite(vec![(
+        1,
+        NewArg::Struct {
+            bytes: copy,
+            pointers: vec![(0, sa)],
+        },
+    )]))
 }
 
 /// The guest's socket `fd`, borrowed into lxrun.
@@ -125,7 +159,11 @@ fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outco
     }
     let host = &out[2..];
     let host = &host[..host.iter().position(|&c| c == 0).unwrap_or(host.len())];
-    if let Some(guest) = ctx.world.socket_name(host).or_else(|| ctx.world.vfs.guest_of(lxrun_vfs::path(host))) {
+    if let Some(guest) = ctx
+        .world
+        .socket_name(host)
+        .or_else(|| ctx.world.vfs.guest_of(lxrun_vfs::path(host)))
+    {
         out = AF_UNIX.to_ne_bytes().to_vec();
         out.extend_from_slice(&guest);
         out.push(0);
@@ -145,4 +183,3 @@ pub(crate) fn getsockname(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Resul
 pub(crate) fn getpeername(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     name_of(ctx, call, true)
 }
-

@@ -1,0 +1,186 @@
+//! The escape suite: ways a guest could try to reach a host file outside its root (and its
+//! binds), each run under `lxrun --root`. File-reading attempts are first run on the host,
+//! where each of them does reach the secret (so the attempt is real); under lxrun none may.
+//! Syscall-level attempts must get the errno lxrun promises.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn debian_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let out = std::process::Command::new(repo_root().join("tests/debian-root.sh"))
+            .output()
+            .expect("debian-root.sh");
+        assert!(
+            out.status.success(),
+            "tests/debian-root.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// A host file that no guest may read, with unguessable content.
+fn secret() -> &'static (PathBuf, String) {
+    static S: OnceLock<(PathBuf, String)> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("lxrun-escape-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let content = format!("HOST-SECRET-{:x}", std::process::id() as u64 * 0x9e37_79b9_7f4a_7c15);
+        let file = dir.join("secret");
+        std::fs::write(&file, &content).unwrap();
+        (file, content)
+    })
+}
+
+/// Attempts to read the secret, as shell snippets with $SECRET the host path. Each reads it
+/// when run on the host as root.
+const READ_ATTEMPTS: &[(&str, &str)] = &[
+    ("direct", "cat $SECRET"),
+    ("dotdot from /", "cat /../../../..$SECRET"),
+    ("dotdot relative", "cd / && cat ../../../..$SECRET"),
+    ("absolute symlink", "ln -s $SECRET l && cat l"),
+    ("relative symlink climbing", "ln -s ../../../../../../../..$SECRET l && cat l"),
+    ("symlinked directory", "ln -s / r && cat r/../../..$SECRET"),
+    ("/proc/self/root", "cat /proc/self/root$SECRET"),
+    ("/proc/1/root", "cat /proc/1/root$SECRET"),
+    ("/proc/PPID/root (lxrun)", "cat /proc/$PPID/root$SECRET"),
+    ("/proc/PPID/cwd (lxrun)", "cat /proc/$PPID/cwd/../../../../../../..$SECRET"),
+    ("/proc/self/cwd", "cat /proc/self/cwd/../../../../../../..$SECRET"),
+    ("/proc/thread-self/root", "cat /proc/thread-self/root$SECRET"),
+    ("/dev/fd climbing", "cat /dev/fd/../../../..$SECRET"),
+    ("/sys climbing", "cat /sys/../../..$SECRET"),
+    ("/proc/PPID/fd (lxrun's descriptors)", "for f in /proc/$PPID/fd/*; do cat $f$SECRET $f/../../../..$SECRET; done 2>/dev/null; cat $SECRET"),
+    ("/proc/1/cwd", "cat /proc/1/cwd/../../../..$SECRET"),
+    ("chroot then climb", "python3 -c \"import os; os.mkdir('jail'); os.chroot('jail'); os.chdir('../../../../../..'); print(open('.' + os.environ['SECRET']).read())\""),
+    ("dirfd outside a chroot", "python3 -c \"import os; fd=os.open('/', os.O_RDONLY); os.mkdir('j'); os.chroot('j'); os.fchdir(fd); os.chdir('../../../..'); print(open('.' + os.environ['SECRET']).read())\""),
+    ("exec through /proc/PPID/exe", "/proc/$PPID/exe --version >/dev/null 2>&1; cat $SECRET"),
+    ("openat2 from a dirfd", "python3 -c \"import os; fd=os.open('/proc/self/root', os.O_RDONLY); print(open(os.environ['SECRET'], opener=lambda p, f: os.open(p, f, dir_fd=fd)).read())\""),
+    ("bind mount dotdot", "cat /etc/hosts/../../../..$SECRET"),
+];
+
+fn guest_run(script: &str, secret_path: &str) -> Outcome {
+    let wrapped = format!("d=$(mktemp -d) && cd \"$d\" && {{\n{script}\n}}; cd /; rm -rf \"$d\"; true");
+    run_native(
+        &Cmd::new(lxrun())
+            .args(["--backend", "ptrace", "--root"])
+            .arg(debian_root())
+            .args(["--", "/bin/bash", "-c", &wrapped])
+            .env("SECRET", secret_path),
+    )
+}
+
+#[test]
+fn no_guest_reads_a_host_file() {
+    let (path, content) = secret();
+    let p = path.to_string_lossy().into_owned();
+    let mut failures = Vec::new();
+    let mut reached_natively = 0;
+    for (name, script) in READ_ATTEMPTS {
+        // The attempt is real: on the host it reaches the secret (as root, like CI).
+        let native = run_native(
+            &Cmd::new("/bin/bash")
+                .args(["-c", &format!("cd $(mktemp -d) && {script}")])
+                .env("SECRET", &p),
+        );
+        if native.stdout_str().contains(content.as_str()) {
+            reached_natively += 1;
+        }
+        for backend in backends() {
+            let out = guest_run(script, &p);
+            let _ = backend;
+            if out.stdout_str().contains(content.as_str()) || out.stderr_str().contains(content.as_str()) {
+                failures.push(format!("ESCAPE via {name} [{backend}]: {out}"));
+            }
+        }
+    }
+    assert_no_failures(&failures);
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        assert!(
+            reached_natively >= 15,
+            "only {reached_natively} attempts reach the secret on the host: the suite is not testing much"
+        );
+    }
+    assert!(READ_ATTEMPTS.len() >= 20);
+}
+
+/// Syscall-level ways out, each with the answer lxrun gives: (name, python snippet, expected).
+/// `lx` is lxrun's pid (the parent of the guest's first process).
+const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
+    ("mount", "libc.mount(b'/', b'/mnt', None, 4096, None)", "-1 1"),
+    ("umount2", "libc.umount2(b'/proc', 2)", "-1 1"),
+    ("pivot_root", "libc.syscall(155, b'/tmp', b'/tmp')", "-1 1"),
+    (
+        "open_by_handle_at",
+        "libc.syscall(304, -100, ctypes.create_string_buffer(64), 0)",
+        "-1 1",
+    ),
+    (
+        "name_to_handle_at",
+        "libc.syscall(303, -100, b'/', ctypes.create_string_buffer(64), ctypes.byref(ctypes.c_int()), 0)",
+        "-1 1",
+    ),
+    ("ptrace attach to lxrun", "libc.ptrace(16, lx, 0, 0)", "-1 1"),
+    (
+        "process_vm_readv of lxrun",
+        "libc.syscall(310, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, 0)",
+        "-1 1",
+    ),
+    (
+        "process_vm_writev of lxrun",
+        "libc.syscall(311, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, 0)",
+        "-1 1",
+    ),
+    (
+        "pidfd_getfd from lxrun",
+        "libc.syscall(438, libc.syscall(434, lx, 0), 3, 0)",
+        "-1 1",
+    ),
+    (
+        "io_uring_setup",
+        "libc.syscall(425, 8, ctypes.create_string_buffer(120))",
+        "-1 38",
+    ),
+];
+
+#[test]
+fn syscall_ways_out_are_refused() {
+    let mut failures = Vec::new();
+    for (name, call, want) in SYSCALL_ATTEMPTS {
+        let script = format!(
+            "LXPID=$PPID python3 -c \"import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); buf = ctypes.create_string_buffer(8); \
+             lx = int(os.environ['LXPID']); iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 8); r = {call}; \
+             print(r, ctypes.get_errno() if r == -1 else 0)\""
+        );
+        let out = guest_run(&script, "/nonexistent");
+        if out.stdout_str().trim() != *want {
+            failures.push(format!("{name}: want '{want}', got: {out}"));
+        }
+    }
+    assert_no_failures(&failures);
+}
+
+#[test]
+fn sockets_and_files_are_created_inside_the_root() {
+    let host_tmp = std::env::temp_dir().join(format!("lxrun-escape-made-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&host_tmp);
+    let g = host_tmp.to_string_lossy();
+    let script = format!(
+        "mkdir -p {g} && echo x > {g}/file && python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.bind('{g}/sock')\" && ls {g} | tr '\\n' ' '"
+    );
+    let out = guest_run(&script, "/nonexistent");
+    assert_eq!(out.stdout_str(), "file sock ", "{out}");
+    assert!(
+        !host_tmp.exists(),
+        "the guest created {} on the host",
+        host_tmp.display()
+    );
+    let inside = debian_root().join(host_tmp.strip_prefix("/").unwrap());
+    assert!(inside.join("sock").exists(), "the socket is in the guest's root");
+    std::fs::remove_dir_all(debian_root().join(host_tmp.strip_prefix("/").unwrap())).unwrap();
+}
