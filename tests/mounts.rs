@@ -1,0 +1,132 @@
+//! The mount table from the command line: --bind (read-write and read-only, files and
+//! directories), --tmpfs, glue directories, -w and --no-default-mounts, in the Debian test root.
+//! Binds are checked against chroot with the same bind mounts made for real.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn debian_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let out = std::process::Command::new(repo_root().join("tests/debian-root.sh"))
+            .output()
+            .expect("debian-root.sh");
+        assert!(
+            out.status.success(),
+            "tests/debian-root.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+fn lx(args: &[&str], script: &str) -> Outcome {
+    run_native(
+        &Cmd::new(lxrun())
+            .args(["--backend", "ptrace", "--root"])
+            .arg(debian_root())
+            .args(args)
+            .args(["--", "/bin/bash", "-c", script]),
+    )
+}
+
+fn host_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lxrun-mounts-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("f"), "from the host\n").unwrap();
+    d
+}
+
+#[test]
+fn binds_match_real_bind_mounts() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: the chroot oracle needs root (run the tests as root, as CI does)");
+        return;
+    }
+    let rw = host_dir("rw");
+    let ro = host_dir("ro");
+    let r = debian_root().display().to_string();
+    let script = "cat /mnt/f /opt/f; echo new > /mnt/g && cat /mnt/g; echo no > /opt/g; echo status $?; ls /opt; \
+                  cat /etc/hostname-bind; stat -c %F /mnt /etc/hostname-bind";
+    let oracle = format!(
+        "touch '{r}/etc/hostname-bind' && mount --bind {rw} '{r}/mnt' && mount --bind {ro} '{r}/opt' && \
+         mount -o remount,bind,ro '{r}/opt' && mount --bind /etc/hostname '{r}/etc/hostname-bind' && \
+         exec /usr/sbin/chroot '{r}' /bin/bash -c \"$0\"",
+        rw = rw.display(),
+        ro = ro.display()
+    );
+    let native = run_native(&Cmd::new("unshare").args([
+        "-m",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        &oracle,
+        script,
+    ]));
+    std::fs::remove_file(rw.join("g")).unwrap();
+    let binds = [
+        format!("--bind={}:/mnt", rw.display()),
+        format!("--bind={}:/opt:ro", ro.display()),
+        "--bind=/etc/hostname:/etc/hostname-bind".to_string(),
+    ];
+    let args: Vec<&str> = binds.iter().map(String::as_str).collect();
+    let lxr = lx(&args, script);
+    assert!(native.success(), "oracle: {native}");
+    assert_same(&native, &lxr);
+    assert_eq!(
+        std::fs::read_to_string(rw.join("g")).unwrap(),
+        "new\n",
+        "the write reached the host directory"
+    );
+    assert!(!ro.join("g").exists());
+}
+
+#[test]
+fn tmpfs_is_private_and_empty() {
+    let out = lx(
+        &["--tmpfs", "/scratch"],
+        "ls -A /scratch | wc -l; echo x > /scratch/f && cat /scratch/f && ls /scratch",
+    );
+    assert_eq!(out.stdout_str(), "0\nx\nf\n", "{out}");
+    assert!(
+        !debian_root().join("scratch").exists(),
+        "nothing was written into the guest's root"
+    );
+}
+
+#[test]
+fn glue_directories_lead_to_deep_mount_points() {
+    let d = host_dir("glue");
+    let out = lx(
+        &[&format!("--bind={}:/lxglue/deep/data", d.display())],
+        "test -d /lxglue && test -d /lxglue/deep && cat /lxglue/deep/data/f && cd /lxglue/deep/data/../.. && pwd",
+    );
+    assert_eq!(out.stdout_str(), "from the host\n/lxglue\n", "{out}");
+    assert!(
+        !debian_root().join("lxglue").exists(),
+        "the glue was not written into the guest's root"
+    );
+}
+
+#[test]
+fn working_directory() {
+    assert_eq!(lx(&["-w", "/etc"], "pwd").stdout_str(), "/etc\n");
+    assert_eq!(lx(&["-w", "/usr/share/../lib"], "pwd").stdout_str(), "/usr/lib\n");
+    let bad = lx(&["-w", "/no/such/dir"], "pwd");
+    assert_eq!(bad.code, Some(125), "{bad}");
+    assert!(bad.stderr_str().contains("--cwd"), "{bad}");
+}
+
+#[test]
+fn default_mounts_can_be_left_out() {
+    assert_eq!(lx(&[], "cat /proc/self/comm").stdout_str(), "cat\n");
+    let out = lx(&["--no-default-mounts"], "cat /proc/self/comm 2>/dev/null; echo $?");
+    assert_eq!(out.stdout_str(), "1\n", "{out}");
+}
