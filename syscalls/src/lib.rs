@@ -10,6 +10,7 @@ mod handlers;
 pub mod memory;
 pub mod outcome;
 pub mod process;
+pub mod proxy;
 pub mod table;
 pub mod world;
 mod x86_64;

@@ -1,0 +1,153 @@
+//! How a translated call can be performed by lxrun on the guest's behalf: the direction and size
+//! of each argument. The seccomp backend uses it to run a `Rewrite` outcome itself (it cannot
+//! change the guest's registers): paths come from the rewrite, other input buffers are copied
+//! in from the guest, output buffers copied back, guest fds borrowed with pidfd_getfd, and a
+//! new fd is installed into the guest with SECCOMP_IOCTL_NOTIF_ADDFD.
+//!
+//! Calls without a spec here, and execve/execveat, stay with ptrace (see [`needs_ptrace`]).
+
+use crate::table::Entry;
+
+/// A byte count: fixed, or taken from an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    Const(usize),
+    Arg(usize),
+}
+
+/// One argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// Passed as it is.
+    Int,
+    /// A path the handler rewrote (or a NULL/empty one it left alone).
+    Path,
+    /// A dirfd: paths are absolute after translation, so it becomes AT_FDCWD.
+    DirFd,
+    /// A NUL-terminated string read from the guest.
+    InStr,
+    /// Bytes read from the guest (NULL stays NULL).
+    In(Size),
+    /// A buffer filled on success and copied back whole.
+    Out(Size),
+    /// A buffer of which the first `result` bytes are copied back (readlink, getxattr).
+    OutResult(Size),
+    /// A file descriptor of the guest, borrowed for the call.
+    Fd,
+}
+
+/// What the result is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ret {
+    Int,
+    /// A new host fd to install in the guest; close-on-exec when O_CLOEXEC is set in the
+    /// open flags at this argument (None: never).
+    NewFd(Option<usize>),
+    /// openat2: the flags are the first field of the `open_how` at argument 2.
+    NewFdHow,
+}
+
+/// The argument layout of a call lxrun can perform on behalf.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub args: &'static [Arg],
+    pub ret: Ret,
+}
+
+use Arg::*;
+use Size::{Arg as SizeArg, Const};
+
+const fn s(args: &'static [Arg], ret: Ret) -> Spec {
+    Spec { args, ret }
+}
+
+const STAT: usize = 144;
+const STATX: usize = 256;
+const STATFS: usize = 120;
+
+/// The spec for syscall `name`.
+pub fn spec(name: &str) -> Option<Spec> {
+    Some(match name {
+        "open" => s(&[Path, Int, Int], Ret::NewFd(Some(1))),
+        "creat" => s(&[Path, Int], Ret::NewFd(None)),
+        "openat" => s(&[DirFd, Path, Int, Int], Ret::NewFd(Some(2))),
+        "openat2" => s(&[DirFd, Path, In(SizeArg(3)), Int], Ret::NewFdHow),
+        "stat" | "lstat" => s(&[Path, Out(Const(STAT))], Ret::Int),
+        "newfstatat" => s(&[DirFd, Path, Out(Const(STAT)), Int], Ret::Int),
+        "statx" => s(&[DirFd, Path, Int, Int, Out(Const(STATX))], Ret::Int),
+        "statfs" => s(&[Path, Out(Const(STATFS))], Ret::Int),
+        "access" => s(&[Path, Int], Ret::Int),
+        "faccessat" => s(&[DirFd, Path, Int], Ret::Int),
+        "faccessat2" => s(&[DirFd, Path, Int, Int], Ret::Int),
+        "readlink" => s(&[Path, OutResult(SizeArg(2)), Int], Ret::Int),
+        "readlinkat" => s(&[DirFd, Path, OutResult(SizeArg(3)), Int], Ret::Int),
+        "mkdir" => s(&[Path, Int], Ret::Int),
+        "mkdirat" => s(&[DirFd, Path, Int], Ret::Int),
+        "mknod" => s(&[Path, Int, Int], Ret::Int),
+        "mknodat" => s(&[DirFd, Path, Int, Int], Ret::Int),
+        "rmdir" | "unlink" => s(&[Path], Ret::Int),
+        "unlinkat" => s(&[DirFd, Path, Int], Ret::Int),
+        "rename" | "link" => s(&[Path, Path], Ret::Int),
+        "renameat" => s(&[DirFd, Path, DirFd, Path], Ret::Int),
+        "renameat2" | "linkat" => s(&[DirFd, Path, DirFd, Path, Int], Ret::Int),
+        "symlink" => s(&[InStr, Path], Ret::Int),
+        "symlinkat" => s(&[InStr, DirFd, Path], Ret::Int),
+        "chmod" => s(&[Path, Int], Ret::Int),
+        "fchmodat" => s(&[DirFd, Path, Int], Ret::Int),
+        "fchmodat2" => s(&[DirFd, Path, Int, Int], Ret::Int),
+        "chown" | "lchown" => s(&[Path, Int, Int], Ret::Int),
+        "fchownat" => s(&[DirFd, Path, Int, Int, Int], Ret::Int),
+        "utime" => s(&[Path, In(Const(16))], Ret::Int),
+        "utimes" => s(&[Path, In(Const(32))], Ret::Int),
+        "futimesat" => s(&[DirFd, Path, In(Const(32))], Ret::Int),
+        "utimensat" => s(&[DirFd, Path, In(Const(32)), Int], Ret::Int),
+        "truncate" => s(&[Path, Int], Ret::Int),
+        "getxattr" | "lgetxattr" => s(&[Path, InStr, OutResult(SizeArg(3)), Int], Ret::Int),
+        "listxattr" | "llistxattr" => s(&[Path, OutResult(SizeArg(2)), Int], Ret::Int),
+        "setxattr" | "lsetxattr" => s(&[Path, InStr, In(SizeArg(3)), Int, Int], Ret::Int),
+        "removexattr" | "lremovexattr" => s(&[Path, InStr], Ret::Int),
+        "inotify_add_watch" => s(&[Fd, Path, Int], Ret::Int),
+        "fanotify_mark" => s(&[Fd, Int, Int, DirFd, Path], Ret::Int),
+        "bind" | "connect" => s(&[Fd, In(SizeArg(2)), Int], Ret::Int),
+        "sendto" => s(&[Fd, In(SizeArg(2)), Int, Int, In(SizeArg(5)), Int], Ret::Int),
+        _ => return None,
+    })
+}
+
+/// Calls whose handlers answer without running anything new (Return, Fail, Continue): they
+/// need no spec to be served by user notification.
+const ANSWERED: &[&str] = &["getcwd", "fchdir", "chroot", "getsockname", "getpeername", "process_vm_readv", "process_vm_writev"];
+
+/// Whether a trapped call must be caught by ptrace rather than user notification: execve (its
+/// registers are rewritten to exec the loader stub) and calls lxrun can only translate by
+/// rewriting their arguments in place.
+pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
+    let Some(e) = entry else { return false };
+    match e.policy {
+        crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
+        crate::Policy::Translate(_) | crate::Policy::Path(_) => {
+            !(ANSWERED.contains(&e.name) || spec(e.name).is_some())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table;
+
+    #[test]
+    fn every_translated_call_has_a_mechanism() {
+        let ptrace: Vec<&str> = table::entries().iter().filter(|e| needs_ptrace(Some(e))).map(|e| e.name).collect();
+        assert_eq!(
+            ptrace,
+            ["sendmsg", "execve", "chdir", "execveat", "setxattrat", "getxattrat", "listxattrat", "removexattrat"],
+            "only these stay with ptrace"
+        );
+        for e in table::entries() {
+            if let Some(sp) = spec(e.name) {
+                assert!(sp.args.len() <= 6, "{}", e.name);
+            }
+        }
+    }
+}
