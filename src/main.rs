@@ -50,9 +50,6 @@ fn refuse_unimplemented(cli: &Cli) -> anyhow::Result<()> {
     if cli.stats {
         missing.push("--stats");
     }
-    if cli.backend == BackendChoice::Seccomp {
-        missing.push("--backend seccomp");
-    }
     if !missing.is_empty() {
         bail!("{} not implemented yet", missing.join(", "));
     }
@@ -70,12 +67,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     refuse_unimplemented(&cli)?;
     let backend = match cli.backend {
-        BackendChoice::Auto => {
-            tracing::info!("backend auto: ptrace (the seccomp user-notify backend is not built yet)");
-            BackendKind::Ptrace
-        }
+        BackendChoice::Auto => match lxrun_backends::seccomp_support() {
+            Ok(()) => {
+                tracing::info!("backend auto: seccomp (user notification; ptrace only for execve)");
+                BackendKind::Seccomp
+            }
+            Err(why) => {
+                tracing::info!("backend auto: ptrace, because {why}");
+                BackendKind::Ptrace
+            }
+        },
         BackendChoice::Ptrace => BackendKind::Ptrace,
-        BackendChoice::Seccomp => unreachable!("refused above"),
+        BackendChoice::Seccomp => {
+            if let Err(why) = lxrun_backends::seccomp_support() {
+                bail!("--backend seccomp: {why}");
+            }
+            BackendKind::Seccomp
+        }
     };
 
     let run_dir = guestfs::RunDir::create()?;
@@ -113,7 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         guest_cwd,
     };
     let stub = StubFile::create().map_err(|e| anyhow::anyhow!("cannot create the loader stub's memfd: {e}"))?;
-    let world = World::new(vfs, stub.path().to_vec());
+    let world = std::sync::Arc::new(World::new(vfs, stub.path().to_vec()));
     let outcome = lxrun_backends::run(backend, &world, &launch)?;
     if let Some(why) = outcome.launch_error {
         eprintln!("lxrun: {}: {why}", program.to_string_lossy());

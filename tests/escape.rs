@@ -63,11 +63,11 @@ const READ_ATTEMPTS: &[(&str, &str)] = &[
     ("bind mount dotdot", "cat /etc/hosts/../../../..$SECRET"),
 ];
 
-fn guest_run(script: &str, secret_path: &str) -> Outcome {
+fn guest_run(backend: &str, script: &str, secret_path: &str) -> Outcome {
     let wrapped = format!("d=$(mktemp -d) && cd \"$d\" && {{\n{script}\n}}; cd /; rm -rf \"$d\"; true");
     run_native(
         &Cmd::new(lxrun())
-            .args(["--backend", "ptrace", "--root"])
+            .args(["--backend", backend, "--root"])
             .arg(debian_root())
             .args(["--", "/bin/bash", "-c", &wrapped])
             .env("SECRET", secret_path),
@@ -91,8 +91,7 @@ fn no_guest_reads_a_host_file() {
             reached_natively += 1;
         }
         for backend in backends() {
-            let out = guest_run(script, &p);
-            let _ = backend;
+            let out = guest_run(backend, script, &p);
             if out.stdout_str().contains(content.as_str()) || out.stderr_str().contains(content.as_str()) {
                 failures.push(format!("ESCAPE via {name} [{backend}]: {out}"));
             }
@@ -157,9 +156,11 @@ fn syscall_ways_out_are_refused() {
              lx = int(os.environ['LXPID']); iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 8); r = {call}; \
              print(r, ctypes.get_errno() if r == -1 else 0)\""
         );
-        let out = guest_run(&script, "/nonexistent");
-        if out.stdout_str().trim() != *want {
-            failures.push(format!("{name}: want '{want}', got: {out}"));
+        for backend in backends() {
+            let out = guest_run(backend, &script, "/nonexistent");
+            if out.stdout_str().trim() != *want {
+                failures.push(format!("{name} [{backend}]: want '{want}', got: {out}"));
+            }
         }
     }
     assert_no_failures(&failures);
@@ -173,14 +174,19 @@ fn sockets_and_files_are_created_inside_the_root() {
     let script = format!(
         "mkdir -p {g} && echo x > {g}/file && python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.bind('{g}/sock')\" && ls {g} | tr '\\n' ' '"
     );
-    let out = guest_run(&script, "/nonexistent");
-    assert_eq!(out.stdout_str(), "file sock ", "{out}");
-    assert!(
-        !host_tmp.exists(),
-        "the guest created {} on the host",
-        host_tmp.display()
-    );
-    let inside = debian_root().join(host_tmp.strip_prefix("/").unwrap());
-    assert!(inside.join("sock").exists(), "the socket is in the guest's root");
-    std::fs::remove_dir_all(debian_root().join(host_tmp.strip_prefix("/").unwrap())).unwrap();
+    for backend in backends() {
+        let out = guest_run(backend, &script, "/nonexistent");
+        assert_eq!(out.stdout_str(), "file sock ", "[{backend}] {out}");
+        assert!(
+            !host_tmp.exists(),
+            "[{backend}] the guest created {} on the host",
+            host_tmp.display()
+        );
+        let inside = debian_root().join(host_tmp.strip_prefix("/").unwrap());
+        assert!(
+            inside.join("sock").exists(),
+            "[{backend}] the socket is in the guest's root"
+        );
+        std::fs::remove_dir_all(inside).unwrap();
+    }
 }

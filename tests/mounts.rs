@@ -23,14 +23,28 @@ fn debian_root() -> &'static PathBuf {
     })
 }
 
-fn lx(args: &[&str], script: &str) -> Outcome {
+fn lx_on(backend: &str, args: &[&str], script: &str) -> Outcome {
     run_native(
         &Cmd::new(lxrun())
-            .args(["--backend", "ptrace", "--root"])
+            .args(["--backend", backend, "--root"])
             .arg(debian_root())
             .args(args)
             .args(["--", "/bin/bash", "-c", script]),
     )
+}
+
+/// Runs on every backend; they must agree, and the common outcome is returned.
+fn lx(args: &[&str], script: &str) -> Outcome {
+    let mut outs = backends().into_iter().map(|b| (b, lx_on(b, args, script)));
+    let (first_backend, first) = outs.next().expect("a backend");
+    for (b, o) in outs {
+        assert_eq!(
+            (o.stdout_str(), o.status()),
+            (first.stdout_str(), first.status()),
+            "{b} and {first_backend} disagree: {o}"
+        );
+    }
+    first
 }
 
 fn host_dir(tag: &str) -> PathBuf {
@@ -77,15 +91,18 @@ fn binds_match_real_bind_mounts() {
         "--bind=/etc/hostname:/etc/hostname-bind".to_string(),
     ];
     let args: Vec<&str> = binds.iter().map(String::as_str).collect();
-    let lxr = lx(&args, script);
     assert!(native.success(), "oracle: {native}");
-    assert_same(&native, &lxr);
-    assert_eq!(
-        std::fs::read_to_string(rw.join("g")).unwrap(),
-        "new\n",
-        "the write reached the host directory"
-    );
-    assert!(!ro.join("g").exists());
+    for backend in backends() {
+        let lxr = lx_on(backend, &args, script);
+        assert_same(&native, &lxr);
+        assert_eq!(
+            std::fs::read_to_string(rw.join("g")).unwrap(),
+            "new\n",
+            "[{backend}] the write reached the host"
+        );
+        std::fs::remove_file(rw.join("g")).unwrap();
+        assert!(!ro.join("g").exists());
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod launch;
 mod ptrace;
+mod seccomp;
 mod signals;
 mod stub;
 
@@ -11,6 +12,7 @@ pub use launch::Launch;
 pub use stub::StubFile;
 
 use lxrun_syscalls::world::World;
+use std::sync::Arc;
 
 /// How the guest ended: what lxrun's own exit must reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,13 +45,33 @@ pub enum SupervisorError {
 /// The interception mechanisms lxrun has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
-    /// seccomp SECCOMP_RET_TRACE + ptrace stops.
+    /// seccomp SECCOMP_RET_TRACE + ptrace stops for every translated call.
     Ptrace,
+    /// seccomp user notification, answered by lxrun's worker threads on the guest's behalf;
+    /// ptrace only for execve and task tracking.
+    Seccomp,
+}
+
+/// Whether this kernel has what the seccomp backend needs (SECCOMP_ADDFD_FLAG_SEND, 5.14),
+/// and if not, why.
+pub fn seccomp_support() -> Result<(), String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("kernel version: {e}"))?;
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if version >= (5, 14) {
+        Ok(())
+    } else {
+        Err(format!(
+            "kernel {}.{} lacks SECCOMP_ADDFD_FLAG_SEND (5.14)",
+            version.0, version.1
+        ))
+    }
 }
 
 /// Runs the guest described by `launch` to completion with the chosen backend.
-pub fn run(kind: BackendKind, world: &World, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
-    match kind {
-        BackendKind::Ptrace => ptrace::run(world, launch),
-    }
+pub fn run(kind: BackendKind, world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
+    ptrace::run(world, launch, kind == BackendKind::Seccomp)
 }

@@ -113,6 +113,17 @@ pub fn ptrace_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
     }
 }
 
+/// The seccomp backend's verdicts: calls that need no translation run; execve and the calls
+/// that can only be translated by rewriting registers stop for ptrace; the rest are answered
+/// through user notification, without stopping the guest for a tracer.
+pub fn seccomp_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
+    move |entry| match entry {
+        Some(e) if !e.traps(identity) => SECCOMP_RET_ALLOW,
+        e if crate::proxy::needs_ptrace(e) => SECCOMP_RET_TRACE,
+        _ => SECCOMP_RET_USER_NOTIF,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

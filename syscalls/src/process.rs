@@ -20,6 +20,8 @@ pub struct ProcessState {
     pub cwd: Vec<u8>,
     /// The root directory (`/` unless the guest called chroot), as the guest names it.
     pub root: Vec<u8>,
+    /// The file mode creation mask, for files lxrun creates on the guest's behalf.
+    pub umask: u32,
     /// The load plan waiting for the stub after an execve.
     pub pending_exec: Option<PendingExec>,
     /// Why the last execve failed, in words, for lxrun's own message about its first program.
@@ -56,6 +58,7 @@ impl Process {
             exe: s.exe.clone(),
             cwd: s.cwd.clone(),
             root: s.root.clone(),
+            umask: s.umask,
             ..Default::default()
         })
     }

@@ -34,6 +34,8 @@ pub enum Arg {
     OutResult(Size),
     /// A file descriptor of the guest, borrowed for the call.
     Fd,
+    /// The mode of a file the call creates: lxrun runs with umask 0 and applies the guest's.
+    Mode,
 }
 
 /// What the result is.
@@ -68,9 +70,9 @@ const STATFS: usize = 120;
 /// The spec for syscall `name`.
 pub fn spec(name: &str) -> Option<Spec> {
     Some(match name {
-        "open" => s(&[Path, Int, Int], Ret::NewFd(Some(1))),
-        "creat" => s(&[Path, Int], Ret::NewFd(None)),
-        "openat" => s(&[DirFd, Path, Int, Int], Ret::NewFd(Some(2))),
+        "open" => s(&[Path, Int, Mode], Ret::NewFd(Some(1))),
+        "creat" => s(&[Path, Mode], Ret::NewFd(None)),
+        "openat" => s(&[DirFd, Path, Int, Mode], Ret::NewFd(Some(2))),
         "openat2" => s(&[DirFd, Path, In(SizeArg(3)), Int], Ret::NewFdHow),
         "stat" | "lstat" => s(&[Path, Out(Const(STAT))], Ret::Int),
         "newfstatat" => s(&[DirFd, Path, Out(Const(STAT)), Int], Ret::Int),
@@ -81,10 +83,10 @@ pub fn spec(name: &str) -> Option<Spec> {
         "faccessat2" => s(&[DirFd, Path, Int, Int], Ret::Int),
         "readlink" => s(&[Path, OutResult(SizeArg(2)), Int], Ret::Int),
         "readlinkat" => s(&[DirFd, Path, OutResult(SizeArg(3)), Int], Ret::Int),
-        "mkdir" => s(&[Path, Int], Ret::Int),
-        "mkdirat" => s(&[DirFd, Path, Int], Ret::Int),
-        "mknod" => s(&[Path, Int, Int], Ret::Int),
-        "mknodat" => s(&[DirFd, Path, Int, Int], Ret::Int),
+        "mkdir" => s(&[Path, Mode], Ret::Int),
+        "mkdirat" => s(&[DirFd, Path, Mode], Ret::Int),
+        "mknod" => s(&[Path, Mode, Int], Ret::Int),
+        "mknodat" => s(&[DirFd, Path, Mode, Int], Ret::Int),
         "rmdir" | "unlink" => s(&[Path], Ret::Int),
         "unlinkat" => s(&[DirFd, Path, Int], Ret::Int),
         "rename" | "link" => s(&[Path, Path], Ret::Int),
@@ -116,7 +118,16 @@ pub fn spec(name: &str) -> Option<Spec> {
 
 /// Calls whose handlers answer without running anything new (Return, Fail, Continue): they
 /// need no spec to be served by user notification.
-const ANSWERED: &[&str] = &["getcwd", "fchdir", "chroot", "getsockname", "getpeername", "process_vm_readv", "process_vm_writev"];
+const ANSWERED: &[&str] = &[
+    "umask",
+    "getcwd",
+    "fchdir",
+    "chroot",
+    "getsockname",
+    "getpeername",
+    "process_vm_readv",
+    "process_vm_writev",
+];
 
 /// Whether a trapped call must be caught by ptrace rather than user notification: execve (its
 /// registers are rewritten to exec the loader stub) and calls lxrun can only translate by
@@ -125,9 +136,7 @@ pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     let Some(e) = entry else { return false };
     match e.policy {
         crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
-        crate::Policy::Translate(_) | crate::Policy::Path(_) => {
-            !(ANSWERED.contains(&e.name) || spec(e.name).is_some())
-        }
+        crate::Policy::Translate(_) | crate::Policy::Path(_) => !(ANSWERED.contains(&e.name) || spec(e.name).is_some()),
     }
 }
 
@@ -138,10 +147,23 @@ mod tests {
 
     #[test]
     fn every_translated_call_has_a_mechanism() {
-        let ptrace: Vec<&str> = table::entries().iter().filter(|e| needs_ptrace(Some(e))).map(|e| e.name).collect();
+        let ptrace: Vec<&str> = table::entries()
+            .iter()
+            .filter(|e| needs_ptrace(Some(e)))
+            .map(|e| e.name)
+            .collect();
         assert_eq!(
             ptrace,
-            ["sendmsg", "execve", "chdir", "execveat", "setxattrat", "getxattrat", "listxattrat", "removexattrat"],
+            [
+                "sendmsg",
+                "execve",
+                "chdir",
+                "execveat",
+                "setxattrat",
+                "getxattrat",
+                "listxattrat",
+                "removexattrat"
+            ],
             "only these stay with ptrace"
         );
         for e in table::entries() {

@@ -67,6 +67,11 @@ impl World {
         lock(&self.held).remove(&tid);
     }
 
+    /// The thread group of guest thread `tid`.
+    pub fn tgid_of(&self, tid: i32) -> Option<i32> {
+        lock(&self.threads).get(&tid).copied()
+    }
+
     /// The process a guest thread or process id belongs to.
     pub fn process_of(&self, pid: i32) -> Option<Arc<Process>> {
         let tgid = lock(&self.threads).get(&pid).copied().unwrap_or(pid);

@@ -142,7 +142,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(92, "chown", Path(path::chown), ""),
     Entry::new(93, "fchown", Passthrough, ""),
     Entry::new(94, "lchown", Path(path::lchown), ""),
-    Entry::new(95, "umask", Passthrough, ""),
+    Entry::new(
+        95,
+        "umask",
+        Path(process::umask),
+        "recorded for files lxrun creates on the guest's behalf",
+    ),
     Entry::new(96, "gettimeofday", Passthrough, ""),
     Entry::new(97, "getrlimit", Passthrough, ""),
     Entry::new(98, "getrusage", Passthrough, ""),

@@ -72,7 +72,7 @@ pub const VARIANTS: &[&str] = &["static", "static-pie", "dynamic", "dynamic-nopi
 /// The supervisor backends every lxrun test is run with.  The single place
 /// to add "seccomp" once it exists.
 pub fn backends() -> Vec<&'static str> {
-    vec!["ptrace"]
+    vec!["ptrace", "seccomp"]
 }
 
 /// Builds linux-binaries (incrementally) once per test process.  Panics

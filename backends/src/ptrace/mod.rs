@@ -7,7 +7,7 @@ mod sys;
 
 use crate::launch::{spawn, Launch};
 use crate::{signals, GuestExit, RunOutcome, SupervisorError};
-use lxrun_syscalls::filter::{self, ptrace_verdict, SECCOMP_RET_TRACE};
+use lxrun_syscalls::filter::{self, ptrace_verdict, seccomp_verdict, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF};
 use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
 use lxrun_syscalls::process::{Process, ProcessState};
 use lxrun_syscalls::world::World;
@@ -41,18 +41,36 @@ struct Tracer<'w> {
     launched: bool,
 }
 
-pub(crate) fn run(world: &World, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
-    let prog = filter::build(ptrace_verdict(world.vfs.is_identity()), SECCOMP_RET_TRACE);
-    let main = spawn(launch, &prog, |pid| {
+/// Runs the guest. With `notify`, the calls the seccomp backend can serve by user notification
+/// go there (served by worker threads); ptrace still follows every task and carries execve.
+pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<RunOutcome, SupervisorError> {
+    let identity = world.vfs.is_identity();
+    let prog = if notify {
+        filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF)
+    } else {
+        filter::build(ptrace_verdict(identity), SECCOMP_RET_TRACE)
+    };
+    // SAFETY: umask has no preconditions; this reads the mask by setting and restoring it.
+    let umask = unsafe {
+        let m = libc::umask(0);
+        libc::umask(m);
+        m
+    };
+    let spawned = spawn(launch, &prog, notify, |pid| {
         seize(pid, OPTIONS).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
             err,
         })
     })?;
+    let main = spawned.pid;
+    if let Some(listener) = spawned.listener {
+        crate::seccomp::serve(listener, world.clone());
+    }
     signals::forward_to(main);
     let process = Arc::new(Process::new(ProcessState {
         cwd: launch.guest_cwd.clone(),
         root: b"/".to_vec(),
+        umask,
         ..Default::default()
     }));
     world.add_process(main, process.clone());

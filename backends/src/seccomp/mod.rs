@@ -1,0 +1,135 @@
+//! The seccomp user-notify backend's half: worker threads that receive trapped calls on the
+//! listener fd, dispatch them like any other backend, and answer — performing translated calls
+//! on the guest's behalf (see `perform`) instead of letting a rewritten path run, so the guest
+//! cannot change a path after lxrun has read it.
+
+mod perform;
+
+use lxrun_syscalls::memory::GuestMemory;
+use lxrun_syscalls::world::World;
+use lxrun_syscalls::{dispatch, Errno, Outcome, SyscallArgs, SyscallCtx};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+/// How many threads serve notifications: one per CPU, at least two.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+/// Starts the workers. They live until lxrun exits (a worker blocked in NOTIF_RECV cannot be
+/// woken once the last guest is gone, and need not be).
+pub(crate) fn serve(listener: OwnedFd, world: Arc<World>) {
+    // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6): wake the worker on the guest's CPU.
+    // SAFETY: an ioctl on our listener with a flag word.
+    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1u64) };
+    // Files lxrun creates for the guest get the guest's umask, applied by hand.
+    // SAFETY: umask has no preconditions.
+    unsafe { libc::umask(0) };
+    let listener = Arc::new(listener);
+    for i in 0..workers() {
+        let (fd, world) = (listener.clone(), world.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("lxrun-notify-{i}"))
+            .spawn(move || worker(&fd, &world));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a notification worker: {e}");
+        }
+    }
+}
+
+fn worker(listener: &OwnedFd, world: &World) {
+    let fd = listener.as_raw_fd();
+    loop {
+        // SAFETY: the kernel requires a zeroed request; it is plain data.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: RECV fills `req`.
+        if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
+            match Errno::last() {
+                Errno::EINTR | Errno::ENOENT => continue,
+                e => {
+                    tracing::debug!("notification listener closed: {e}");
+                    return;
+                }
+            }
+        }
+        if let Some(resp) = handle(world, fd, &req) {
+            // SAFETY: SEND reads `resp`; ENOENT (the guest thread is gone) needs nothing.
+            unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        }
+    }
+}
+
+/// The answer to one notification; None when it was already sent (ADDFD with SEND).
+fn handle(world: &World, fd: i32, req: &libc::seccomp_notif) -> Option<libc::seccomp_notif_resp> {
+    let mut resp = libc::seccomp_notif_resp {
+        id: req.id,
+        val: 0,
+        error: 0,
+        flags: 0,
+    };
+    let tid = req.pid as i32;
+    let (Some(tgid), Some(process)) = (world.tgid_of(tid), world.process_of(tid)) else {
+        tracing::warn!(tid, nr = req.data.nr, "notification from a task lxrun does not know");
+        resp.error = -libc::ENOSYS;
+        return Some(resp);
+    };
+    let call = SyscallArgs {
+        nr: req.data.nr as u64,
+        args: req.data.args,
+        arch: req.data.arch,
+        sp: 0,
+    };
+    let mut ctx = SyscallCtx {
+        tid,
+        tgid,
+        process,
+        mem: GuestMemory::new(tid),
+        world,
+    };
+    let outcome = dispatch(&mut ctx, &call);
+    tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
+    // What was read from the guest belongs to this very call of a still-living thread.
+    // SAFETY: ID_VALID reads the id.
+    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
+        return None;
+    }
+    match outcome {
+        Outcome::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        Outcome::Return(v) => resp.val = v,
+        Outcome::Fail(e) => resp.error = -e.raw(),
+        Outcome::Rewrite(args) => match perform::perform(&ctx, &call, &args) {
+            Ok(perform::Done::Value(v)) => resp.val = v,
+            Ok(perform::Done::NewFd { fd: host, cloexec }) => return install(fd, req.id, &host, cloexec, resp),
+            Err(e) => resp.error = -e.raw(),
+        },
+        Outcome::Exec(_) => {
+            // execve is caught by ptrace in this backend; reaching here is a table bug.
+            tracing::warn!(tid, "execve arrived by notification");
+            resp.error = -libc::ENOSYS;
+        }
+    }
+    Some(resp)
+}
+
+/// Installs `host` in the guest as the call's result (ADDFD with SEND: one atomic step).
+fn install(
+    fd: i32,
+    id: u64,
+    host: &OwnedFd,
+    cloexec: bool,
+    mut resp: libc::seccomp_notif_resp,
+) -> Option<libc::seccomp_notif_resp> {
+    let add = libc::seccomp_notif_addfd {
+        id,
+        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+        srcfd: host.as_raw_fd() as u32,
+        newfd: 0,
+        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+    };
+    // SAFETY: ADDFD reads `add`; on success the response has been sent with the new fd.
+    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &add) } >= 0 {
+        return None;
+    }
+    resp.error = -Errno::last().raw();
+    Some(resp)
+}

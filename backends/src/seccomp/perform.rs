@@ -1,0 +1,153 @@
+//! Performing a translated call on the guest's behalf, from its argument layout
+//! (`lxrun_syscalls::proxy`): the rewritten paths are lxrun's own buffers, other inputs are
+//! copied from the guest once, outputs copied back, guest fds borrowed with pidfd_getfd.
+
+use lxrun_syscalls::memory::GuestPtr;
+use lxrun_syscalls::proxy::{self, Arg, Ret, Size};
+use lxrun_syscalls::{table, Errno, NewArg, SyscallArgs, SyscallCtx};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// What the call produced.
+pub(crate) enum Done {
+    Value(i64),
+    /// A new fd, to be installed in the guest.
+    NewFd {
+        fd: OwnedFd,
+        cloexec: bool,
+    },
+}
+
+/// Longest input or output buffer lxrun copies for a call (xattr values are at most 64 KiB).
+const MAX_BUF: usize = 1 << 20;
+
+fn size(s: Size, args: &[u64; 6]) -> Result<usize, Errno> {
+    let n = match s {
+        Size::Const(n) => n,
+        Size::Arg(i) => usize::try_from(args[i]).map_err(|_| Errno::EINVAL)?,
+    };
+    if n > MAX_BUF {
+        return Err(Errno::E2BIG);
+    }
+    Ok(n)
+}
+
+/// Borrows the guest's descriptor `fd`.
+fn borrow_fd(tid: i32, fd: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: raw syscalls; each descriptor is owned as soon as it exists.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, tid, 0) as i32;
+        if pidfd < 0 {
+            return Err(Errno::last());
+        }
+        let pidfd = OwnedFd::from_raw_fd(pidfd);
+        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) as i32;
+        if got < 0 {
+            return Err(Errno::EBADF);
+        }
+        Ok(OwnedFd::from_raw_fd(got))
+    }
+}
+
+pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usize, NewArg)]) -> Result<Done, Errno> {
+    let entry = table::lookup(call.nr).ok_or(Errno::ENOSYS)?;
+    let spec = proxy::spec(entry.name).ok_or(Errno::ENOSYS)?;
+    // The arguments as the call will see them: rewritten integers replace the guest's.
+    let mut raw = call.args;
+    for (i, a) in rewrite {
+        if let NewArg::Int(v) = a {
+            raw[*i] = *v;
+        }
+    }
+    let replaced = |i: usize| rewrite.iter().find(|(j, _)| *j == i).map(|(_, a)| a);
+    let umask = ctx.process.state().umask;
+
+    // Buffers the call points into; kept alive (and unmoved) until it returns.
+    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(6);
+    let mut borrowed: Vec<OwnedFd> = Vec::new();
+    let mut outs: Vec<(usize, usize, bool)> = Vec::new(); // (buffer index, guest arg, copy only the result's length)
+    let mut args = [0u64; 6];
+    for (i, kind) in spec.args.iter().enumerate() {
+        args[i] = match (kind, replaced(i)) {
+            (_, Some(NewArg::Bytes(b))) => {
+                bufs.push(b.clone());
+                bufs.last().map_or(0, |b| b.as_ptr() as u64)
+            }
+            (_, Some(NewArg::Struct { .. })) => return Err(Errno::ENOSYS),
+            (Arg::Int, _) => raw[i],
+            (Arg::Mode, _) => raw[i] & !u64::from(umask),
+            (Arg::DirFd, _) => {
+                let next_is_absolute = matches!(replaced(i + 1), Some(NewArg::Bytes(_)));
+                if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
+                    libc::AT_FDCWD as u64
+                } else {
+                    borrowed.push(borrow_fd(ctx.tid, raw[i] as i32)?);
+                    borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
+                }
+            }
+            (Arg::Fd, _) => {
+                borrowed.push(borrow_fd(ctx.tid, raw[i] as i32)?);
+                borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
+            }
+            (Arg::Path | Arg::InStr, _) if raw[i] == 0 => 0,
+            (Arg::Path | Arg::InStr, _) => {
+                let mut s = ctx.mem.read_cstring(GuestPtr::new(raw[i]), 4095, Errno::ENAMETOOLONG)?;
+                s.push(0);
+                bufs.push(s);
+                bufs.last().map_or(0, |b| b.as_ptr() as u64)
+            }
+            (Arg::In(_), _) if raw[i] == 0 => 0,
+            (Arg::In(s), _) => {
+                let mut b = vec![0u8; size(*s, &raw)?];
+                ctx.mem.read_bytes(raw[i], &mut b)?;
+                bufs.push(b);
+                bufs.last().map_or(0, |b| b.as_ptr() as u64)
+            }
+            (Arg::Out(_) | Arg::OutResult(_), _) if raw[i] == 0 => 0,
+            (Arg::Out(s) | Arg::OutResult(s), _) => {
+                bufs.push(vec![0u8; size(*s, &raw)?]);
+                outs.push((bufs.len() - 1, i, matches!(kind, Arg::OutResult(_))));
+                bufs.last_mut().map_or(0, |b| b.as_mut_ptr() as u64)
+            }
+        };
+    }
+    // SAFETY: every pointer argument points into `bufs`, alive and unmoved (pushing never
+    // reallocates the inner vectors); every fd argument is one we own.
+    let ret = unsafe {
+        libc::syscall(
+            call.nr as libc::c_long,
+            args[0],
+            args[1],
+            args[2],
+            args[3],
+            args[4],
+            args[5],
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    for (b, arg, partial) in outs {
+        let n = if partial {
+            (ret as usize).min(bufs[b].len())
+        } else {
+            bufs[b].len()
+        };
+        ctx.mem.write_bytes(call.args[arg], &bufs[b][..n])?;
+    }
+    let cloexec_flags = match spec.ret {
+        Ret::Int => return Ok(Done::Value(ret)),
+        Ret::NewFd(Some(i)) => raw[i] as i32,
+        Ret::NewFd(None) => 0,
+        // open_how.flags, the first u64 of the buffer passed as argument 2.
+        Ret::NewFdHow => {
+            let how: u64 = ctx.mem.read(GuestPtr::new(call.args[2]))?;
+            how as i32
+        }
+    };
+    // SAFETY: the call returned a new descriptor, now ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(ret as i32) };
+    Ok(Done::NewFd {
+        fd,
+        cloexec: cloexec_flags & libc::O_CLOEXEC != 0,
+    })
+}
