@@ -140,6 +140,7 @@ fn toolchains_and_programs() {
         ("git", "export HOME=$PWD GIT_AUTHOR_DATE=2000-01-01T00:00:00 GIT_COMMITTER_DATE=2000-01-01T00:00:00 && git init -q r && cd r && git config user.email a@b && git config user.name n && echo x > f && git add f && git commit -qm m && git status --short && git log --format=%s"),
         ("python venv", "python3 -m venv v && v/bin/python -c 'import sys; print(sys.prefix != sys.base_prefix)'"),
         ("python subprocess and threads", "python3 -c \"import subprocess, threading; r=[]; t=[threading.Thread(target=lambda i=i: r.append(i)) for i in range(4)]; [x.start() for x in t]; [x.join() for x in t]; print(sorted(r), subprocess.run(['echo','sub'],capture_output=True,text=True).stdout.strip())\""),
+        ("privileges dropped", "echo s > ro && chmod 600 ro && chmod 755 . && python3 -c \"import os\nos.setgid(65534); os.setuid(65534)\nfor f in (lambda: open('ro'), lambda: os.mkdir('d'), lambda: open('new', 'w')):\n  try: f(); print('allowed')\n  except OSError as e: print('denied', e.errno)\""),
         ("sqlite3", "sqlite3 db 'create table t(x); insert into t values (1),(2); select sum(x) from t;'"),
         ("tar and xz", "mkdir z && echo data > z/f && tar cJf z.tar.xz z && rm -r z && tar xJf z.tar.xz && cat z/f"),
     ]);

@@ -22,6 +22,9 @@ pub struct ProcessState {
     pub root: Vec<u8>,
     /// The file mode creation mask, for files lxrun creates on the guest's behalf.
     pub umask: u32,
+    /// The process changed its credentials (setuid and friends): calls performed on its behalf
+    /// must take its filesystem uid, gid and groups.
+    pub creds_changed: bool,
     /// The load plan waiting for the stub after an execve.
     pub pending_exec: Option<PendingExec>,
     /// Why the last execve failed, in words, for lxrun's own message about its first program.
@@ -59,6 +62,7 @@ impl Process {
             cwd: s.cwd.clone(),
             root: s.root.clone(),
             umask: s.umask,
+            creds_changed: s.creds_changed,
             ..Default::default()
         })
     }

@@ -119,6 +119,16 @@ pub fn spec(name: &str) -> Option<Spec> {
 /// Calls whose handlers answer without running anything new (Return, Fail, Continue): they
 /// need no spec to be served by user notification.
 const ANSWERED: &[&str] = &[
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setfsuid",
+    "setfsgid",
+    "setgroups",
+    "capset",
     "umask",
     "getcwd",
     "fchdir",

@@ -59,7 +59,15 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
         }
     }
     let replaced = |i: usize| rewrite.iter().find(|(j, _)| *j == i).map(|(_, a)| a);
-    let umask = ctx.process.state().umask;
+    let (umask, creds_changed) = {
+        let st = ctx.process.state();
+        (st.umask, st.creds_changed)
+    };
+    let _as_guest = if creds_changed {
+        Some(AsGuest::enter(ctx.tid)?)
+    } else {
+        None
+    };
 
     // Buffers the call points into; kept alive (and unmoved) until it returns.
     let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(6);
@@ -150,4 +158,68 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
         fd,
         cloexec: cloexec_flags & libc::O_CLOEXEC != 0,
     })
+}
+
+/// The calling worker thread takes a guest thread's filesystem credentials for one call, and
+/// gets its own back when dropped. (setfsuid, setfsgid and setgroups as raw syscalls act on
+/// the calling thread only; glibc's wrappers would change every thread of lxrun.)
+pub(crate) struct AsGuest {
+    uid: u32,
+    gid: u32,
+    groups: Vec<libc::gid_t>,
+}
+
+/// The `Uid:`/`Gid:` field `index` (3: filesystem id) and the groups of thread `tid`.
+fn guest_ids(tid: i32) -> Option<(u32, u32, Vec<libc::gid_t>)> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let field = |key: &str, i: usize| -> Option<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .split_whitespace()
+            .nth(i)?
+            .parse()
+            .ok()
+    };
+    let groups = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| g.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default();
+    Some((field("Uid:", 3)?, field("Gid:", 3)?, groups))
+}
+
+impl AsGuest {
+    pub(crate) fn enter(tid: i32) -> Result<AsGuest, Errno> {
+        let (uid, gid, groups) = guest_ids(tid).ok_or(Errno::ESRCH)?;
+        // SAFETY: plain id queries and per-thread id changes, undone in Drop.
+        unsafe {
+            let mine = AsGuest {
+                uid: libc::syscall(libc::SYS_setfsuid, -1i32) as u32,
+                gid: libc::syscall(libc::SYS_setfsgid, -1i32) as u32,
+                groups: {
+                    let n = libc::getgroups(0, std::ptr::null_mut()).max(0) as usize;
+                    let mut g = vec![0; n];
+                    let n = libc::getgroups(n as i32, g.as_mut_ptr()).max(0) as usize;
+                    g.truncate(n);
+                    g
+                },
+            };
+            libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
+            libc::syscall(libc::SYS_setfsgid, gid);
+            libc::syscall(libc::SYS_setfsuid, uid);
+            Ok(mine)
+        }
+    }
+}
+
+impl Drop for AsGuest {
+    fn drop(&mut self) {
+        // SAFETY: restoring this thread's own ids.
+        unsafe {
+            libc::syscall(libc::SYS_setfsuid, self.uid);
+            libc::syscall(libc::SYS_setfsgid, self.gid);
+            libc::syscall(libc::SYS_setgroups, self.groups.len(), self.groups.as_ptr());
+        }
+    }
 }

@@ -20,3 +20,10 @@ pub(crate) fn umask(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     ctx.process.state().umask = call.args[0] as u32 & 0o777;
     Ok(Outcome::Continue)
 }
+
+/// setuid and friends: noted (calls lxrun performs for the process must use its new
+/// credentials), then run natively.
+pub(crate) fn credentials(ctx: &mut SyscallCtx<'_>, _call: &SyscallArgs) -> Result<Outcome, Errno> {
+    ctx.process.state().creds_changed = true;
+    Ok(Outcome::Continue)
+}
