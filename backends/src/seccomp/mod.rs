@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 /// How many threads serve notifications: one per CPU, at least two.
 fn workers() -> usize {
+    if let Some(n) = std::env::var("LXRUN_WORKERS").ok().and_then(|v| v.parse().ok()) {
+        return n;
+    }
     std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
@@ -21,7 +24,8 @@ fn workers() -> usize {
 pub(crate) fn serve(listener: OwnedFd, world: Arc<World>) {
     // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6): wake the worker on the guest's CPU.
     // SAFETY: an ioctl on our listener with a flag word.
-    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1u64) };
+    let sync = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1u64) };
+    tracing::debug!("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: {}", if sync == 0 { "on".to_string() } else { Errno::last().to_string() });
     // Files lxrun creates for the guest get the guest's umask, applied by hand.
     // SAFETY: umask has no preconditions.
     unsafe { libc::umask(0) };
