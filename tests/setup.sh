@@ -20,6 +20,7 @@ declare -A needed=(
     [make]=make
     [musl-gcc]=musl-tools
     [python3]=python3
+    [tmux]=tmux
 )
 missing=()
 for cmd in "${!needed[@]}"; do

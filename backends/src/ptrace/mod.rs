@@ -172,7 +172,14 @@ impl Tracer<'_> {
             }
             PTRACE_EVENT_STOP => match sig {
                 // A group-stop: stay stopped, but let SIGCONT wake the tracee.
-                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => listen(pid),
+                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
+                    listen(pid)?;
+                    // The job stops as a whole: whoever started lxrun sees it stop too.
+                    if pid == self.main {
+                        signals::stop_like(sig);
+                    }
+                    Ok(())
+                }
                 // A new task's first stop: wait for its parent's event if it hasn't come yet.
                 _ if !self.tasks.contains_key(&pid) => {
                     self.early.insert(pid);

@@ -25,7 +25,14 @@ pub(crate) fn serve(listener: OwnedFd, world: Arc<World>) {
     // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6): wake the worker on the guest's CPU.
     // SAFETY: an ioctl on our listener with a flag word.
     let sync = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1u64) };
-    tracing::debug!("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: {}", if sync == 0 { "on".to_string() } else { Errno::last().to_string() });
+    tracing::debug!(
+        "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: {}",
+        if sync == 0 {
+            "on".to_string()
+        } else {
+            Errno::last().to_string()
+        }
+    );
     // Files lxrun creates for the guest get the guest's umask, applied by hand.
     // SAFETY: umask has no preconditions.
     unsafe { libc::umask(0) };
