@@ -98,6 +98,13 @@ impl Vfs {
         })
     }
 
+    /// The host path guest thread `tid`'s `path` is translated to, for display only
+    /// (`lxrun --trace-host`): lexical, without touching the filesystem. The identity while
+    /// the guest's root is the host's; the mount table will answer here.
+    pub fn host_path_hint(&self, _tid: i32, path: &[u8]) -> Vec<u8> {
+        path.to_vec()
+    }
+
     /// The guest path of the object open as `fd` in thread `tid` (for `execveat(fd, "", AT_EMPTY_PATH)`).
     pub fn resolve_fd(&self, tid: i32, fd: i32) -> Result<Resolved, Errno> {
         let host = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")).map_err(|_| Errno::EBADF)?;
