@@ -20,6 +20,7 @@ declare -A needed=(
     [make]=make
     [musl-gcc]=musl-tools
     [python3]=python3
+    [strace]=strace
 )
 missing=()
 for cmd in "${!needed[@]}"; do
@@ -40,7 +41,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-    echo "setup: toolchain present (gcc, make, musl-gcc, python3, busybox)"
+    echo "setup: toolchain present (gcc, make, musl-gcc, python3, strace, busybox)"
 fi
 
 echo "setup: building linux-binaries into $out"

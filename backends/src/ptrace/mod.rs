@@ -233,11 +233,10 @@ impl Tracer<'_> {
         if let (Some(ret), Some(task)) = (value, self.tasks.get_mut(&pid)) {
             if task.in_syscall {
                 task.in_syscall = false;
-                cont(pid, 0)?;
+                // Decoded while the tracee is stopped: its output buffers are still intact.
                 self.world
                     .observer
                     .syscall_exit(pid, ret, &GuestMemory::new(pid), start.elapsed());
-                return Ok(());
             }
         }
         cont(pid, 0)
