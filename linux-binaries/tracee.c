@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -83,10 +86,27 @@ int main(int argc, char **argv)
     madvise(p, 8192, MADV_DONTNEED);
     munmap(p, 8192);
 
+    /* Flags in strace's order (all fail: nothing is created). */
+    openat(AT_FDCWD, "/nonexistent/a", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW | O_NOATIME);
+    openat(AT_FDCWD, "/nonexistent/b",
+           O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_APPEND | O_SYNC | O_DIRECT | O_ASYNC | O_LARGEFILE, 0600);
+    openat(AT_FDCWD, "/nonexistent/c", O_PATH | O_CLOEXEC);
+    openat(AT_FDCWD, "/nonexistent", O_TMPFILE | O_RDWR, 0600);
+    openat(AT_FDCWD, "/nonexistent/d", O_RDWR | O_DSYNC | O_TRUNC);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    close(ep);
+
     /* Pipes and identity. */
     int pfd[2];
     pipe2(pfd, O_CLOEXEC);
     write(pfd[1], "x", 1);
+    struct pollfd pl = { .fd = pfd[0], .events = POLLIN | POLLPRI };
+    poll(&pl, 1, 0);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(pfd[0], &rd);
+    select(pfd[0] + 1, &rd, NULL, NULL, NULL);
+    getpeername(pfd[0], (struct sockaddr *)buf, &(socklen_t){ 16 });
     read(pfd[0], buf, sizeof buf);
     close(pfd[0]);
     close(pfd[1]);
@@ -116,6 +136,11 @@ int main(int argc, char **argv)
     sigaddset(&sa.sa_mask, SIGTERM);
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
+    struct sigaction all = { .sa_handler = on_usr1 }, old;
+    sigemptyset(&all.sa_mask);
+    all.sa_flags = SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER | SA_RESETHAND;
+    sigaction(SIGURG, &all, &old);
+    sigaction(SIGURG, &old, NULL);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR2);

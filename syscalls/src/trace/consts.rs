@@ -5,7 +5,8 @@ use super::fmt::Names;
 
 pub const OPEN_ACCMODE: Names = &[(0, "O_RDONLY"), (1, "O_WRONLY"), (2, "O_RDWR"), (3, "O_ACCMODE")];
 
-/// Open flags other than the access mode.
+/// Open flags other than the access mode, in strace's order (O_SYNC before the O_DSYNC bit
+/// it contains, O_TMPFILE before the O_DIRECTORY bit it contains).
 pub const OPEN_FLAGS: Names = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
@@ -15,15 +16,15 @@ pub const OPEN_FLAGS: Names = &[
     (0o4000, "O_NONBLOCK"),
     (0o4010000, "O_SYNC"),
     (0o10000, "O_DSYNC"),
-    (0o20000, "O_ASYNC"),
     (0o40000, "O_DIRECT"),
     (0o100000, "O_LARGEFILE"),
-    (0o20200000, "O_TMPFILE"),
-    (0o200000, "O_DIRECTORY"),
     (0o400000, "O_NOFOLLOW"),
     (0o1000000, "O_NOATIME"),
     (0o2000000, "O_CLOEXEC"),
     (0o10000000, "O_PATH"),
+    (0o20200000, "O_TMPFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o20000, "FASYNC"),
 ];
 
 pub const AT_FLAGS: Names = &[
@@ -107,14 +108,14 @@ pub const CLONE_FLAGS: Names = &[
 ];
 
 pub const SA_FLAGS: Names = &[
-    (0x1, "SA_NOCLDSTOP"),
-    (0x2, "SA_NOCLDWAIT"),
-    (0x4, "SA_SIGINFO"),
     (0x0400_0000, "SA_RESTORER"),
     (0x0800_0000, "SA_ONSTACK"),
     (0x1000_0000, "SA_RESTART"),
     (0x4000_0000, "SA_NODEFER"),
     (0x8000_0000, "SA_RESETHAND"),
+    (0x4, "SA_SIGINFO"),
+    (0x1, "SA_NOCLDSTOP"),
+    (0x2, "SA_NOCLDWAIT"),
 ];
 
 pub const SIG_HOW: Names = &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")];
@@ -396,6 +397,8 @@ pub const POLL_EVENTS: Names = &[
     (0x400, "POLLMSG"),
     (0x2000, "POLLRDHUP"),
 ];
+
+pub const EPOLL_FLAGS: Names = &[(0o2000000, "EPOLL_CLOEXEC")];
 
 pub const EPOLL_CTL: Names = &[(1, "EPOLL_CTL_ADD"), (2, "EPOLL_CTL_DEL"), (3, "EPOLL_CTL_MOD")];
 

@@ -79,7 +79,11 @@ pub(crate) enum A {
     IntPairOut,
     TimespecIn,
     TimespecOut,
+    TimevalIn,
     TimevalOut,
+    /// An `fd_set` of as many descriptors as argument 0 says.
+    FdSet,
+    SysinfoOut,
     IntOut,
     DirentsOut,
     PollFds(usize),
@@ -118,6 +122,7 @@ impl A {
                 | A::IntPairOut
                 | A::TimespecOut
                 | A::TimevalOut
+                | A::SysinfoOut
                 | A::IntOut
                 | A::DirentsOut
                 | A::CloneRest
@@ -138,6 +143,8 @@ pub(crate) enum R {
     Fcntl,
     /// poll: the ready descriptors follow the count.
     Poll,
+    /// select, pselect6: the ready sets follow the count.
+    Select,
 }
 
 /// A syscall's decoding.
@@ -202,8 +209,8 @@ pub(crate) fn spec(name: &str) -> Spec {
         "pipe2" => s(&[IntPairOut, FdFlags], d),
         "poll" => s(&[PollFds(1), Int, Int], R::Poll),
         "ppoll" => s(&[PollFds(1), Int, TimespecIn, SigSetIn(4), ULong], R::Poll),
-        "select" => s(&[Int, Ptr, Ptr, Ptr, Ptr], d),
-        "pselect6" => s(&[Int, Ptr, Ptr, Ptr, TimespecIn, Ptr], d),
+        "select" => s(&[Int, FdSet, FdSet, FdSet, TimevalIn], R::Select),
+        "pselect6" => s(&[Int, FdSet, FdSet, FdSet, TimespecIn, Ptr], R::Select),
         "sched_yield" | "pause" | "getpid" | "getppid" | "getuid" | "geteuid" | "getgid" | "getegid" | "gettid"
         | "getpgrp" | "setsid" | "fork" | "vfork" | "sync" | "vhangup" | "munlockall" | "inotify_init" => s(&[], d),
         "dup" => s(&[Fd], d),
@@ -273,7 +280,8 @@ pub(crate) fn spec(name: &str) -> Spec {
         "setrlimit" => s(&[Named(RLIMITS), RlimitIn], d),
         "prlimit64" => s(&[Int, Named(RLIMITS), RlimitIn, RlimitOut], d),
         "getrusage" => s(&[Named(RUSAGE_WHO), OutPtr], d),
-        "sysinfo" | "times" => s(&[OutPtr], d),
+        "sysinfo" => s(&[SysinfoOut], d),
+        "times" => s(&[OutPtr], d),
         "setuid" | "setgid" | "setfsuid" | "setfsgid" | "getpgid" | "getsid" => s(&[Int], d),
         "setpgid" | "setreuid" | "setregid" => s(&[Int, Int], d),
         "setresuid" | "setresgid" => s(&[Int, Int, Int], d),
@@ -295,7 +303,8 @@ pub(crate) fn spec(name: &str) -> Spec {
         "sched_setscheduler" => s(&[Int, Named(SCHED_POLICIES), Ptr], d),
         "getpriority" | "setpriority" => s(&[Int, Int, Int], d),
         "restart_syscall" => s(&[RestartSyscall], d),
-        "epoll_create" | "epoll_create1" => s(&[FdFlags], d),
+        "epoll_create" => s(&[Int], d),
+        "epoll_create1" => s(&[Flags(EPOLL_FLAGS)], d),
         "epoll_ctl" => s(&[Fd, Named(EPOLL_CTL), Fd, Ptr], d),
         "epoll_wait" => s(&[Fd, OutPtr, Int, Int], d),
         "epoll_pwait" => s(&[Fd, OutPtr, Int, Int, Ptr, ULong], d),
@@ -322,8 +331,9 @@ pub(crate) fn spec(name: &str) -> Spec {
 pub(crate) fn arg(a: A, i: usize, call: &SyscallArgs, mem: &GuestMemory, ret: Option<i64>) -> Option<String> {
     let v = call.args[i];
     let failed = ret.is_some_and(fmt::is_error);
-    // An output of a failed call was never written: show where it would have gone.
-    if a.is_out() && failed && !matches!(a, A::CloneRest | A::Clone3) {
+    // An output of a failed call was never written: show where it would have gone (a
+    // socket address length is also an input, so it is always there).
+    if a.is_out() && failed && !matches!(a, A::CloneRest | A::Clone3 | A::SockLenOut) {
         return Some(fmt::ptr(v));
     }
     let ok = ret.unwrap_or(0);
@@ -448,13 +458,15 @@ pub(crate) fn arg(a: A, i: usize, call: &SyscallArgs, mem: &GuestMemory, ret: Op
                 structs::timespec(mem, v)
             }
         }
-        TimevalOut => {
+        TimevalIn | TimevalOut => {
             if v == 0 {
                 "NULL".into()
             } else {
                 structs::timeval(mem, v)
             }
         }
+        FdSet => structs::fd_set(mem, v, call.args[0]),
+        SysinfoOut => structs::sysinfo(mem, v),
         DirentsOut => match structs::dirent_count(mem, v, ok.max(0) as u64) {
             Some(n) => format!("{} /* {n} entries */", fmt::ptr(v)),
             None => fmt::ptr(v),
@@ -723,6 +735,19 @@ pub(crate) fn result(spec: &Spec, call: &SyscallArgs, mem: &GuestMemory, ret: i6
             3 => format!("{:#x} (flags {})", ret, open_flags(ret as u64)),
             _ => ret.to_string(),
         },
+        R::Select => {
+            if ret == 0 {
+                return "0 (Timeout)".into();
+            }
+            let parts: Vec<String> = [(1, "in"), (2, "out"), (3, "except")]
+                .iter()
+                .filter(|(i, _)| call.args[*i] != 0)
+                .map(|(i, name)| (name, structs::fd_set(mem, call.args[*i], call.args[0])))
+                .filter(|(_, set)| set != "[]")
+                .map(|(name, set)| format!("{name} {set}"))
+                .collect();
+            format!("{ret} ({})", parts.join(", "))
+        }
         R::Poll => {
             if ret == 0 {
                 "0 (Timeout)".into()
@@ -778,6 +803,14 @@ mod tests {
             "O_RDWR|O_APPEND|O_LARGEFILE"
         );
         assert_eq!(open_flags(libc::O_RDONLY as u64 | 0x8000_0000), "O_RDONLY|0x80000000");
+        // strace's order is not the bits' order.
+        let flags = libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_ASYNC;
+        assert_eq!(
+            open_flags(flags as u64),
+            "O_RDONLY|O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY|FASYNC"
+        );
+        assert_eq!(open_flags((libc::O_RDWR | libc::O_TMPFILE) as u64), "O_RDWR|O_TMPFILE");
+        assert_eq!(open_flags((libc::O_WRONLY | libc::O_SYNC) as u64), "O_WRONLY|O_SYNC");
     }
 
     #[test]
@@ -835,6 +868,27 @@ mod tests {
         assert_eq!(decode("fcntl", &c, 0), "fcntl(3, F_SETFD, FD_CLOEXEC) = 0");
         let c = call(libc::SYS_umask, [0o22, 0, 0, 0, 0, 0]);
         assert_eq!(decode("umask", &c, 0o22), "umask(022) = 022");
+    }
+
+    #[test]
+    fn select_and_socket_lengths() {
+        let set: [u64; 1] = [1 << 3 | 1 << 5];
+        let c = call(libc::SYS_pselect6, [6, set.as_ptr() as u64, 0, 0, 0, 0]);
+        assert_eq!(
+            decode("pselect6", &c, 2),
+            "pselect6(6, [3 5], NULL, NULL, NULL, NULL) = 2 (in [3 5])"
+        );
+        assert_eq!(
+            decode("pselect6", &c, 0),
+            "pselect6(6, [3 5], NULL, NULL, NULL, NULL) = 0 (Timeout)"
+        );
+        // The address length is an input too: shown even when the call failed.
+        let len: u32 = 16;
+        let c = call(libc::SYS_getpeername, [0, 0x1000, &len as *const u32 as u64, 0, 0, 0]);
+        assert_eq!(
+            decode("getpeername", &c, -88),
+            "getpeername(0, 0x1000, [16]) = -1 ENOTSOCK (Socket operation on non-socket)"
+        );
     }
 
     #[test]

@@ -323,6 +323,48 @@ pub fn pollfds(mem: &GuestMemory, addr: u64, n: u64, revents: bool) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// An `fd_set` holding descriptors below `nfds`: `[3 4]`.
+pub fn fd_set(mem: &GuestMemory, addr: u64, nfds: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    let nfds = (nfds as i32).clamp(0, 1024) as usize;
+    let mut b = vec![0u8; nfds.div_ceil(64) * 8];
+    if mem.read_bytes(addr, &mut b).is_err() {
+        return fmt::ptr(addr);
+    }
+    let fds: Vec<String> = (0..nfds)
+        .filter(|fd| b[fd / 8] & (1 << (fd % 8)) != 0)
+        .map(|fd| fd.to_string())
+        .collect();
+    format!("[{}]", fds.join(" "))
+}
+
+/// `struct sysinfo`, every field, as strace prints it.
+pub fn sysinfo(mem: &GuestMemory, addr: u64) -> String {
+    let Some(b) = read_struct::<112>(mem, addr) else {
+        return fmt::ptr(addr);
+    };
+    let q = |off: usize| le(&b, off, 8);
+    format!(
+        "{{uptime={}, loads=[{}, {}, {}], totalram={}, freeram={}, sharedram={}, bufferram={}, totalswap={}, freeswap={}, procs={}, totalhigh={}, freehigh={}, mem_unit={}}}",
+        q(0) as i64,
+        q(8),
+        q(16),
+        q(24),
+        q(32),
+        q(40),
+        q(48),
+        q(56),
+        q(64),
+        q(72),
+        le(&b, 80, 2),
+        q(88),
+        q(96),
+        le(&b, 104, 4)
+    )
+}
+
 /// `struct flock`: `{l_type=F_WRLCK, l_whence=SEEK_SET, l_start=0, l_len=0}`.
 pub fn flock(mem: &GuestMemory, addr: u64) -> String {
     let Some(b) = read_struct::<32>(mem, addr) else {
