@@ -84,6 +84,9 @@ pub(crate) enum A {
     /// An `fd_set` of as many descriptors as argument 0 says.
     FdSet,
     SysinfoOut,
+    /// A list of group ids of argument 0's length (setgroups) or the result's (getgroups).
+    GidsIn,
+    GidsOut,
     IntOut,
     DirentsOut,
     PollFds(usize),
@@ -123,6 +126,7 @@ impl A {
                 | A::TimespecOut
                 | A::TimevalOut
                 | A::SysinfoOut
+                | A::GidsOut
                 | A::IntOut
                 | A::DirentsOut
                 | A::CloneRest
@@ -286,7 +290,8 @@ pub(crate) fn spec(name: &str) -> Spec {
         "setpgid" | "setreuid" | "setregid" => s(&[Int, Int], d),
         "setresuid" | "setresgid" => s(&[Int, Int, Int], d),
         "getresuid" | "getresgid" => s(&[IntOut, IntOut, IntOut], d),
-        "getgroups" | "setgroups" => s(&[Int, Ptr], d),
+        "getgroups" => s(&[Int, GidsOut], d),
+        "setgroups" => s(&[Int, GidsIn], d),
         "prctl" => s(&[PrctlArgs], d),
         "arch_prctl" => s(&[NamedOr(ARCH_PRCTL, "ARCH"), Hex], d),
         "futex" => s(&[Ptr, FutexOp, FutexRest], d),
@@ -467,6 +472,8 @@ pub(crate) fn arg(a: A, i: usize, call: &SyscallArgs, mem: &GuestMemory, ret: Op
         }
         FdSet => structs::fd_set(mem, v, call.args[0]),
         SysinfoOut => structs::sysinfo(mem, v),
+        GidsIn => structs::gids(mem, v, call.args[0]),
+        GidsOut => structs::gids(mem, v, if call.args[0] == 0 { 0 } else { ok.max(0) as u64 }),
         DirentsOut => match structs::dirent_count(mem, v, ok.max(0) as u64) {
             Some(n) => format!("{} /* {n} entries */", fmt::ptr(v)),
             None => fmt::ptr(v),

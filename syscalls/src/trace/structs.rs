@@ -340,6 +340,26 @@ pub fn fd_set(mem: &GuestMemory, addr: u64, nfds: u64) -> String {
     format!("[{}]", fds.join(" "))
 }
 
+/// `n` group ids: `[0, 27]` (at most 32 shown).
+pub fn gids(mem: &GuestMemory, addr: u64, n: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    if n == 0 {
+        return "[]".into();
+    }
+    let shown = n.min(fmt::MAX_STRLEN as u64) as usize;
+    let mut b = vec![0u8; 4 * shown];
+    if mem.read_bytes(addr, &mut b).is_err() {
+        return fmt::ptr(addr);
+    }
+    let mut ids: Vec<String> = b.chunks(4).map(|c| le(c, 0, 4).to_string()).collect();
+    if n > shown as u64 {
+        ids.push("...".into());
+    }
+    format!("[{}]", ids.join(", "))
+}
+
 /// `struct sysinfo`, every field, as strace prints it.
 pub fn sysinfo(mem: &GuestMemory, addr: u64) -> String {
     let Some(b) = read_struct::<112>(mem, addr) else {
