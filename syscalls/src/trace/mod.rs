@@ -136,8 +136,14 @@ impl Printer {
     /// A call's entry: its name and the arguments known now.
     pub fn entry(&mut self, tid: i32, call: &SyscallArgs, mem: &GuestMemory, vfs: &Vfs) {
         self.live.insert(tid);
-        let name = table::lookup(call.nr).map_or_else(|| format!("syscall_{:#x}", call.nr), |e| e.name.to_string());
-        let spec = decode::spec(&name);
+        let native = call.arch == crate::AUDIT_ARCH_X86_64 && call.nr & crate::X32_SYSCALL_BIT == 0;
+        let (name, spec) = match table::lookup(call.nr).filter(|_| native) {
+            Some(e) => (e.name.to_string(), decode::spec(e.name)),
+            // x32, 32-bit and unassigned numbers: no decoding, the number says what it was.
+            None if native => (format!("syscall_{:#x}", call.nr), decode::spec("")),
+            None if call.arch == crate::AUDIT_ARCH_X86_64 => (format!("x32:syscall_{:#x}", call.nr), decode::spec("")),
+            None => (format!("i386:syscall_{:#x}", call.nr), decode::spec("")),
+        };
         let (args, split) = decode::entry_args(&spec, call, mem);
         let mut entry: Vec<String> = args.iter().map(|(_, s)| s.clone()).collect();
         if spec.args.first() == Some(&A::RestartSyscall) {
