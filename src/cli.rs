@@ -34,13 +34,25 @@ pub struct Cli {
     #[arg(short = 'w', long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 
-    /// Print every syscall the guest makes, strace-style
-    #[arg(long)]
-    pub trace: bool,
+    /// Print every syscall of every guest thread, strace-style, to stderr or FILE
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub trace: Option<Option<PathBuf>>,
 
-    /// Print a per-syscall summary when the guest exits
+    /// With --trace: also show the host path each guest path argument was translated to
+    #[arg(long, requires = "trace")]
+    pub trace_host: bool,
+
+    /// With --trace: strace's notation (text) or one JSON object per line (json)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = TraceFormat::Text, requires = "trace")]
+    pub trace_format: TraceFormat,
+
+    /// Print a per-syscall summary (like strace -c) on stderr when the guest exits
     #[arg(long)]
     pub stats: bool,
+
+    /// Write lxrun's own diagnostics (-v, LXRUN_LOG) to FILE instead of stderr
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 
     /// Print the syscall table (number, name, policy) and exit
     #[arg(long)]
@@ -58,6 +70,14 @@ pub struct Cli {
         required_unless_present = "list_syscalls"
     )]
     pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// strace's notation
+    Text,
+    /// One JSON object per line
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

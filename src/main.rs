@@ -7,15 +7,22 @@ mod search;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use cli::{BackendChoice, Cli};
+use cli::{BackendChoice, Cli, TraceFormat};
 use lxrun_backends::{BackendKind, Launch, StubFile};
+use lxrun_syscalls::observe::Observer;
+use lxrun_syscalls::trace::{Format, TraceOptions};
 use lxrun_syscalls::world::World;
 use std::ffi::{CString, OsStr};
+use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 
 fn main() {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    if let Err(e) = init_logging(cli.verbose, cli.log.as_deref()) {
+        eprintln!("lxrun: {e:#}");
+        std::process::exit(exit::SETUP_FAILURE);
+    }
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
@@ -25,7 +32,8 @@ fn main() {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// lxrun's own diagnostics go to stderr, or to `log` (`--log FILE`, appended to).
+fn init_logging(verbose: u8, log: Option<&Path>) -> anyhow::Result<()> {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -34,26 +42,46 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LXRUN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-}
-
-/// Options that parse but whose work is not built yet: refuse clearly, never ignore.
-fn refuse_unimplemented(cli: &Cli) -> anyhow::Result<()> {
-    let mut missing = Vec::new();
-    if cli.trace {
-        missing.push("--trace");
-    }
-    if cli.stats {
-        missing.push("--stats");
-    }
-    if !missing.is_empty() {
-        bail!("{} not implemented yet", missing.join(", "));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match log {
+        None => builder.with_writer(std::io::stderr).init(),
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("--log {}", path.display()))?;
+            builder.with_writer(std::sync::Mutex::new(file)).with_ansi(false).init();
+        }
     }
     Ok(())
+}
+
+/// The observer `--trace` and `--stats` ask for (none: the guest runs at full speed).
+fn observer(cli: &Cli) -> anyhow::Result<Observer> {
+    let trace = match &cli.trace {
+        None => None,
+        Some(target) => {
+            let out: Box<dyn Write + Send> = match target {
+                None => Box::new(std::io::stderr()),
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("--trace={}", path.display()))?,
+                )),
+            };
+            let format = match cli.trace_format {
+                TraceFormat::Text => Format::Text,
+                TraceFormat::Json => Format::Json,
+            };
+            Some((
+                out,
+                TraceOptions {
+                    format,
+                    host_paths: cli.trace_host,
+                },
+            ))
+        }
+    };
+    Ok(Observer::new(trace, cli.stats))
 }
 
 fn cstring(s: &OsStr) -> anyhow::Result<CString> {
@@ -65,7 +93,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         print!("{}", lxrun_syscalls::table::listing());
         return Ok(0);
     }
-    refuse_unimplemented(&cli)?;
     let backend = match cli.backend {
         BackendChoice::Auto => match lxrun_backends::seccomp_support() {
             Ok(()) => {
@@ -121,8 +148,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         guest_cwd,
     };
     let stub = StubFile::create().map_err(|e| anyhow::anyhow!("cannot create the loader stub's memfd: {e}"))?;
-    let world = std::sync::Arc::new(World::new(vfs, stub.path().to_vec()));
-    let outcome = lxrun_backends::run(backend, &world, &launch)?;
+    let world = std::sync::Arc::new(World::new(vfs, stub.path().to_vec(), observer(&cli)?));
+    let outcome = lxrun_backends::run(backend, &world, &launch);
+    // The trace is flushed and the summary printed even when lxrun itself failed.
+    if let Some(report) = world.finish_observing() {
+        eprint!("{report}");
+    }
+    let outcome = outcome?;
     if let Some(why) = outcome.launch_error {
         eprintln!("lxrun: {}: {why}", program.to_string_lossy());
     }

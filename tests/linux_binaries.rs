@@ -180,3 +180,12 @@ fn execchain() {
     check_case(&mut failures, "execchain", Expect::Exit(0), &[], |_, _| strings(&["5"]));
     assert_no_failures(&failures);
 }
+
+#[test]
+fn tracee() {
+    let mut failures = Vec::new();
+    check_case(&mut failures, "tracee", Expect::Exit(0), &[], |_, dir| {
+        vec![dir.as_os_str().to_owned()]
+    });
+    assert_no_failures(&failures);
+}

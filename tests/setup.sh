@@ -21,6 +21,7 @@ declare -A needed=(
     [musl-gcc]=musl-tools
     [python3]=python3
     [tmux]=tmux
+    [strace]=strace
 )
 missing=()
 for cmd in "${!needed[@]}"; do

@@ -8,10 +8,13 @@ pub mod context;
 pub mod filter;
 mod handlers;
 pub mod memory;
+pub mod observe;
 pub mod outcome;
 pub mod process;
 pub mod proxy;
+pub mod stats;
 pub mod table;
+pub mod trace;
 pub mod world;
 mod x86_64;
 
@@ -34,6 +37,8 @@ pub struct SyscallArgs {
     pub arch: u32,
     /// The thread's stack pointer at the call.
     pub sp: u64,
+    /// The address after the syscall instruction.
+    pub ip: u64,
 }
 
 /// Handles one trapped call according to the table.

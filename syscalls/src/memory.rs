@@ -192,6 +192,35 @@ impl GuestMemory {
         }
     }
 
+    /// Reads at most `max` bytes of a NUL-terminated string, for display: the bytes before the
+    /// NUL and whether the NUL came within `max`. EFAULT when memory ends before either.
+    pub fn read_cstring_prefix(&self, ptr: GuestPtr<u8>, max: usize) -> Result<(Vec<u8>, bool), Errno> {
+        if ptr.is_null() {
+            return Err(Errno::EFAULT);
+        }
+        let mut out = Vec::new();
+        let mut addr = ptr.addr();
+        let mut chunk = [0u8; PAGE as usize];
+        while out.len() < max {
+            let to_page_end = (PAGE - addr % PAGE) as usize;
+            let want = to_page_end.min(max - out.len());
+            let n = self.readv(addr, &mut chunk[..want])?;
+            if n == 0 {
+                return Err(Errno::EFAULT);
+            }
+            if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..end]);
+                return Ok((out, true));
+            }
+            out.extend_from_slice(&chunk[..n]);
+            addr = addr.checked_add(n as u64).ok_or(Errno::EFAULT)?;
+        }
+        // Exactly `max` bytes: terminated if the next byte is the NUL.
+        let mut next = [0u8; 1];
+        let terminated = self.read_bytes(addr, &mut next).is_ok() && next[0] == 0;
+        Ok((out, terminated))
+    }
+
     /// Reads a NULL-terminated array of pointers (argv, envp) of at most `max` entries.
     /// A NULL array is empty, as Linux treats it.
     pub fn read_ptr_array(&self, ptr: GuestPtr<u64>, max: usize) -> Result<Vec<u64>, Errno> {

@@ -1,6 +1,7 @@
 //! Supervisor-wide state the handlers see: the filesystem view, the loader stub's path, the
 //! guest's processes, and what has been reported to the user.
 
+use crate::observe::Observer;
 use crate::process::Process;
 use lxrun_vfs::Vfs;
 use std::collections::{BTreeMap, HashMap};
@@ -12,6 +13,8 @@ pub struct World {
     pub vfs: Vfs,
     /// The path a guest execs to start the loader stub (`/proc/<lxrun>/fd/<memfd>`).
     pub stub_path: Vec<u8>,
+    /// `--trace` and `--stats`, fed by the backend.
+    pub observer: Observer,
     processes: Mutex<HashMap<i32, Arc<Process>>>,
     /// Thread id to thread group id, for every guest thread.
     threads: Mutex<HashMap<i32, i32>>,
@@ -30,10 +33,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl World {
-    pub fn new(vfs: Vfs, stub_path: Vec<u8>) -> World {
+    pub fn new(vfs: Vfs, stub_path: Vec<u8>, observer: Observer) -> World {
         World {
             vfs,
             stub_path,
+            observer,
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
@@ -112,5 +116,11 @@ impl World {
     /// Unsupported calls seen so far, by number.
     pub fn unsupported(&self) -> BTreeMap<u64, u64> {
         lock(&self.unsupported).clone()
+    }
+
+    /// The end of the run: flushes the trace and returns the `--stats` summary, if asked for.
+    pub fn finish_observing(&self) -> Option<String> {
+        let unsupported: Vec<(u64, u64)> = self.unsupported().into_iter().collect();
+        self.observer.finish(&unsupported)
     }
 }

@@ -501,6 +501,18 @@ pub fn lxrun_args(backend: &str, cmd: &Cmd) -> Vec<OsString> {
     args
 }
 
+/// Runs the command under `lxrun --backend <backend> <options> -- ...` (options such as
+/// `--trace=FILE`, `--stats`), with the same environment and working directory as
+/// [`run_native`].
+pub fn run_lxrun_with(backend: &str, options: &[&str], cmd: &Cmd) -> Outcome {
+    let mut args: Vec<OsString> = vec!["--backend".into(), backend.into()];
+    args.extend(options.iter().map(OsString::from));
+    args.push("--".into());
+    args.push(cmd.program.clone());
+    args.extend(cmd.args.iter().cloned());
+    run_program(lxrun().as_os_str(), &args, cmd)
+}
+
 /// Runs the command under `lxrun --backend <backend> -- ...`, with the same
 /// environment and working directory as [`run_native`].
 pub fn run_lxrun(backend: &str, cmd: &Cmd) -> Outcome {

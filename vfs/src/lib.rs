@@ -188,6 +188,16 @@ impl Vfs {
         self.guest_of(&host).ok_or(Errno::ENOENT)
     }
 
+    /// The host path a guest path names, for display only (`lxrun --trace-host`): lexical
+    /// (`..` and symlinks are not followed, the filesystem is not touched), relative paths shown
+    /// as they are.
+    pub fn host_path_hint(&self, _tid: i32, path: &[u8]) -> Vec<u8> {
+        if path.first() != Some(&b'/') || self.is_identity() {
+            return path.to_vec();
+        }
+        self.host_of_canonical(path).as_os_str().as_bytes().to_vec()
+    }
+
     /// Reverse translation: the guest's name for host path `host`.
     pub fn guest_of(&self, host: &Path) -> Option<Vec<u8>> {
         if host == self.glue_dir && !self.is_identity() {

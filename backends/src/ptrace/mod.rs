@@ -1,6 +1,10 @@
 //! The ptrace backend: a number-only seccomp filter sends the calls lxrun translates to a
 //! SECCOMP_RET_TRACE stop (never PTRACE_SYSCALL on every call); one event loop serves every
 //! thread and process of the guest, which are auto-attached on clone, fork and vfork.
+//!
+//! An observed run (`--trace`, `--stats`) is the one exception: its filter stops every call,
+//! and each stop is resumed with PTRACE_SYSCALL to get that call's exit, then with
+//! PTRACE_CONT again. Entries, exits, signals and task ends go to the world's observer.
 
 mod scratch;
 mod sys;
@@ -10,11 +14,13 @@ use crate::{signals, GuestExit, RunOutcome, SupervisorError};
 use lxrun_syscalls::filter::{self, ptrace_verdict, seccomp_verdict, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF};
 use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
 use lxrun_syscalls::process::{Process, ProcessState};
+use lxrun_syscalls::stats::Mechanism;
 use lxrun_syscalls::world::World;
 use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallCtx};
 use nix::errno::Errno as HostErrno;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 use sys::*;
 
 const OPTIONS: i32 = libc::PTRACE_O_TRACESECCOMP
@@ -28,6 +34,8 @@ const OPTIONS: i32 = libc::PTRACE_O_TRACESECCOMP
 struct Task {
     tgid: i32,
     process: Arc<Process>,
+    /// Observed runs: between a call's seccomp stop and its exit stop.
+    in_syscall: bool,
 }
 
 struct Tracer<'w> {
@@ -39,16 +47,29 @@ struct Tracer<'w> {
     main_exit: Option<GuestExit>,
     /// The first program got past its execve.
     launched: bool,
+    /// `--trace` or `--stats`: every call stops, and its exit too.
+    observed: bool,
 }
 
 /// Runs the guest. With `notify`, the calls the seccomp backend can serve by user notification
 /// go there (served by worker threads); ptrace still follows every task and carries execve.
+/// An observed run (`--trace`, `--stats`) stops every call with ptrace, whatever the backend.
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<RunOutcome, SupervisorError> {
     let identity = world.vfs.is_identity();
-    let prog = if notify {
-        filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF)
+    let observed = world.observer.enabled();
+    let notify = notify && !observed;
+    let (prog, options) = if observed {
+        (
+            filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE),
+            OPTIONS | libc::PTRACE_O_TRACESYSGOOD,
+        )
+    } else if notify {
+        (
+            filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF),
+            OPTIONS,
+        )
     } else {
-        filter::build(ptrace_verdict(identity), SECCOMP_RET_TRACE)
+        (filter::build(ptrace_verdict(identity), SECCOMP_RET_TRACE), OPTIONS)
     };
     // SAFETY: umask has no preconditions; this reads the mask by setting and restoring it.
     let umask = unsafe {
@@ -57,7 +78,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         m
     };
     let spawned = spawn(launch, &prog, notify, |pid| {
-        seize(pid, OPTIONS).map_err(|err| SupervisorError::Ptrace {
+        seize(pid, options).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
             err,
         })
@@ -82,14 +103,19 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         main,
         main_exit: None,
         launched: false,
+        observed,
     };
     tracer.tasks.insert(
         main,
         Task {
             tgid: main,
             process: process.clone(),
+            in_syscall: false,
         },
     );
+    if observed {
+        world.observer.task_new(main);
+    }
     tracer.event_loop()?;
     let exit = tracer.main_exit.unwrap_or(GuestExit::Code(0));
     let launch_error = if tracer.launched {
@@ -137,6 +163,14 @@ impl Tracer<'_> {
                 self.world.remove_process(pid);
             }
         }
+        if self.observed {
+            if libc::WIFEXITED(status) {
+                self.world.observer.exited(pid, libc::WEXITSTATUS(status));
+            } else {
+                let (sig, core) = (libc::WTERMSIG(status), libc::WCOREDUMP(status));
+                self.world.observer.killed(pid, sig, core);
+            }
+        }
         if pid == self.main {
             self.main_exit = Some(if libc::WIFEXITED(status) {
                 GuestExit::Code(libc::WEXITSTATUS(status))
@@ -163,16 +197,26 @@ impl Tracer<'_> {
                 if pid == self.main {
                     self.launched = true;
                 }
-                cont(pid, 0)
+                if self.observed {
+                    self.world.observer.exec(pid, former);
+                    // The execve's exit stop comes next.
+                    if let Some(task) = self.tasks.get_mut(&pid) {
+                        task.in_syscall = true;
+                    }
+                }
+                self.resume(pid, 0)
             }
             PTRACE_EVENT_FORK | PTRACE_EVENT_VFORK | PTRACE_EVENT_CLONE => {
                 let child = event_msg(pid)? as i32;
                 self.new_task(pid, child, status >> 16)?;
-                cont(pid, 0)
+                self.resume(pid, 0)
             }
             PTRACE_EVENT_STOP => match sig {
                 // A group-stop: stay stopped, but let SIGCONT wake the tracee.
                 libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
+                    if self.observed {
+                        self.world.observer.group_stop(pid, sig);
+                    }
                     listen(pid)?;
                     // The job stops as a whole: whoever started lxrun sees it stop too.
                     if pid == self.main {
@@ -187,7 +231,13 @@ impl Tracer<'_> {
                 }
                 _ => cont(pid, 0),
             },
+            0 if self.observed && sig == SYSCALL_STOP => self.syscall_exit(pid),
             0 => {
+                if self.observed {
+                    if let Ok(info) = siginfo(pid) {
+                        self.world.observer.signal(pid, &info);
+                    }
+                }
                 if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)
                     && tracing::enabled!(tracing::Level::DEBUG)
                 {
@@ -195,10 +245,34 @@ impl Tracer<'_> {
                     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
                     tracing::debug!(pid, sig, "fault: {regs:x?}\n{maps}");
                 }
-                cont(pid, sig)
+                self.resume(pid, sig)
             }
-            _ => cont(pid, 0),
+            _ => self.resume(pid, 0),
         }
+    }
+
+    /// Resumes `pid`: to its current call's exit when observed and inside a call, else freely.
+    fn resume(&self, pid: i32, sig: i32) -> Result<(), HostErrno> {
+        if self.observed && self.tasks.get(&pid).is_some_and(|t| t.in_syscall) {
+            return cont_to_exit(pid, sig);
+        }
+        cont(pid, sig)
+    }
+
+    /// Observed runs: a syscall stop, normally the exit of the call `pid` is in.
+    fn syscall_exit(&mut self, pid: i32) -> Result<(), HostErrno> {
+        let start = Instant::now();
+        let value = syscall_exit_value(pid)?;
+        if let (Some(ret), Some(task)) = (value, self.tasks.get_mut(&pid)) {
+            if task.in_syscall {
+                task.in_syscall = false;
+                // Decoded while the tracee is stopped: its output buffers are still intact.
+                self.world
+                    .observer
+                    .syscall_exit(pid, ret, &GuestMemory::new(pid), start.elapsed());
+            }
+        }
+        cont(pid, 0)
     }
 
     /// Registers `child`, just created by `parent` with a fork, vfork or clone event.
@@ -211,14 +285,22 @@ impl Tracer<'_> {
             Task {
                 tgid: p.tgid,
                 process: p.process.clone(),
+                in_syscall: false,
             }
         } else {
             let process = Arc::new(p.process.fork());
             self.world.add_process(child, process.clone());
-            Task { tgid: child, process }
+            Task {
+                tgid: child,
+                process,
+                in_syscall: false,
+            }
         };
         self.world.add_thread(child, task.tgid);
         self.tasks.insert(child, task);
+        if self.observed {
+            self.world.observer.task_new(child);
+        }
         if self.early.remove(&child) {
             cont(child, 0)?;
         }
@@ -226,8 +308,9 @@ impl Tracer<'_> {
     }
 
     fn syscall(&mut self, pid: i32) -> Result<(), HostErrno> {
+        let start = self.observed.then(Instant::now);
         let call = seccomp_call(pid)?;
-        let Some(task) = self.tasks.get(&pid) else {
+        let Some(task) = self.tasks.get_mut(&pid) else {
             return cont(pid, 0);
         };
         let mut ctx = SyscallCtx {
@@ -237,6 +320,12 @@ impl Tracer<'_> {
             mem: GuestMemory::new(pid),
             world: self.world,
         };
+        if self.observed {
+            // Before the handler runs: the arguments as the guest passed them.
+            let observer = &self.world.observer;
+            observer.syscall_entry(pid, &call, &ctx.mem, &self.world.vfs, Mechanism::PtraceSeccomp);
+            task.in_syscall = true;
+        }
         let outcome = dispatch(&mut ctx, &call);
         tracing::trace!(pid, nr = call.nr, ?outcome, "syscall");
         match outcome {
@@ -268,7 +357,14 @@ impl Tracer<'_> {
                 Err(e) => skip(pid, e.as_return())?,
             },
         }
-        cont(pid, 0)
+        match start {
+            None => cont(pid, 0),
+            Some(start) => {
+                cont_to_exit(pid, 0)?;
+                self.world.observer.syscall_handled(pid, start.elapsed());
+                Ok(())
+            }
+        }
     }
 }
 

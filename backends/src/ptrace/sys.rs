@@ -11,7 +11,10 @@ pub const PTRACE_EVENT_SECCOMP: i32 = 7;
 pub const PTRACE_EVENT_STOP: i32 = 128;
 
 const PTRACE_GET_SYSCALL_INFO: u32 = 0x420e;
+const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
 const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+/// With PTRACE_O_TRACESYSGOOD, syscall stops report SIGTRAP | 0x80.
+pub const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
 
 fn check(r: libc::c_long) -> Result<libc::c_long, HostErrno> {
     if r < 0 {
@@ -33,6 +36,19 @@ pub fn seize(pid: i32, options: i32) -> Result<(), HostErrno> {
 /// Resumes the tracee, delivering `sig` (0: none).
 pub fn cont(pid: i32, sig: i32) -> Result<(), HostErrno> {
     request(libc::PTRACE_CONT, pid, 0, sig as usize).map(drop)
+}
+
+/// Resumes the tracee until its current syscall's exit stop, delivering `sig` (0: none).
+/// Observed runs only: a normal run never stops at syscall exits.
+pub fn cont_to_exit(pid: i32, sig: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_SYSCALL, pid, 0, sig as usize).map(drop)
+}
+
+/// The siginfo of the signal a tracee is stopped for (128 bytes, as the kernel lays it out).
+pub fn siginfo(pid: i32) -> Result<[u8; 128], HostErrno> {
+    let mut info = [0u8; 128];
+    request(libc::PTRACE_GETSIGINFO, pid, 0, info.as_mut_ptr() as usize)?;
+    Ok(info)
 }
 
 /// Leaves a group-stopped tracee stopped but lets it be continued by SIGCONT.
@@ -89,5 +105,20 @@ pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> 
         args: info.args,
         arch: info.arch,
         sp: info.sp,
+        ip: info.ip,
     })
+}
+
+/// At a syscall stop: the call's raw result (`-errno` on error) if this is its exit, None at
+/// an entry stop.
+pub fn syscall_exit_value(pid: i32) -> Result<Option<i64>, HostErrno> {
+    let mut info = SyscallInfo::default();
+    request(
+        PTRACE_GET_SYSCALL_INFO,
+        pid,
+        size_of::<SyscallInfo>(),
+        &mut info as *mut _ as usize,
+    )?;
+    // The exit arm overlays `nr`: { s64 rval; u8 is_error; }.
+    Ok((info.op == PTRACE_SYSCALL_INFO_EXIT).then_some(info.nr as i64))
 }

@@ -89,6 +89,7 @@ fn handle(world: &World, fd: i32, req: &libc::seccomp_notif) -> Option<libc::sec
         args: req.data.args,
         arch: req.data.arch,
         sp: 0,
+        ip: req.data.instruction_pointer,
     };
     let mut ctx = SyscallCtx {
         tid,
