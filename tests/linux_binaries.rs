@@ -189,3 +189,10 @@ fn tracee() {
     });
     assert_no_failures(&failures);
 }
+
+#[test]
+fn execthread() {
+    let mut failures = Vec::new();
+    check_case(&mut failures, "execthread", Expect::Exit(0), &[], |_, _| Vec::new());
+    assert_no_failures(&failures);
+}

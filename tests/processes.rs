@@ -1,0 +1,165 @@
+//! Processes and signals as on Linux: signals sent to lxrun reach the guest, lxrun's death
+//! takes every guest process with it, nothing outlives a run, tracing inside the guest is
+//! refused in one line rather than hanging, and fork/exec/wait at volume match a native run.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+fn pgrep(marker: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false)
+}
+
+/// Waits up to `limit` for no process to match `marker`.
+fn gone(marker: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while pgrep(marker) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn sigterm_sent_to_lxrun_reaches_the_guest() {
+    for backend in backends() {
+        let child = Command::new(lxrun())
+            .args([
+                "--backend",
+                backend,
+                "--",
+                "/bin/sh",
+                "-c",
+                "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        sleep(Duration::from_millis(500));
+        // SAFETY: signalling the child we spawned.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot TERM\n", "[{backend}]");
+        assert_eq!(out.status.code(), Some(3), "[{backend}]");
+    }
+}
+
+#[test]
+fn killing_lxrun_kills_every_guest_process() {
+    for backend in backends() {
+        let marker = format!("33.{}{}", std::process::id() % 1000, backend.len());
+        let mut child = Command::new(lxrun())
+            .args([
+                "--backend",
+                backend,
+                "--",
+                "/bin/sh",
+                "-c",
+                &format!("sleep {marker} & sleep {marker}; wait"),
+            ])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !pgrep(&format!("sleep {marker}")) && Instant::now() < deadline {
+            sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL: lxrun cannot clean up; PTRACE_O_EXITKILL must.
+        child.wait().unwrap();
+        assert!(
+            gone(&format!("sleep {marker}"), Duration::from_secs(3)),
+            "[{backend}] guest processes outlived lxrun"
+        );
+    }
+}
+
+#[test]
+fn lxrun_waits_for_background_processes_and_leaves_none() {
+    for backend in backends() {
+        let marker = format!("0.3{}{}", std::process::id() % 1000, backend.len());
+        let start = Instant::now();
+        let out = run_lxrun(
+            backend,
+            &Cmd::new("/bin/sh").args(["-c", &format!("sleep {marker} & echo started")]),
+        );
+        assert_eq!(out.stdout_str(), "started\n", "[{backend}] {out}");
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "[{backend}] lxrun returned before its guest's last process"
+        );
+        assert!(
+            !pgrep(&format!("sleep {marker}")),
+            "[{backend}] a guest process outlived lxrun"
+        );
+    }
+}
+
+#[test]
+fn tracing_inside_the_guest_is_refused_in_one_line() {
+    let Some(strace) = find_in_path("strace") else {
+        panic!("strace not found (run tests/setup.sh)");
+    };
+    for backend in backends() {
+        let start = Instant::now();
+        let out = run_lxrun(backend, &Cmd::new(&strace).args(["-o", "/dev/null", "/bin/true"]));
+        assert!(start.elapsed() < Duration::from_secs(20), "[{backend}] hung");
+        assert_ne!(out.code, Some(0), "[{backend}] {out}");
+        let lines: Vec<String> = out
+            .stderr_str()
+            .lines()
+            .filter(|l| l.starts_with("lxrun:"))
+            .map(String::from)
+            .collect();
+        assert_eq!(lines.len(), 1, "[{backend}] {out}");
+        assert!(
+            lines[0].contains("ptrace") && lines[0].contains("EPERM"),
+            "[{backend}] {out}"
+        );
+    }
+}
+
+#[test]
+fn fork_exec_and_wait_at_volume() {
+    let mut failures = Vec::new();
+    let cases = [
+        Cmd::new("/bin/sh").args([
+            "-c",
+            "i=0; while [ $i -lt 500 ]; do /bin/true; i=$((i+1)); done; echo $i",
+        ]),
+        Cmd::new("python3").args([
+            "-c",
+            "import multiprocessing as mp, concurrent.futures as cf\n\
+             if __name__ == '__main__':\n\
+             \x20   with mp.Pool(4) as p: print(sum(p.map(abs, range(-50, 50))))\n\
+             \x20   with cf.ProcessPoolExecutor(3) as e: print(sorted(e.map(pow, [2, 3, 4], [5, 5, 5])))\n\
+             \x20   with cf.ThreadPoolExecutor(16) as e: print(sum(e.map(len, ['x' * i for i in range(100)])))",
+        ]),
+        Cmd::new("python3").args([
+            "-c",
+            "import os, signal\n\
+             pid = os.fork()\n\
+             if pid == 0:\n\
+             \x20   os.kill(os.getpid(), signal.SIGSTOP); os._exit(5)\n\
+             _, st = os.waitpid(pid, os.WUNTRACED); print('stopped', os.WIFSTOPPED(st), os.WSTOPSIG(st))\n\
+             os.kill(pid, signal.SIGCONT)\n\
+             _, st = os.waitpid(pid, os.WCONTINUED); print('continued', os.WIFCONTINUED(st))\n\
+             _, st = os.waitpid(pid, 0); print('exited', os.WEXITSTATUS(st))\n\
+             pid = os.fork()\n\
+             if pid == 0:\n\
+             \x20   os.abort()\n\
+             _, st = os.waitpid(pid, 0); print('signaled', os.WTERMSIG(st))",
+        ]),
+    ];
+    for cmd in &cases {
+        compare_everywhere("processes", cmd, &mut failures);
+    }
+    assert_no_failures(&failures);
+}
