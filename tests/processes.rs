@@ -163,3 +163,23 @@ fn fork_exec_and_wait_at_volume() {
     }
     assert_no_failures(&failures);
 }
+
+#[test]
+fn fifo_opens_wait_for_each_other_without_starving_lxrun() {
+    // One notification worker: a FIFO open waiting for its writer must not keep lxrun from
+    // serving the call that opens the writer's end.
+    for backend in backends() {
+        let start = Instant::now();
+        let out = run_native(
+            &Cmd::new(lxrun())
+                .args(["--backend", backend, "--tmpfs", "/lxfifo", "--", "/bin/sh", "-c"])
+                .arg("cd /lxfifo && mkfifo p q && (echo one > p &) && (echo two > q &) && cat q p")
+                .env("LXRUN_WORKERS", "1"),
+        );
+        assert_eq!(out.stdout_str(), "two\none\n", "[{backend}] {out}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "[{backend}] too slow: deadlocked?"
+        );
+    }
+}

@@ -7,7 +7,7 @@ mod perform;
 
 use lxrun_syscalls::memory::GuestMemory;
 use lxrun_syscalls::world::World;
-use lxrun_syscalls::{dispatch, Errno, Outcome, SyscallArgs, SyscallCtx};
+use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallArgs, SyscallCtx};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
@@ -48,7 +48,7 @@ pub(crate) fn serve(listener: OwnedFd, world: Arc<World>) {
     }
 }
 
-fn worker(listener: &OwnedFd, world: &World) {
+fn worker(listener: &Arc<OwnedFd>, world: &Arc<World>) {
     let fd = listener.as_raw_fd();
     loop {
         // SAFETY: the kernel requires a zeroed request; it is plain data.
@@ -63,15 +63,17 @@ fn worker(listener: &OwnedFd, world: &World) {
                 }
             }
         }
-        if let Some(resp) = handle(world, fd, &req) {
+        if let Some(resp) = handle(world, listener, &req) {
             // SAFETY: SEND reads `resp`; ENOENT (the guest thread is gone) needs nothing.
             unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
         }
     }
 }
 
-/// The answer to one notification; None when it was already sent (ADDFD with SEND).
-fn handle(world: &World, fd: i32, req: &libc::seccomp_notif) -> Option<libc::seccomp_notif_resp> {
+/// The answer to one notification; None when it was already sent (ADDFD with SEND) or will be
+/// by another thread.
+fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif) -> Option<libc::seccomp_notif_resp> {
+    let fd = listener.as_raw_fd();
     let mut resp = libc::seccomp_notif_resp {
         id: req.id,
         val: 0,
@@ -100,20 +102,31 @@ fn handle(world: &World, fd: i32, req: &libc::seccomp_notif) -> Option<libc::sec
     };
     let outcome = dispatch(&mut ctx, &call);
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
-    // What was read from the guest belongs to this very call of a still-living thread.
-    // SAFETY: ID_VALID reads the id.
-    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
-        return None;
-    }
     match outcome {
         Outcome::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Outcome::Return(v) => resp.val = v,
         Outcome::Fail(e) => resp.error = -e.raw(),
-        Outcome::Rewrite(args) => match perform::perform(&ctx, &call, &args) {
-            Ok(perform::Done::Value(v)) => resp.val = v,
-            Ok(perform::Done::NewFd { fd: host, cloexec }) => return install(fd, req.id, &host, cloexec, resp),
-            Err(e) => resp.error = -e.raw(),
-        },
+        Outcome::Rewrite(args) if opens_a_fifo(&call, &args) => {
+            // Opening a FIFO waits for its other end, which may be opened by a call this very
+            // pool must serve: wait on a thread of its own.
+            let (world, listener, req) = (world.clone(), listener.clone(), *req);
+            let process = ctx.process.clone();
+            std::thread::spawn(move || {
+                let ctx = SyscallCtx {
+                    tid,
+                    tgid,
+                    process,
+                    mem: GuestMemory::new(tid),
+                    world: &world,
+                };
+                if let Some(resp) = performed(&ctx, &call, &args, listener.as_raw_fd(), &req) {
+                    // SAFETY: SEND reads `resp`.
+                    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+                }
+            });
+            return None;
+        }
+        Outcome::Rewrite(args) => return performed(&ctx, &call, &args, fd, req),
         Outcome::Exec(_) => {
             // execve is caught by ptrace in this backend; reaching here is a table bug.
             tracing::warn!(tid, "execve arrived by notification");
@@ -121,6 +134,53 @@ fn handle(world: &World, fd: i32, req: &libc::seccomp_notif) -> Option<libc::sec
         }
     }
     Some(resp)
+}
+
+/// Performs a rewritten call for the guest and answers it (None: answered already by ADDFD).
+fn performed(
+    ctx: &SyscallCtx<'_>,
+    call: &SyscallArgs,
+    args: &[(usize, NewArg)],
+    fd: i32,
+    req: &libc::seccomp_notif,
+) -> Option<libc::seccomp_notif_resp> {
+    let mut resp = libc::seccomp_notif_resp {
+        id: req.id,
+        val: 0,
+        error: 0,
+        flags: 0,
+    };
+    // What was read from the guest belongs to this very call of a still-living thread.
+    // SAFETY: ID_VALID reads the id.
+    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
+        return None;
+    }
+    match perform::perform(ctx, call, args) {
+        Ok(perform::Done::Value(v)) => resp.val = v,
+        Ok(perform::Done::NewFd { fd: host, cloexec }) => return install(fd, req.id, &host, cloexec, resp),
+        Err(e) => resp.error = -e.raw(),
+    }
+    Some(resp)
+}
+
+/// An open (of any kind) whose translated path is a FIFO, and not O_NONBLOCK.
+fn opens_a_fifo(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
+    let (path_arg, flags) = match lxrun_syscalls::table::name_of(call.nr).as_str() {
+        "open" => (0, call.args[1]),
+        "openat" => (1, call.args[2]),
+        "openat2" | "creat" => return false,
+        _ => return false,
+    };
+    if flags as i32 & libc::O_NONBLOCK != 0 {
+        return false;
+    }
+    let Some((_, NewArg::Bytes(path))) = args.iter().find(|(i, _)| *i == path_arg) else {
+        return false;
+    };
+    let path = path.strip_suffix(b"\0").unwrap_or(path);
+    std::fs::metadata(lxrun_vfs::path(path))
+        .map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
+        .unwrap_or(false)
 }
 
 /// Installs `host` in the guest as the call's result (ADDFD with SEND: one atomic step).
