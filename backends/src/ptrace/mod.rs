@@ -117,6 +117,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         world.observer.task_new(main);
     }
     tracer.event_loop()?;
+    tracing::debug!("every guest process is gone");
     let exit = tracer.main_exit.unwrap_or(GuestExit::Code(0));
     let launch_error = if tracer.launched {
         None
@@ -157,6 +158,7 @@ impl Tracer<'_> {
     }
 
     fn gone(&mut self, pid: i32, status: i32) {
+        tracing::trace!(pid, status, "task gone");
         if let Some(task) = self.tasks.remove(&pid) {
             self.world.remove_thread(pid);
             if task.tgid == pid {
