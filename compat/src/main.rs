@@ -247,6 +247,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
         root: args.root.clone(),
         elapsed,
         meta: report::Meta::collect(&ws, &lxrun),
+        workspace: format!("{}/", ws.display()),
     };
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let md = out_dir.join("matrix.md");

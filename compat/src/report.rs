@@ -89,6 +89,8 @@ pub struct Report<'a> {
     pub root: Option<PathBuf>,
     pub elapsed: Duration,
     pub meta: Meta,
+    /// The workspace directory with a trailing slash, left out of the reports' paths.
+    pub workspace: String,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -142,6 +144,16 @@ fn md_cell_text(s: &str) -> String {
 }
 
 impl Report<'_> {
+    /// `s` with the workspace's path left out (`target/linux-binaries/...`), so the report
+    /// does not depend on where the repository is checked out.
+    fn local(&self, s: &str) -> String {
+        if self.workspace.len() > 1 {
+            s.replace(&self.workspace, "")
+        } else {
+            s.to_string()
+        }
+    }
+
     fn totals(&self, col: usize) -> Totals {
         let mut t = Totals::default();
         for row in self.rows {
@@ -297,15 +309,18 @@ impl Report<'_> {
             Verdict::Fail => summary.push_str(" (not a known failure)"),
             _ => {}
         }
-        let summary = summary
+        let summary = self
+            .local(&summary)
             .replace('<', "&lt;")
             .replace("&lt;code>", "<code>")
             .replace("&lt;/code>", "</code>");
         let mut out = format!("<details><summary>{summary}</summary>\n\n");
-        out.push_str(&format!("Command: `{}`\n\n", row.case.command_line().replace('`', "'")));
+        out.push_str("Command:\n\n");
+        out.push_str(&fence("sh", &self.local(&row.case.command_line())));
+        out.push('\n');
         if let Some(s) = &cell.setup_failure {
             out.push_str(&format!("Setup failed with {}:\n\n", s.status));
-            out.push_str(&fence("", &tail(&text(&s.stderr), 20)));
+            out.push_str(&fence("", &self.local(&tail(&text(&s.stderr), 20))));
         } else if let Some(o) = &cell.output {
             if i == 0 {
                 out.push_str(&format!(
@@ -314,7 +329,7 @@ impl Report<'_> {
                     o.status
                 ));
                 out.push_str("stdout:\n\n");
-                out.push_str(&fence("", &tail(&text(&o.stdout), 40)));
+                out.push_str(&fence("", &self.local(&tail(&text(&o.stdout), 40))));
             } else if let Some(oracle) = row.oracle() {
                 out.push_str(&format!(
                     "Status: native {}, {} {}.\n\n",
@@ -323,12 +338,12 @@ impl Report<'_> {
                 let d = diff::unified(&text(&oracle.stdout), &text(&o.stdout), 3);
                 if !d.is_empty() {
                     out.push_str("stdout:\n\n");
-                    out.push_str(&fence("diff", &clip(&d, 6000)));
+                    out.push_str(&fence("diff", &self.local(&clip(&d, 6000))));
                 }
             }
             if !o.stderr.is_empty() {
                 out.push_str(&format!("stderr of {} (last lines):\n\n", cell.column));
-                out.push_str(&fence("", &tail(&text(&o.stderr), 20)));
+                out.push_str(&fence("", &self.local(&tail(&text(&o.stderr), 20))));
             }
         }
         out.push_str("</details>\n\n");
@@ -337,6 +352,7 @@ impl Report<'_> {
 
     pub fn json(&self) -> String {
         let output_json = |o: &Output, full: bool| {
+            let text = |b: &[u8]| self.local(&text(b));
             let mut v = json!({
                 "status": o.status.to_string(),
                 "exit": match o.status { Status::Exit(c) => json!(c), _ => Value::Null },
@@ -378,7 +394,7 @@ impl Report<'_> {
                     "name": row.case.name,
                     "tags": row.case.tags,
                     "variant": row.case.variant,
-                    "command": row.case.command_line(),
+                    "command": self.local(&row.case.command_line()),
                     "expect": expect_text(row.case.expect),
                     "cells": cells,
                 })
