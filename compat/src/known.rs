@@ -18,12 +18,15 @@ pub struct Known {
     pub case: String,
     pub column: String,
     pub reason: String,
+    /// The cell fails only sometimes: passing does not fail the run either.
+    #[serde(default)]
+    pub flaky: bool,
 }
 
 /// Known failures by (case, column).
 #[derive(Default, Debug)]
 pub struct KnownFailures {
-    map: BTreeMap<(String, String), String>,
+    map: BTreeMap<(String, String), Known>,
 }
 
 /// The columns a known failure may name.
@@ -55,16 +58,15 @@ impl KnownFailures {
             if k.reason.trim().is_empty() {
                 bail!("known failure of {:?} in {}: give the reason", k.case, k.column);
             }
-            if map.insert((k.case.clone(), k.column.clone()), k.reason).is_some() {
+            if map.insert((k.case.clone(), k.column.clone()), k.clone()).is_some() {
                 bail!("known failure of {:?} in {} listed twice", k.case, k.column);
             }
         }
         Ok(KnownFailures { map })
     }
 
-    pub fn reason(&self, case: &str, column: &str) -> Option<&str> {
-        self.map
-            .get(&(case.to_string(), column.to_string()))
-            .map(String::as_str)
+    /// The known failure of this cell, if it is one.
+    pub fn get(&self, case: &str, column: &str) -> Option<&Known> {
+        self.map.get(&(case.to_string(), column.to_string()))
     }
 }

@@ -728,11 +728,12 @@ fn judge(case: &Case, columns: &[Column], results: Vec<Option<JobResult>>, known
                 (0, _) | (_, None) => model::oracle_problems(case, result.setup_failure.as_ref(), &result.output),
                 (_, Some(o)) => model::compare(&column.name, o, result.setup_failure.as_ref(), &result.output),
             };
-            let verdict = match (problems.is_empty(), known.reason(&case.name, &column.name)) {
+            let verdict = match (problems.is_empty(), known.get(&case.name, &column.name)) {
                 (true, None) => Verdict::Pass,
                 (false, None) => Verdict::Fail,
-                (false, Some(r)) => Verdict::Known(r.to_string()),
-                (true, Some(r)) => Verdict::Fixed(r.to_string()),
+                (false, Some(k)) => Verdict::Known(k.reason.clone()),
+                (true, Some(k)) if k.flaky => Verdict::Pass,
+                (true, Some(k)) => Verdict::Fixed(k.reason.clone()),
             };
             Cell {
                 column: column.name.clone(),
