@@ -682,9 +682,11 @@ fn run_job(job: &Job, case: &Case, column: &Column, lxrun: &Path, args: &Args, s
                             "/proc".into(),
                             "-b".into(),
                             "/dev".into(),
+                            "-w".into(),
+                            guest_dir.clone().into(),
                         ]);
                     }
-                    full.extend(["-w".into(), guest_dir.clone().into()]);
+                    // On the host root, plain proot: it starts in the current directory.
                     full.extend(argv);
                     Spec {
                         chroot: None,

@@ -219,7 +219,7 @@ impl Report<'_> {
         out.push_str(
             "Each case runs natively (the oracle: the host, or for guest-root cases `chroot DIR` as root in a \
              private mount namespace with /proc and /dev mounted), under lxrun with each backend, and under \
-             proot (`proot -w DIR`; `proot -r ROOT -b /proc -b /dev` for guest-root cases). A cell passes when \
+             proot (plain `proot`; `proot -r ROOT -b /proc -b /dev -w DIR` for guest-root cases). A cell passes when \
              its stdout and exit status equal the oracle's; the oracle itself must have the status the case \
              expects. Cases are data in `compat/cases.toml`; the known failures, each with its reason, are \
              in `compat/known-failures.toml`. Regenerate with `cargo run --release -p lxrun-compat`.\n\n",
