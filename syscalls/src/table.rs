@@ -80,16 +80,157 @@ pub fn name_of(nr: u64) -> String {
     lookup(nr).map_or_else(|| format!("syscall_{nr}"), |e| e.name.to_string())
 }
 
-/// The table as text, one syscall a line: number, name, policy, note (`lxrun --list-syscalls`).
+/// How a number is handled, as counted in docs/syscalls.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Translated,
+    Passthrough,
+    Denied,
+    /// A number Linux does not assign on x86_64: it traps and returns ENOSYS.
+    Unimplemented,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Translated => "translated",
+            Kind::Passthrough => "passthrough",
+            Kind::Denied => "denied",
+            Kind::Unimplemented => "unimplemented",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One number of `0..=max_nr()`, as documented: an entry of the table or an unassigned number.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub nr: u32,
+    pub name: &'static str,
+    pub kind: Kind,
+    /// `translated`, `passthrough`, `denied (EPERM)`, `unimplemented (ENOSYS)`.
+    pub policy: String,
+    pub note: &'static str,
+}
+
+const UNASSIGNED_NAME: &str = "(unassigned)";
+const UNASSIGNED_NOTE: &str = "no x86_64 syscall has this number";
+
+/// Every number from 0 to [`max_nr`], in order, the unassigned ones included.
+pub fn rows() -> Vec<Row> {
+    (0..=max_nr())
+        .map(|nr| match lookup(nr.into()) {
+            Some(e) => Row {
+                nr,
+                name: e.name,
+                kind: match e.policy {
+                    Policy::Passthrough => Kind::Passthrough,
+                    Policy::Translate(_) | Policy::Path(_) => Kind::Translated,
+                    Policy::Deny(_) => Kind::Denied,
+                },
+                policy: e.policy_name(),
+                note: e.note,
+            },
+            None => Row {
+                nr,
+                name: UNASSIGNED_NAME,
+                kind: Kind::Unimplemented,
+                policy: "unimplemented (ENOSYS)".into(),
+                note: UNASSIGNED_NOTE,
+            },
+        })
+        .collect()
+}
+
+/// The table as text, one number a line: number, name, policy, note (`lxrun --list-syscalls`).
+/// The same rows as [`markdown`].
 pub fn listing() -> String {
     let mut out = String::new();
-    for e in ENTRIES {
+    for r in rows() {
+        let line = format!("{:>3}  {:<24} {:<22} {}", r.nr, r.name, r.policy, r.note);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// docs/syscalls.md: a header with the counts per policy, then one table row per number.
+/// `LXRUN_BLESS=1 cargo test --release -p lxrun-syscalls` rewrites the file from this.
+pub fn markdown() -> String {
+    let rows = rows();
+    let count = |k: Kind| rows.iter().filter(|r| r.kind == k).count();
+    let mut denied: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.kind == Kind::Denied)
+        .map(|r| r.policy.as_str())
+        .collect();
+    denied.sort_unstable();
+    denied.dedup();
+    let denied_detail: Vec<String> = denied
+        .iter()
+        .map(|p| {
+            let n = rows.iter().filter(|r| r.policy == *p).count();
+            format!("{n} {}", p.trim_start_matches("denied (").trim_end_matches(')'))
+        })
+        .collect();
+    let plan = lxrun_loader::abi::SYS_LXRUN_PLAN;
+
+    let mut out = String::new();
+    out.push_str("# x86_64 syscalls under lxrun\n\n");
+    out.push_str(
+        "<!-- Generated from syscalls/src/x86_64.rs by lxrun_syscalls::table::markdown(); do not edit.\n     \
+         Regenerate: LXRUN_BLESS=1 cargo test --release -p lxrun-syscalls -->\n\n",
+    );
+    out.push_str(&format!(
+        "Every syscall number from 0 to {max} and what lxrun does with it; `lxrun --list-syscalls` prints the \
+         same table as text.\n\n",
+        max = max_nr()
+    ));
+    out.push_str("| policy | numbers | meaning |\n|---|---:|---|\n");
+    out.push_str(&format!(
+        "| translated | {} | caught (by seccomp: user notification or a ptrace stop) and handled by lxrun; \
+         `translated (paths)`: only when the guest's tree is not the host's (a `--root` or a mount) |\n",
+        count(Kind::Translated)
+    ));
+    out.push_str(&format!(
+        "| passthrough | {} | runs natively: the filter allows it without a trap |\n",
+        count(Kind::Passthrough)
+    ));
+    out.push_str(&format!(
+        "| denied | {} | caught and refused with the errno shown ({}), reported once by name |\n",
+        count(Kind::Denied),
+        denied_detail.join(", ")
+    ));
+    out.push_str(&format!(
+        "| unimplemented | {} | not assigned on x86_64: traps, returns ENOSYS, reported once |\n",
+        count(Kind::Unimplemented)
+    ));
+    out.push_str(&format!("| **total** | **{}** | |\n\n", rows.len()));
+    out.push_str(&format!(
+        "Also unimplemented (ENOSYS, reported once): every number above {max}, x32 calls (bit 0x40000000) and \
+         32-bit `int 0x80` calls. One more number is answered: `{plan:#x}` ({plan}), lxrun's private loader \
+         call, with which the loader stub fetches its load plan (`loader/src/abi.rs`, `SYS_LXRUN_PLAN`); it \
+         is translated like the calls below and is not a Linux syscall.\n\n",
+        max = max_nr(),
+    ));
+    out.push_str("| nr | name | policy | note |\n|---:|---|---|---|\n");
+    for r in &rows {
+        let name = if r.kind == Kind::Unimplemented {
+            r.name.to_string()
+        } else {
+            format!("`{}`", r.name)
+        };
         out.push_str(&format!(
-            "{:>3}  {:<24} {:<18} {}\n",
-            e.nr,
-            e.name,
-            e.policy_name(),
-            e.note
+            "| {} | {} | {} | {} |\n",
+            r.nr,
+            name,
+            r.policy,
+            r.note.replace('|', "\\|")
         ));
     }
     out
@@ -238,5 +379,31 @@ mod tests {
             Some(Policy::Translate(_))
         ));
         assert!(!lookup(libc::SYS_getpid as u64).is_some_and(|e| e.traps(false)));
+    }
+
+    #[test]
+    fn rows_cover_every_number_once() {
+        let rows = rows();
+        assert_eq!(rows.len() as u32, max_nr() + 1);
+        assert!(rows.iter().enumerate().all(|(i, r)| r.nr as usize == i));
+        assert!(rows[400].kind == Kind::Unimplemented && rows[400].policy.contains("ENOSYS"));
+        assert_eq!(listing().lines().count(), rows.len());
+    }
+
+    /// docs/syscalls.md is generated from the table; this fails when it is stale.
+    #[test]
+    fn docs_syscalls_md_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/syscalls.md");
+        let want = markdown();
+        if std::env::var_os("LXRUN_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &want).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/syscalls.md is stale (or missing): the syscall table changed. Regenerate it with\n    \
+             LXRUN_BLESS=1 cargo test --release -p lxrun-syscalls\nand commit the result."
+        );
     }
 }
