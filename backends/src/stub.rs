@@ -1,18 +1,60 @@
-//! The loader stub as an executable memfd, named by a path every guest process can exec.
+//! The loader stub as a file every guest process can exec, whatever its credentials.
+//!
+//! Preferred: a read-only copy in lxrun's private run directory (a guest that dropped its
+//! privileges, or entered a user namespace, can still exec it). Where that directory's
+//! filesystem is mounted noexec: a sealed memfd, named `/proc/<lxrun>/fd/<n>`, which only
+//! processes with lxrun's own credentials can reach.
 
 use lxrun_syscalls::Errno;
 use std::ffi::CStr;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
-/// The stub, sealed in a memfd that lives as long as lxrun.
+/// The stub, kept available for as long as lxrun runs.
 pub struct StubFile {
-    _fd: OwnedFd,
+    _memfd: Option<OwnedFd>,
     path: Vec<u8>,
 }
 
+fn noexec(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: statvfs fills the zeroed struct; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::statvfs(c.as_ptr(), &mut st) != 0 || st.f_flag & libc::ST_NOEXEC != 0 }
+}
+
 impl StubFile {
-    pub fn create() -> Result<StubFile, Errno> {
+    /// Writes the stub into `run_dir` (or a memfd when that cannot be exec'd).
+    pub fn create(run_dir: &Path) -> Result<StubFile, Errno> {
+        if !noexec(run_dir) {
+            let path = run_dir.join("loader");
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o700)
+                .open(&path)
+                .and_then(|mut f| f.write_all(lxrun_loader::STUB))
+                .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o555)));
+            if written.is_ok() {
+                return Ok(StubFile {
+                    _memfd: None,
+                    path: path.as_os_str().as_bytes().to_vec(),
+                });
+            }
+            tracing::debug!(
+                "cannot write the loader stub to {}: falling back to a memfd",
+                path.display()
+            );
+        }
+        Self::memfd()
+    }
+
+    fn memfd() -> Result<StubFile, Errno> {
         let name: &CStr = c"lxrun-loader";
         let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
         // MFD_EXEC (Linux 6.3) keeps the memfd executable where vm.memfd_noexec would not.
@@ -35,7 +77,10 @@ impl StubFile {
             return Err(Errno::last());
         }
         let path = format!("/proc/{}/fd/{}", std::process::id(), owned.as_raw_fd()).into_bytes();
-        Ok(StubFile { _fd: owned, path })
+        Ok(StubFile {
+            _memfd: Some(owned),
+            path,
+        })
     }
 
     /// The path a guest process execs to run the stub.

@@ -123,8 +123,20 @@ fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
     syscall(sys::MMAP, [addr, len, prot, flags, fd, off])
 }
 
-/// Maps one object as its plan says; returns its load bias.
-fn load(view: &PlanView<'_>, obj: &Object) -> u64 {
+/// Where Linux puts a PIE program when address randomization is off (ELF_ET_DYN_BASE).
+const ELF_ET_DYN_BASE: u64 = 0x5555_5555_4000;
+
+/// Whether the process asked for no address randomization (setarch -R, gdb).
+fn no_randomize() -> bool {
+    const PERSONALITY: u64 = 135;
+    const ADDR_NO_RANDOMIZE: i64 = 0x0040000;
+    let p = syscall(PERSONALITY, [0xffff_ffff, 0, 0, 0, 0, 0]);
+    p >= 0 && p & ADDR_NO_RANDOMIZE != 0
+}
+
+/// Maps one object as its plan says; returns its load bias. `hint`: where to put an ET_DYN
+/// object (0: anywhere the kernel picks).
+fn load(view: &PlanView<'_>, obj: &Object, hint: u64) -> u64 {
     let path = match view.string(obj.path) {
         Some(p) => p,
         None => die(b"bad plan", 0),
@@ -143,7 +155,7 @@ fn load(view: &PlanView<'_>, obj: &Object) -> u64 {
     } else {
         // Reserve span + alignment slack anywhere (the kernel randomizes it), then trim.
         let slack = obj.align - PAGE;
-        let at = check(mmap(0, span + slack, 0, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0), b"cannot reserve address space");
+        let at = check(mmap(hint, span + slack, 0, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0), b"cannot reserve address space");
         let aligned = (at + obj.align - 1) & !(obj.align - 1);
         if aligned > at {
             syscall(sys::MUNMAP, [at, aligned - at, 0, 0, 0, 0]);
@@ -217,10 +229,11 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         Some(o) => *o,
         None => die(b"bad plan", 0),
     };
-    let main_bias = load(&view, &main);
+    // With randomization off, a PIE goes where Linux would put it; otherwise anywhere.
+    let main_bias = load(&view, &main, if no_randomize() { ELF_ET_DYN_BASE } else { 0 });
     let (jump, base) = match view.objects().get(1) {
         Some(interp) => {
-            let b = load(&view, interp);
+            let b = load(&view, interp, 0);
             (interp.entry + b, b)
         }
         None => (main.entry + main_bias, 0),
