@@ -6,12 +6,16 @@ use lxrun_vfs::{Base, Guests, MountKind, MountTable, ProcPaths, Resolved, Vfs, V
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// A private directory for this run (glue directories, `--tmpfs` storage), removed at exit.
+/// A private directory for this run (the loader stub, glue directories, `--tmpfs` storage),
+/// removed at exit.
 pub struct RunDir(PathBuf);
 
 impl RunDir {
     pub fn create() -> anyhow::Result<RunDir> {
-        let dir = std::env::temp_dir().join(format!("lxrun-{}", std::process::id()));
+        // /tmp itself, not $TMPDIR, and a dot name: a guest that lists its TMPDIR (or runs with
+        // the host's tree) should not find lxrun's files there. LXRUN_TMPDIR overrides.
+        let base = std::env::var_os("LXRUN_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+        let dir = base.join(format!(".lxrun-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(RunDir(dir))
     }
