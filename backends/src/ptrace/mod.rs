@@ -77,6 +77,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         libc::umask(m);
         m
     };
+    let pool = notify.then(|| crate::seccomp::Pool::start(world));
     let spawned = spawn(launch, &prog, notify, |pid| {
         seize(pid, options).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
@@ -84,8 +85,8 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         })
     })?;
     let main = spawned.pid;
-    if let Some(listener) = spawned.listener {
-        crate::seccomp::serve(listener, world.clone());
+    if let (Some(pool), Some(listener)) = (pool, spawned.listener) {
+        pool.serve(listener);
     }
     signals::forward_to(main);
     let process = Arc::new(Process::new(ProcessState {

@@ -19,31 +19,54 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
-/// Starts the workers. They live until lxrun exits (a worker blocked in NOTIF_RECV cannot be
+/// The worker threads, started before the guest so they are waiting when its first
+/// notification comes (a thread created while the guest already runs can leave it waiting for
+/// a scheduler tick). They live until lxrun exits (a worker blocked in NOTIF_RECV cannot be
 /// woken once the last guest is gone, and need not be).
-pub(crate) fn serve(listener: OwnedFd, world: Arc<World>) {
-    // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6): wake the worker on the guest's CPU.
-    // SAFETY: an ioctl on our listener with a flag word.
-    let sync = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1u64) };
-    tracing::debug!(
-        "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: {}",
-        if sync == 0 {
-            "on".to_string()
-        } else {
-            Errno::last().to_string()
+pub(crate) struct Pool {
+    listeners: Vec<std::sync::mpsc::Sender<Arc<OwnedFd>>>,
+}
+
+impl Pool {
+    pub(crate) fn start(world: &Arc<World>) -> Pool {
+        let mut listeners = Vec::new();
+        for i in 0..workers() {
+            let (tx, rx) = std::sync::mpsc::channel::<Arc<OwnedFd>>();
+            let world = world.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("lxrun-notify-{i}"))
+                .spawn(move || {
+                    if let Ok(fd) = rx.recv() {
+                        worker(&fd, &world);
+                    }
+                });
+            match spawned {
+                Ok(_) => listeners.push(tx),
+                Err(e) => tracing::warn!("cannot start a notification worker: {e}"),
+            }
         }
-    );
-    // Files lxrun creates for the guest get the guest's umask, applied by hand.
-    // SAFETY: umask has no preconditions.
-    unsafe { libc::umask(0) };
-    let listener = Arc::new(listener);
-    for i in 0..workers() {
-        let (fd, world) = (listener.clone(), world.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("lxrun-notify-{i}"))
-            .spawn(move || worker(&fd, &world));
-        if let Err(e) = spawned {
-            tracing::warn!("cannot start a notification worker: {e}");
+        Pool { listeners }
+    }
+
+    /// Hands the guest's listener to the workers.
+    pub(crate) fn serve(self, listener: OwnedFd) {
+        // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6): wake the worker on the guest's CPU.
+        // SAFETY: an ioctl on our listener with a flag word.
+        let sync = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1u64) };
+        tracing::debug!(
+            "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: {}",
+            if sync == 0 {
+                "on".into()
+            } else {
+                Errno::last().to_string()
+            }
+        );
+        // Files lxrun creates for the guest get the guest's umask, applied by hand.
+        // SAFETY: umask has no preconditions.
+        unsafe { libc::umask(0) };
+        let listener = Arc::new(listener);
+        for tx in self.listeners {
+            let _ = tx.send(listener.clone());
         }
     }
 }
@@ -56,6 +79,10 @@ fn worker(listener: &Arc<OwnedFd>, world: &Arc<World>) {
         // SAFETY: RECV fills `req`.
         if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
             match Errno::last() {
+                // The guest thread went away before its call was received; or, once no guest
+                // process uses the filter any more, every RECV fails at once: stop then, or
+                // the workers would spin and starve the tracer.
+                Errno::ENOENT if orphaned(fd) => return,
                 Errno::EINTR | Errno::ENOENT => continue,
                 e => {
                     tracing::debug!("notification listener closed: {e}");
@@ -68,6 +95,17 @@ fn worker(listener: &Arc<OwnedFd>, world: &Arc<World>) {
             unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
         }
     }
+}
+
+/// Whether the filter behind listener `fd` has no more users (POLLHUP).
+fn orphaned(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polls one descriptor we own, without waiting.
+    unsafe { libc::poll(&mut p, 1, 0) >= 0 && p.revents & (libc::POLLHUP | libc::POLLERR) != 0 }
 }
 
 /// The answer to one notification; None when it was already sent (ADDFD with SEND) or will be
