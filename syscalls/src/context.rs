@@ -49,8 +49,8 @@ impl SyscallCtx<'_> {
                 .unwrap_or_else(|_| b"/".to_vec());
             return (b"/".to_vec(), cwd);
         }
-        let s = self.process.state();
-        (s.root.clone(), s.cwd.clone())
+        let fs = self.process.fs();
+        (fs.root.clone(), fs.cwd.clone())
     }
 
     /// The object open as `fd` in this thread (for AT_EMPTY_PATH).
@@ -71,11 +71,12 @@ impl Guests for SyscallCtx<'_> {
 
     fn process_paths(&self, pid: i32) -> Option<ProcPaths> {
         let p = self.world.process_of(pid)?;
-        let s = p.state();
+        let exe = p.state().exe.clone();
+        let fs = p.fs();
         Some(ProcPaths {
-            root: s.root.clone(),
-            cwd: s.cwd.clone(),
-            exe: s.exe.clone(),
+            root: fs.root.clone(),
+            cwd: fs.cwd.clone(),
+            exe,
         })
     }
 }

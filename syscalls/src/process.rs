@@ -3,12 +3,25 @@
 //! Behind a mutex because the seccomp backend serves several threads at once; the lock is
 //! never held across a guest-memory access or a host syscall that may block.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One guest process (thread group).
 #[derive(Debug)]
 pub struct Process {
     state: Mutex<ProcessState>,
+    /// Shared with the processes created with CLONE_FS, as Linux shares its fs_struct.
+    fs: Arc<Mutex<FsState>>,
+}
+
+/// What CLONE_FS shares: the root, the current directory and the umask.
+#[derive(Debug, Default, Clone)]
+pub struct FsState {
+    /// The current directory, as the guest names it.
+    pub cwd: Vec<u8>,
+    /// The root directory (`/` unless the guest called chroot), as the guest names it.
+    pub root: Vec<u8>,
+    /// The file mode creation mask, for files lxrun creates on the guest's behalf.
+    pub umask: u32,
 }
 
 /// What lxrun remembers about a guest process.
@@ -16,12 +29,6 @@ pub struct Process {
 pub struct ProcessState {
     /// Guest path of the running program (what /proc/self/exe names).
     pub exe: Vec<u8>,
-    /// The current directory, as the guest names it.
-    pub cwd: Vec<u8>,
-    /// The root directory (`/` unless the guest called chroot), as the guest names it.
-    pub root: Vec<u8>,
-    /// The file mode creation mask, for files lxrun creates on the guest's behalf.
-    pub umask: u32,
     /// The process changed its credentials (setuid and friends): calls performed on its behalf
     /// must take its filesystem uid, gid and groups.
     pub creds_changed: bool,
@@ -41,29 +48,46 @@ pub struct PendingExec {
     pub exe: Vec<u8>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock means a handler panicked mid-update; the state is still plain data.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Process {
-    pub fn new(state: ProcessState) -> Process {
+    pub fn new(state: ProcessState, fs: FsState) -> Process {
         Process {
             state: Mutex::new(state),
+            fs: Arc::new(Mutex::new(fs)),
         }
     }
 
     /// The state, for a short critical section.
     pub fn state(&self) -> MutexGuard<'_, ProcessState> {
-        // A poisoned lock means a handler panicked mid-update; the state is still plain data.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
-    /// A forked child starts with its parent's program and directories, and nothing pending.
-    pub fn fork(&self) -> Process {
+    /// The root, cwd and umask, for a short critical section.
+    pub fn fs(&self) -> MutexGuard<'_, FsState> {
+        lock(&self.fs)
+    }
+
+    /// A child process (fork, vfork, clone without CLONE_THREAD) starts with its parent's
+    /// program and credentials note, nothing pending, and the parent's root, cwd and umask:
+    /// the very same ones with CLONE_FS, a copy without.
+    pub fn fork(&self, share_fs: bool) -> Process {
         let s = self.state();
-        Process::new(ProcessState {
-            exe: s.exe.clone(),
-            cwd: s.cwd.clone(),
-            root: s.root.clone(),
-            umask: s.umask,
-            creds_changed: s.creds_changed,
-            ..Default::default()
-        })
+        let fs = if share_fs {
+            self.fs.clone()
+        } else {
+            Arc::new(Mutex::new(self.fs().clone()))
+        };
+        Process {
+            state: Mutex::new(ProcessState {
+                exe: s.exe.clone(),
+                creds_changed: s.creds_changed,
+                ..Default::default()
+            }),
+            fs,
+        }
     }
 }

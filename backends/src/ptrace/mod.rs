@@ -13,7 +13,7 @@ use crate::launch::{spawn, Launch};
 use crate::{signals, GuestExit, RunOutcome, SupervisorError};
 use lxrun_syscalls::filter::{self, ptrace_verdict, seccomp_verdict, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF};
 use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
-use lxrun_syscalls::process::{Process, ProcessState};
+use lxrun_syscalls::process::{FsState, Process, ProcessState};
 use lxrun_syscalls::stats::Mechanism;
 use lxrun_syscalls::world::World;
 use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallCtx};
@@ -89,12 +89,14 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         pool.serve(listener);
     }
     signals::forward_to(main);
-    let process = Arc::new(Process::new(ProcessState {
-        cwd: launch.guest_cwd.clone(),
-        root: b"/".to_vec(),
-        umask,
-        ..Default::default()
-    }));
+    let process = Arc::new(Process::new(
+        ProcessState::default(),
+        FsState {
+            cwd: launch.guest_cwd.clone(),
+            root: b"/".to_vec(),
+            umask,
+        },
+    ));
     world.add_process(main, process.clone());
     world.add_thread(main, main);
     let mut tracer = Tracer {
@@ -211,7 +213,7 @@ impl Tracer<'_> {
             }
             PTRACE_EVENT_FORK | PTRACE_EVENT_VFORK | PTRACE_EVENT_CLONE => {
                 let child = event_msg(pid)? as i32;
-                self.new_task(pid, child, status >> 16)?;
+                self.new_task(pid, child)?;
                 self.resume(pid, 0)
             }
             PTRACE_EVENT_STOP => match sig {
@@ -279,11 +281,12 @@ impl Tracer<'_> {
     }
 
     /// Registers `child`, just created by `parent` with a fork, vfork or clone event.
-    fn new_task(&mut self, parent: i32, child: i32, event: i32) -> Result<(), HostErrno> {
+    fn new_task(&mut self, parent: i32, child: i32) -> Result<(), HostErrno> {
         let Some(p) = self.tasks.get(&parent) else {
             return Ok(());
         };
-        let is_thread = event == PTRACE_EVENT_CLONE && clone_flags(parent)? & libc::CLONE_THREAD as u64 != 0;
+        let flags = clone_flags(parent)?;
+        let is_thread = flags & libc::CLONE_THREAD as u64 != 0;
         let task = if is_thread {
             Task {
                 tgid: p.tgid,
@@ -291,7 +294,7 @@ impl Tracer<'_> {
                 in_syscall: false,
             }
         } else {
-            let process = Arc::new(p.process.fork());
+            let process = Arc::new(p.process.fork(flags & libc::CLONE_FS as u64 != 0));
             self.world.add_process(child, process.clone());
             Task {
                 tgid: child,
@@ -417,15 +420,17 @@ fn skip(pid: i32, ret: i64) -> Result<(), HostErrno> {
     set_regs(pid, &regs)
 }
 
-/// The flags of the clone or clone3 call `pid` is stopped in (at its clone event).
+/// The flags of the clone or clone3 call `pid` is stopped in at a fork, vfork or clone event
+/// (0 for the fork and vfork syscalls).
 fn clone_flags(pid: i32) -> Result<u64, HostErrno> {
     let regs = get_regs(pid)?;
-    if regs.orig_rax == libc::SYS_clone3 as u64 {
+    match regs.orig_rax as i64 {
         // clone_args.flags is its first field.
-        GuestMemory::new(pid)
+        libc::SYS_clone3 => GuestMemory::new(pid)
             .read(GuestPtr::<u64>::new(regs.rdi))
-            .map_err(|e| HostErrno::from_raw(e.raw()))
-    } else {
-        Ok(regs.rdi)
+            .map_err(|e| HostErrno::from_raw(e.raw())),
+        libc::SYS_clone => Ok(regs.rdi),
+        // fork and vfork share nothing lxrun keeps.
+        _ => Ok(0),
     }
 }

@@ -59,10 +59,8 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
         }
     }
     let replaced = |i: usize| rewrite.iter().find(|(j, _)| *j == i).map(|(_, a)| a);
-    let (umask, creds_changed) = {
-        let st = ctx.process.state();
-        (st.umask, st.creds_changed)
-    };
+    let umask = ctx.process.fs().umask;
+    let creds_changed = ctx.process.state().creds_changed;
     let _as_guest = if creds_changed {
         Some(AsGuest::enter(ctx.tid)?)
     } else {

@@ -67,7 +67,7 @@ fn readlink_common(
 
 pub(crate) fn getcwd(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [buf, size, ..] = call.args;
-    let cwd = ctx.process.state().cwd.clone();
+    let cwd = ctx.process.fs().cwd.clone();
     if (cwd.len() + 1) as u64 > size {
         return Err(Errno::ERANGE);
     }
@@ -98,7 +98,7 @@ pub(crate) fn chdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
         return Err(Errno::ENOENT);
     }
     enterable(&r.host)?;
-    ctx.process.state().cwd = r.guest;
+    ctx.process.fs().cwd = r.guest;
     // The host's idea of the cwd follows, so the kernel's relative lookups agree with ours.
     let mut host = r.host.as_os_str().as_bytes().to_vec();
     host.push(0);
@@ -109,7 +109,7 @@ pub(crate) fn fchdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     let fd = call.args[0] as i32;
     let r = ctx.resolve_fd(fd)?;
     enterable(&r.host)?;
-    ctx.process.state().cwd = r.guest;
+    ctx.process.fs().cwd = r.guest;
     Ok(Outcome::Continue)
 }
 
@@ -125,6 +125,6 @@ pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
         return Err(Errno::ENOENT);
     }
     enterable(&r.host)?;
-    ctx.process.state().root = r.guest;
+    ctx.process.fs().root = r.guest;
     Ok(Outcome::Return(0))
 }

@@ -17,7 +17,7 @@ pub(crate) fn process_vm(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
 
 /// umask: recorded (lxrun applies it to files it creates for the guest), then run natively.
 pub(crate) fn umask(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    ctx.process.state().umask = call.args[0] as u32 & 0o777;
+    ctx.process.fs().umask = call.args[0] as u32 & 0o777;
     Ok(Outcome::Continue)
 }
 
