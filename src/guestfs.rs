@@ -15,6 +15,7 @@ impl RunDir {
         // /tmp itself, not $TMPDIR, and a dot name: a guest that lists its TMPDIR (or runs with
         // the host's tree) should not find lxrun's files there. LXRUN_TMPDIR overrides.
         let base = std::env::var_os("LXRUN_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+        remove_stale(&base);
         let dir = base.join(format!(".lxrun-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(RunDir(dir))
@@ -22,6 +23,26 @@ impl RunDir {
 
     pub fn path(&self) -> &Path {
         &self.0
+    }
+}
+
+/// Removes the run directories of lxrun processes that no longer exist (killed with SIGKILL,
+/// which gives no chance to clean up).
+fn remove_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".lxrun-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        if unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

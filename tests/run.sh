@@ -10,5 +10,20 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --release 2>&1 | tee "$log" || status=$?
+# No test may leave a process behind: neither lxrun nor a guest (whose exe is lxrun's loader).
+sleep 0.5
+left=""
+for exe in /proc/[0-9]*/exe; do
+    target=$(readlink "$exe" 2>/dev/null) || continue
+    case "$target" in
+        */.lxrun-*/loader* | */target/release/lxrun) left="$left ${exe%/exe}" ;;
+    esac
+done
+if [ -n "$left" ]; then
+    echo "processes left behind by the tests:$left"
+    for p in $left; do tr '\0' ' ' < "$p/cmdline" 2>/dev/null; echo; done
+    echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (leftover processes)" >> "$log"
+    status=1
+fi
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 exit "$status"
