@@ -158,5 +158,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Some(why) = outcome.launch_error {
         eprintln!("lxrun: {}: {why}", program.to_string_lossy());
     }
+    // Cleaned up now: dying of the guest's signal below runs no destructor.
+    drop(stub);
+    drop(run_dir);
     exit::reproduce(outcome.exit)
 }
