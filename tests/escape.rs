@@ -9,21 +9,6 @@ use common::*;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-fn debian_root() -> &'static PathBuf {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let out = std::process::Command::new(repo_root().join("tests/debian-root.sh"))
-            .output()
-            .expect("debian-root.sh");
-        assert!(
-            out.status.success(),
-            "tests/debian-root.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-}
-
 /// A host file that no guest may read, with unguessable content.
 fn secret() -> &'static (PathBuf, String) {
     static S: OnceLock<(PathBuf, String)> = OnceLock::new();
@@ -98,8 +83,7 @@ fn no_guest_reads_a_host_file() {
         }
     }
     assert_no_failures(&failures);
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } == 0 {
+    if is_root() {
         assert!(
             reached_natively >= 15,
             "only {reached_natively} attempts reach the secret on the host: the suite is not testing much"

@@ -5,29 +5,6 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-fn debian_root() -> &'static PathBuf {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let script = repo_root().join("tests/debian-root.sh");
-        let out = std::process::Command::new(&script)
-            .output()
-            .expect("running tests/debian-root.sh");
-        assert!(
-            out.status.success(),
-            "tests/debian-root.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-}
-
-fn is_root() -> bool {
-    // SAFETY: getuid has no preconditions.
-    unsafe { libc::getuid() == 0 }
-}
 
 /// Each case runs in a fresh temporary directory of the guest's /tmp, removed afterwards, so
 /// the oracle and lxrun see the same starting state.

@@ -6,22 +6,6 @@ mod common;
 
 use common::*;
 use std::path::PathBuf;
-use std::sync::OnceLock;
-
-fn debian_root() -> &'static PathBuf {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let out = std::process::Command::new(repo_root().join("tests/debian-root.sh"))
-            .output()
-            .expect("debian-root.sh");
-        assert!(
-            out.status.success(),
-            "tests/debian-root.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-}
 
 fn lx_on(backend: &str, args: &[&str], script: &str) -> Outcome {
     run_native(
@@ -57,8 +41,7 @@ fn host_dir(tag: &str) -> PathBuf {
 
 #[test]
 fn binds_match_real_bind_mounts() {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: the chroot oracle needs root (run the tests as root, as CI does)");
         return;
     }

@@ -4,7 +4,7 @@
 use crate::SupervisorError;
 use lxrun_syscalls::filter::SockFilter;
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -159,7 +159,8 @@ pub(crate) fn spawn(
                 "the guest could not install its seccomp filter".into(),
             ));
         }
-        let fd = take_fd(pid, n)?;
+        let fd = lxrun_syscalls::fds::borrow(pid, n)
+            .map_err(|e| SupervisorError::Start(format!("taking the guest's seccomp listener: {e}")))?;
         // SAFETY: as above.
         unsafe { libc::write(go_wr, [1u8].as_ptr().cast(), 1) };
         Ok(Some(fd))
@@ -176,22 +177,5 @@ pub(crate) fn spawn(
             unsafe { libc::kill(pid, libc::SIGKILL) };
             Err(e)
         }
-    }
-}
-
-/// Duplicates descriptor `fd` of process `pid` into lxrun (pidfd_getfd, Linux 5.6).
-pub(crate) fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, SupervisorError> {
-    // SAFETY: raw syscalls; each descriptor is owned as soon as it exists.
-    unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
-        if pidfd < 0 {
-            return Err(os_error("pidfd_open"));
-        }
-        let pidfd = OwnedFd::from_raw_fd(pidfd);
-        let got = libc::syscall(libc::SYS_pidfd_getfd, std::os::fd::AsRawFd::as_raw_fd(&pidfd), fd, 0) as i32;
-        if got < 0 {
-            return Err(os_error("pidfd_getfd"));
-        }
-        Ok(OwnedFd::from_raw_fd(got))
     }
 }

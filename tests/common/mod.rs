@@ -662,3 +662,28 @@ pub fn find_in_path(name: &str) -> Option<PathBuf> {
             .unwrap_or(false)
     })
 }
+
+/// The Debian test root (a newer suite than the host's), built once by tests/debian-root.sh
+/// and cached outside the repository.
+#[allow(dead_code)]
+pub fn debian_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let out = Command::new(repo_root().join("tests/debian-root.sh"))
+            .output()
+            .expect("running tests/debian-root.sh");
+        assert!(
+            out.status.success(),
+            "tests/debian-root.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// Whether the tests run as root (the chroot oracle needs it).
+#[allow(dead_code)]
+pub fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}

@@ -31,23 +31,6 @@ fn size(s: Size, args: &[u64; 6]) -> Result<usize, Errno> {
     Ok(n)
 }
 
-/// Borrows the guest's descriptor `fd`.
-fn borrow_fd(tid: i32, fd: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: raw syscalls; each descriptor is owned as soon as it exists.
-    unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, tid, 0) as i32;
-        if pidfd < 0 {
-            return Err(Errno::last());
-        }
-        let pidfd = OwnedFd::from_raw_fd(pidfd);
-        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) as i32;
-        if got < 0 {
-            return Err(Errno::EBADF);
-        }
-        Ok(OwnedFd::from_raw_fd(got))
-    }
-}
-
 pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usize, NewArg)]) -> Result<Done, Errno> {
     let entry = table::lookup(call.nr).ok_or(Errno::ENOSYS)?;
     let spec = proxy::spec(entry.name).ok_or(Errno::ENOSYS)?;
@@ -86,12 +69,12 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
                 if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
                     libc::AT_FDCWD as u64
                 } else {
-                    borrowed.push(borrow_fd(ctx.tid, raw[i] as i32)?);
+                    borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, raw[i] as i32)?);
                     borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
                 }
             }
             (Arg::Fd, _) => {
-                borrowed.push(borrow_fd(ctx.tid, raw[i] as i32)?);
+                borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, raw[i] as i32)?);
                 borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
             }
             (Arg::Path | Arg::InStr, _) if raw[i] == 0 => 0,

@@ -122,30 +122,13 @@ pub(crate) fn sendmsg(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     )]))
 }
 
-/// The guest's socket `fd`, borrowed into lxrun.
-fn take_fd(ctx: &SyscallCtx<'_>, fd: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: raw syscalls; each returned descriptor is owned at once.
-    unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, ctx.tid, 0) as i32;
-        if pidfd < 0 {
-            return Err(Errno::last());
-        }
-        let pidfd = OwnedFd::from_raw_fd(pidfd);
-        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) as i32;
-        if got < 0 {
-            return Err(Errno::last());
-        }
-        Ok(OwnedFd::from_raw_fd(got))
-    }
-}
-
 /// getsockname/getpeername done by lxrun on the guest's socket, with the path translated back.
 fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outcome, Errno> {
     if ctx.world.vfs.is_identity() {
         return Ok(Outcome::Continue);
     }
     let [fd, addr, lenp, ..] = call.args;
-    let sock = take_fd(ctx, fd as i32)?;
+    let sock = crate::fds::borrow(ctx.tid, fd as i32)?;
     let mut sa = [0u8; SUN_LEN];
     let mut len = SUN_LEN as libc::socklen_t;
     let f = if peer { libc::getpeername } else { libc::getsockname };
