@@ -22,6 +22,7 @@ pub use mounts::{MountKind, MountTable};
 use mounts::Components;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Linux's PATH_MAX, counting the NUL.
@@ -93,6 +94,19 @@ pub struct Vfs {
     mounts: MountTable,
     /// An empty directory standing in for mount points the guest root lacks.
     glue_dir: PathBuf,
+    /// The root mount's host directory, for the kernel's confined lookups (walk::fast).
+    root_fd: Option<std::os::fd::OwnedFd>,
+}
+
+/// An O_PATH descriptor of the directory the root mount stands on.
+fn open_root(mounts: &MountTable) -> Option<std::os::fd::OwnedFd> {
+    let host = &mounts.find(&[]).0.host;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(host)
+        .ok()
+        .map(std::os::fd::OwnedFd::from)
 }
 
 fn comps(path: &[u8]) -> Components {
@@ -105,17 +119,26 @@ fn comps(path: &[u8]) -> Components {
 impl Vfs {
     /// A VFS over `mounts`; `glue_dir` is an empty directory lxrun owns.
     pub fn new(mounts: MountTable, glue_dir: PathBuf) -> Vfs {
-        Vfs { mounts, glue_dir }
+        let root_fd = open_root(&mounts);
+        Vfs {
+            mounts,
+            glue_dir,
+            root_fd,
+        }
     }
 
     /// The host's `/` is the guest's `/`, with the guest's own /proc view.
     pub fn host_root() -> Vfs {
         let mut mounts = MountTable::new("/".into());
         mounts.add(b"/proc", "/proc".into(), false, MountKind::Proc, "proc");
-        Vfs {
-            mounts,
-            glue_dir: "/".into(),
-        }
+        Vfs::new(mounts, "/".into())
+    }
+
+    /// The same view, resolving every path with the walker alone (to test the fast path).
+    #[cfg(test)]
+    pub(crate) fn without_fast_path(mut self) -> Vfs {
+        self.root_fd = None;
+        self
     }
 
     pub fn mounts(&self) -> &MountTable {

@@ -190,11 +190,16 @@ proptest! {
         parts in proptest::collection::vec(prop_oneof![
             Just("a"), Just("b"), Just(".."), Just("."), Just("abs"), Just("rel"), Just("up"),
             Just("esc"), Just("f"), Just("hostpw"), Just("self"), Just("etc"), Just("file"), Just("")
-        ], 1..10),
+        ], 1..12),
     ) {
         let path = format!("{}{}", if abs { "/" } else { "" }, parts.join("/"));
         let v = vfs();
         let view = View { root: b"/", cwd: b"/", guests: &NoGuests };
+        // The kernel-assisted fast path and the walker alone agree on everything.
+        for follow in [true, false] {
+            let walker = vfs().without_fast_path();
+            prop_assert_eq!(v.resolve(&view, Base::Cwd, path.as_bytes(), follow), walker.resolve(&view, Base::Cwd, path.as_bytes(), follow), "{}", path);
+        }
         match v.resolve(&view, Base::Cwd, path.as_bytes(), true) {
             Ok(r) => {
                 prop_assert!(r.host.starts_with(tree()), "{path} escaped to {}", r.host.display());

@@ -41,6 +41,9 @@ impl Walk<'_> {
         if path.len() >= crate::PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        if let Some(r) = self.fast(&start, path, follow_last) {
+            return Ok(r);
+        }
         let mut cur = if path[0] == b'/' { self.root.clone() } else { start };
         let mut pending: Vec<Vec<u8>> = split(path);
         pending.reverse(); // popped from the end
@@ -151,6 +154,72 @@ impl Walk<'_> {
             exists,
             readonly: mount.readonly,
             special,
+        })
+    }
+
+    /// The common case in one host call instead of one `statx` per component: a path with no
+    /// symlink on its way, inside the root mount, resolved by the kernel itself with
+    /// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)` on the root's directory. Without
+    /// symlinks `..` is lexical, so the guest path and its host path follow from the text. Any
+    /// failure (a symlink, a missing file, a mount on the way) leaves the walk to `resolve`,
+    /// which also finds the right errno.
+    fn fast(&self, start: &[Vec<u8>], path: &[u8], follow_last: bool) -> Option<Resolved> {
+        let root_fd = self.vfs.root_fd.as_ref()?;
+        if !self.root.is_empty() || ends_as_dir(path) {
+            return None;
+        }
+        let mut comps: Components = if path[0] == b'/' { Vec::new() } else { start.to_vec() };
+        for c in split(path) {
+            if c == b".." {
+                comps.pop();
+            } else if c.len() > NAME_MAX {
+                return None;
+            } else {
+                comps.push(c);
+            }
+        }
+        // Short paths walk as cheaply; mounts (and /proc) need the walker.
+        if comps.len() < 3 || self.vfs.mounts.find(&comps).1 != 0 || self.vfs.mounts.has_mount_below(&comps) {
+            return None;
+        }
+        let rel = std::ffi::CString::new(join(&comps)[1..].to_vec()).ok()?;
+        #[repr(C)]
+        struct OpenHow {
+            flags: u64,
+            mode: u64,
+            resolve: u64,
+        }
+        const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+        const RESOLVE_IN_ROOT: u64 = 0x10;
+        let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
+        let how = OpenHow {
+            flags: (libc::O_PATH | libc::O_CLOEXEC | nofollow) as u64,
+            mode: 0,
+            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+        };
+        use std::os::fd::AsRawFd;
+        // SAFETY: openat2 reads `rel` and `how`; the descriptor it returns is closed at once.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root_fd.as_raw_fd(),
+                rel.as_ptr(),
+                &how,
+                size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: closing the descriptor openat2 just returned.
+        unsafe { libc::close(fd as i32) };
+        let (mount, _) = self.vfs.mounts.find(&comps);
+        Some(Resolved {
+            guest: join(&comps),
+            host: self.vfs.mounts.host_of(&comps),
+            exists: true,
+            readonly: mount.readonly,
+            special: None,
         })
     }
 
