@@ -205,7 +205,8 @@ impl Vfs {
     fn dir_of_fd(&self, view: &View<'_>, fd: i32) -> Result<Vec<u8>, Errno> {
         let (_, tid) = view.guests.caller();
         let host = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")).map_err(|_| Errno::EBADF)?;
-        if !std::fs::metadata(&host).map(|m| m.is_dir()).unwrap_or(false) {
+        // A pipe or socket is no directory; a file that is not one fails the walk with ENOTDIR.
+        if !host.is_absolute() {
             return Err(Errno::ENOTDIR);
         }
         self.guest_of(&host).ok_or(Errno::ENOENT)

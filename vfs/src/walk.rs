@@ -178,8 +178,14 @@ impl Walk<'_> {
                 comps.push(c);
             }
         }
-        // Short paths walk as cheaply; mounts (and /proc) need the walker.
-        if comps.len() < 3 || self.vfs.mounts.find(&comps).1 != 0 || self.vfs.mounts.has_mount_below(&comps) {
+        // Walking one or two components costs no more (the start directory is never walked
+        // again); mounts (and /proc) need the walker.
+        let walked = if path[0] == b'/' {
+            comps.len()
+        } else {
+            split(path).len()
+        };
+        if walked < 3 || self.vfs.mounts.find(&comps).1 != 0 || self.vfs.mounts.has_mount_below(&comps) {
             return None;
         }
         let rel = std::ffi::CString::new(join(&comps)[1..].to_vec()).ok()?;
