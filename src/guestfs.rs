@@ -4,6 +4,7 @@
 use anyhow::{bail, Context};
 use lxrun_vfs::{Base, Guests, MountKind, MountTable, ProcPaths, Resolved, Vfs, View};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A private directory for this run (the loader stub, glue directories, `--tmpfs` storage),
@@ -14,9 +15,17 @@ impl RunDir {
     pub fn create() -> anyhow::Result<RunDir> {
         // /tmp itself, not $TMPDIR, and a dot name: a guest that lists its TMPDIR (or runs with
         // the host's tree) should not find lxrun's files there. LXRUN_TMPDIR overrides.
+        // One directory per user holds the runs' directories, so cleaning up after killed runs
+        // reads only lxrun's own entries. It must stay searchable by every uid: a guest that
+        // drops its privileges still execs the loader stub inside.
         let base = std::env::var_os("LXRUN_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-        remove_stale(&base);
-        let dir = base.join(format!(".lxrun-{}", std::process::id()));
+        // SAFETY: getuid has no preconditions.
+        let user = base.join(format!(".lxrun-{}", unsafe { libc::getuid() }));
+        if std::fs::create_dir(&user).is_ok() {
+            std::fs::set_permissions(&user, std::fs::Permissions::from_mode(0o755))?;
+        }
+        remove_stale(&user);
+        let dir = user.join(std::process::id().to_string());
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(RunDir(dir))
     }
@@ -32,11 +41,7 @@ fn remove_stale(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else { return };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(".lxrun-"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
+        let Some(pid) = name.to_str().and_then(|p| p.parse::<i32>().ok()) else {
             continue;
         };
         // SAFETY: kill with signal 0 only checks whether the process exists.
@@ -48,7 +53,11 @@ fn remove_stale(base: &Path) {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // Usually only the loader is there: two unlinks beat a recursive walk.
+        let _ = std::fs::remove_file(self.0.join("loader"));
+        if std::fs::remove_dir(&self.0).is_err() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 

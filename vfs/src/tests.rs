@@ -183,7 +183,32 @@ fn kernel(root: &Path, path: &str) -> Option<PathBuf> {
     }
 }
 
+#[test]
+fn dotdot_after_a_missing_directory_is_enoent() {
+    // Found by the property test: `..` may only be lexical once every component is known to exist.
+    let v = vfs();
+    let view = View {
+        root: b"/",
+        cwd: b"/",
+        guests: &NoGuests,
+    };
+    assert_eq!(
+        v.resolve(&view, Base::Cwd, b"nope/../a/b/file", true).unwrap_err(),
+        Errno::ENOENT
+    );
+    assert_eq!(v.resolve(&view, Base::Cwd, b"b/../a", true).unwrap_err(), Errno::ENOENT);
+    assert_eq!(
+        v.resolve(&view, Base::Cwd, b"f/../a/b", true).unwrap_err(),
+        Errno::ENOTDIR
+    );
+    assert_eq!(
+        v.resolve(&view, Base::Cwd, b"a/b/../b/file", true).unwrap().guest,
+        b"/a/b/file"
+    );
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
     #[test]
     fn no_path_escapes_and_the_kernel_agrees(
         abs in any::<bool>(),

@@ -160,7 +160,8 @@ impl Walk<'_> {
     /// The common case in one host call instead of one `statx` per component: a path with no
     /// symlink on its way, inside the root mount, resolved by the kernel itself with
     /// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)` on the root's directory. Without
-    /// symlinks `..` is lexical, so the guest path and its host path follow from the text. Any
+    /// symlinks (and every component checked by the kernel) `..` is lexical, so the guest path
+    /// and its host path follow from the text. Any
     /// failure (a symlink, a missing file, a mount on the way) leaves the walk to `resolve`,
     /// which also finds the right errno.
     fn fast(&self, start: &[Vec<u8>], path: &[u8], follow_last: bool) -> Option<Resolved> {
@@ -188,7 +189,16 @@ impl Walk<'_> {
         if walked < 3 || self.vfs.mounts.find(&comps).1 != 0 || self.vfs.mounts.has_mount_below(&comps) {
             return None;
         }
-        let rel = std::ffi::CString::new(join(&comps)[1..].to_vec()).ok()?;
+        // The kernel gets the path as written (from the root), `..` included, so it checks that
+        // every component on the way exists and is a directory; the result's name is lexical.
+        let mut text = if path[0] == b'/' {
+            Vec::new()
+        } else {
+            join(start)[1..].to_vec()
+        };
+        text.push(b'/');
+        text.extend_from_slice(path);
+        let rel = std::ffi::CString::new(text).ok()?;
         #[repr(C)]
         struct OpenHow {
             flags: u64,
