@@ -9,6 +9,10 @@
 /// the plan's length (or -errno). Far above every number Linux assigns, below the x32 bit.
 pub const SYS_LXRUN_PLAN: u64 = 0x4c58;
 
+/// Where the stub puts the copy of its last instructions (the page just below its image), so
+/// that its calls from there are still recognizably the stub's.
+pub const TRAMPOLINE_AT: u64 = 0x7ff0_0000_0000 - 4096;
+
 /// First eight bytes of every plan.
 pub const PLAN_MAGIC: u64 = u64::from_le_bytes(*b"LXPLAN01");
 

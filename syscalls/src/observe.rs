@@ -9,6 +9,7 @@ use crate::memory::GuestMemory;
 use crate::stats::{Mechanism, Stats};
 use crate::trace::{Printer, TraceOptions};
 use crate::SyscallArgs;
+use lxrun_loader::abi::TRAMPOLINE_AT;
 use lxrun_loader::elf::STUB_BASE;
 use lxrun_vfs::Vfs;
 use std::collections::HashMap;
@@ -77,7 +78,7 @@ impl Observer {
         let stub = {
             let mut tasks = lock(&self.tasks);
             let task = tasks.entry(tid).or_default();
-            if task.in_stub && !(STUB_BASE..STUB_BASE + STUB_SPAN).contains(&call.ip) {
+            if task.in_stub && !(TRAMPOLINE_AT..STUB_BASE + STUB_SPAN).contains(&call.ip) {
                 task.in_stub = false;
             }
             task.call = Some((call.nr, task.in_stub, Duration::ZERO));

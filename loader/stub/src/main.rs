@@ -45,6 +45,52 @@ global_asm!(
     main = sym stub_main,
 );
 
+// The last step runs from a copy of this code in a page of its own, so the stub's pages can be
+// unmapped first: then the process's executable can be switched to the guest's program
+// (PR_SET_MM_EXE_FILE refuses while the old one is mapped). Position independent.
+// In: rdi, rsi = the stub's pages; rdx = the program's fd (or -1); rcx = stack; r8 = entry.
+global_asm!(
+    ".globl lxrun_trampoline",
+    ".globl lxrun_trampoline_end",
+    "lxrun_trampoline:",
+    "mov r12, rdx",
+    "mov r13, rcx",
+    "mov r14, r8",
+    "mov eax, 11",
+    "syscall",
+    "test r12, r12",
+    "js 2f",
+    "mov edi, 35",
+    "mov esi, 13",
+    "mov rdx, r12",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "mov eax, 157",
+    "syscall",
+    "mov rdi, r12",
+    "mov eax, 3",
+    "syscall",
+    "2:",
+    "mov rsp, r13",
+    "mov r15, r14",
+    "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
+    "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
+    "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
+    "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
+    "jmp r15",
+    "lxrun_trampoline_end:",
+);
+
+extern "C" {
+    static lxrun_trampoline: u8;
+    static lxrun_trampoline_end: u8;
+    /// End of the stub's image (linker-defined).
+    static _end: u8;
+}
+
+/// Where the linker puts the stub (build.rs: --image-base).
+const STUB_BASE: u64 = 0x7ff0_0000_0000;
+
 mod sys {
     pub const OPENAT: u64 = 257;
     pub const CLOSE: u64 = 3;
@@ -134,9 +180,9 @@ fn no_randomize() -> bool {
     p >= 0 && p & ADDR_NO_RANDOMIZE != 0
 }
 
-/// Maps one object as its plan says; returns its load bias. `hint`: where to put an ET_DYN
-/// object (0: anywhere the kernel picks).
-fn load(view: &PlanView<'_>, obj: &Object, hint: u64) -> u64 {
+/// Maps one object as its plan says; returns its load bias and, if `keep`, its still open fd.
+/// `hint`: where to put an ET_DYN object (0: anywhere the kernel picks).
+fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Option<u64>) {
     let path = match view.string(obj.path) {
         Some(p) => p,
         None => die(b"bad plan", 0),
@@ -191,8 +237,11 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64) -> u64 {
             check(mmap(bias + seg.anon_start, seg.anon_end - seg.anon_start, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0), b"cannot map .bss");
         }
     }
+    if keep {
+        return (bias, Some(fd));
+    }
     syscall(sys::CLOSE, [fd, 0, 0, 0, 0, 0]);
-    bias
+    (bias, None)
 }
 
 /// Counts the entries of a NULL-terminated pointer array.
@@ -230,10 +279,10 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         None => die(b"bad plan", 0),
     };
     // With randomization off, a PIE goes where Linux would put it; otherwise anywhere.
-    let main_bias = load(&view, &main, if no_randomize() { ELF_ET_DYN_BASE } else { 0 });
+    let (main_bias, main_fd) = load(&view, &main, if no_randomize() { ELF_ET_DYN_BASE } else { 0 }, true);
     let (jump, base) = match view.objects().get(1) {
         Some(interp) => {
-            let b = load(&view, interp, 0);
+            let (b, _) = load(&view, interp, 0, false);
             (interp.entry + b, b)
         }
         None => (main.entry + main_bias, 0),
@@ -298,15 +347,32 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         None => die(b"cannot build the initial stack", 0),
     };
 
+    // What the kernel reports as the process's auxv (/proc/PID/auxv) becomes the guest's, where
+    // lxrun may (CAP_SYS_RESOURCE); elsewhere it stays the stub's.
+    const PR_SET_MM: u64 = 35;
+    const PR_SET_MM_AUXV: u64 = 12;
+    let auxv_at = new_sp + 8 * (1 + argc as u64 + 1 + envc as u64 + 1);
+    syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_AUXV, auxv_at, 16 * (n as u64 + 3), 0, 0]);
+
+    // Leave through a copy of the trampoline, which unmaps the stub's pages.
+    let code = core::ptr::addr_of!(lxrun_trampoline) as u64;
+    let code_len = core::ptr::addr_of!(lxrun_trampoline_end) as u64 - code;
+    let stub_end = (core::ptr::addr_of!(_end) as u64 + PAGE - 1) & !(PAGE - 1);
+    let mut page = mmap(abi::TRAMPOLINE_AT, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0);
+    if page as u64 != abi::TRAMPOLINE_AT {
+        page = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+    }
+    let page = check(page, b"cannot map the trampoline");
+    core::ptr::copy_nonoverlapping(code as *const u8, page as *mut u8, code_len as usize);
+    check(syscall(sys::MPROTECT, [page, PAGE, PROT_READ | PROT_EXEC, 0, 0, 0]), b"cannot protect the trampoline");
     asm!(
-        "mov rsp, {sp}",
-        "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
-        "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
-        "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
-        "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
-        "jmp r15",
-        sp = in(reg) new_sp,
-        in("r15") jump,
+        "jmp {t}",
+        t = in(reg) page,
+        in("rdi") STUB_BASE,
+        in("rsi") stub_end - STUB_BASE,
+        in("rdx") main_fd.unwrap_or(u64::MAX),
+        in("rcx") new_sp,
+        in("r8") jump,
         options(noreturn)
     );
 }
