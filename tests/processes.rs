@@ -183,3 +183,37 @@ fn fifo_opens_wait_for_each_other_without_starving_lxrun() {
         );
     }
 }
+
+#[test]
+fn runs_unprivileged() {
+    // lxrun's users are not root: run it as nobody, on the host's tree and on a foreign root.
+    if !is_root() {
+        eprintln!("skipped: needs root to become another user (setpriv)");
+        return;
+    }
+    let root = debian_root();
+    let version = std::fs::read_to_string(root.join("etc/debian_version")).unwrap();
+    for backend in backends() {
+        let nobody = |args: &[&str]| {
+            run_native(
+                &Cmd::new("setpriv")
+                    .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"])
+                    .arg(lxrun())
+                    .args(["--backend", backend])
+                    .args(args)
+                    .cwd("/"),
+            )
+        };
+        let host = nobody(&["--", "/bin/sh", "-c", "id -u; ls / >/dev/null && echo listed"]);
+        assert_eq!(host.stdout_str(), "65534\nlisted\n", "[{backend}] {host}");
+        let guest = nobody(&[
+            "--root",
+            &root.to_string_lossy(),
+            "--",
+            "/bin/bash",
+            "-c",
+            "id -u; cat /etc/debian_version",
+        ]);
+        assert_eq!(guest.stdout_str(), format!("65534\n{version}"), "[{backend}] {guest}");
+    }
+}
