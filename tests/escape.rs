@@ -174,3 +174,34 @@ fn sockets_and_files_are_created_inside_the_root() {
         std::fs::remove_dir_all(inside).unwrap();
     }
 }
+
+#[test]
+fn racing_the_path_buffer_does_not_escape() {
+    // linux-binaries/pathrace flips the path it opens between a guest file and the host secret,
+    // and floods the stack below its opener with the secret's path, while opening in a loop.
+    ensure_built();
+    let (path, _) = secret();
+    let bin = binaries_dir().join("static");
+    // On the host the flips are real: some opens read the secret.
+    let native = run_native(
+        &Cmd::new(bin.join("pathrace"))
+            .arg(path)
+            .args(["/etc/hostname", "50000"]),
+    );
+    assert!(
+        native.stdout_str().contains("opened some") && native.code == Some(1),
+        "no race on the host: {native}"
+    );
+    for backend in backends() {
+        let out = run_native(
+            &Cmd::new(lxrun())
+                .args(["--backend", backend, "--root"])
+                .arg(debian_root())
+                .arg(format!("--bind={}:/lxbin:ro", bin.display()))
+                .args(["--", "/lxbin/pathrace"])
+                .arg(path)
+                .args(["/etc/debian_version", "50000"]),
+        );
+        assert_eq!(out.stdout_str(), "opened some, escaped 0\n", "[{backend}] {out}");
+    }
+}
