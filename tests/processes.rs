@@ -31,25 +31,26 @@ fn gone(marker: &str, limit: Duration) -> bool {
 
 #[test]
 fn sigterm_sent_to_lxrun_reaches_the_guest() {
+    use std::io::{BufRead, BufReader, Read};
     for backend in backends() {
-        let child = Command::new(lxrun())
-            .args([
-                "--backend",
-                backend,
-                "--",
-                "/bin/sh",
-                "-c",
-                "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
-            ])
+        let mut child = Command::new(lxrun())
+            .args(["--backend", backend, "--", "/bin/sh", "-c"])
+            .arg("trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done")
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        sleep(Duration::from_millis(500));
+        // Signal only once the guest's trap is in place.
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert_eq!(first, "ready\n", "[{backend}]");
         // SAFETY: signalling the child we spawned.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot TERM\n", "[{backend}]");
-        assert_eq!(out.status.code(), Some(3), "[{backend}]");
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(rest, "got TERM\n", "[{backend}]");
+        assert_eq!(status.code(), Some(3), "[{backend}]");
     }
 }
 
