@@ -2,7 +2,8 @@
  * syscalls; another flips that path's bytes between a harmless guest path and a host path, and
  * floods the stack region below the first thread's stack pointer (where a tracer may write its
  * rewritten path) with the host path. Prints how many opens read the host's secret.
- *   pathrace HOST_SECRET_PATH DECOY_PATH ITERATIONS */
+ *   pathrace HOST_SECRET_PATH DECOY_PATH ITERATIONS [first]
+ * With `first`, stops at the first open that read the secret. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,8 +42,9 @@ static void *flipper(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4)
+    if (argc != 4 && argc != 5)
         return 2;
+    int first = argc == 5 && strcmp(argv[4], "first") == 0;
     secret = argv[1];
     decoy = argv[2];
     long iters = atol(argv[3]), escaped = 0, opened = 0;
@@ -60,8 +62,11 @@ int main(int argc, char **argv) {
         opened++;
         long n = sys3(0, fd, (long)buf, 11);
         sys3(3, fd, 0, 0);
-        if (n == 11 && buf[0] == 'H' && buf[5] == 'S' && buf[10] == 'T')
+        if (n == 11 && buf[0] == 'H' && buf[5] == 'S' && buf[10] == 'T') {
             escaped++;
+            if (first)
+                break;
+        }
     }
     target_sp = 0;
     stop = 1;

@@ -182,11 +182,12 @@ fn racing_the_path_buffer_does_not_escape() {
     ensure_built();
     let (path, _) = secret();
     let bin = binaries_dir().join("static");
-    // On the host the flips are real: some opens read the secret.
+    // On the host the flips are real: opens read the secret (it loops until one does, however
+    // busy the machine).
     let native = run_native(
         &Cmd::new(bin.join("pathrace"))
             .arg(path)
-            .args(["/etc/hostname", "50000"]),
+            .args(["/etc/hostname", "100000000", "first"]),
     );
     assert!(
         native.stdout_str().contains("opened some") && native.code == Some(1),
