@@ -40,6 +40,17 @@ impl SyscallCtx<'_> {
         self.world.vfs.resolve(&view, base, path, follow_last)
     }
 
+    /// Resolves `path` confined to guest directory `root` (openat2's RESOLVE_IN_ROOT): it is
+    /// both the root and the start of the lookup.
+    pub fn resolve_within(&self, root: &[u8], path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        let view = View {
+            root,
+            cwd: root,
+            guests: self,
+        };
+        self.world.vfs.resolve(&view, Base::Cwd, path, follow_last)
+    }
+
     /// The process's root and cwd as guest paths. With the host's own tree, chdir is not
     /// trapped, so the kernel's cwd is the truth.
     pub fn dirs(&self) -> (Vec<u8>, Vec<u8>) {

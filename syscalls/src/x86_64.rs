@@ -555,7 +555,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         437,
         "openat2",
         Path(path::openat2),
-        "as openat; RESOLVE_BENEATH/IN_ROOT confine to the guest root, not the dirfd (partial)",
+        "as openat; RESOLVE_IN_ROOT/BENEATH walked with the dirfd as the root (BENEATH clamps `..` rather than EXDEV)",
     ),
     Entry::new(
         438,

@@ -168,7 +168,12 @@ fn translate_open(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: PathArg) -> Resul
     let Some(r) = resolve_arg(ctx, call, &a)? else {
         return Ok(Outcome::Continue);
     };
-    let host = match r.special {
+    Ok(Outcome::Rewrite(vec![(a.path, open_arg(ctx, &r)?)]))
+}
+
+/// The path an open of `r` hands the kernel: its host path, or a memfd lxrun fills.
+fn open_arg(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<NewArg, Errno> {
+    Ok(match r.special {
         Some(special) => {
             let content = match special {
                 Special::Maps(pid) => ctx.world.vfs.proc_maps(pid).map_err(|e| Errno::from_io(&e))?,
@@ -180,9 +185,8 @@ fn translate_open(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: PathArg) -> Resul
             ctx.world.hold(ctx.tid, fd);
             NewArg::Bytes(path)
         }
-        None => host_arg(&r),
-    };
-    Ok(Outcome::Rewrite(vec![(a.path, host)]))
+        None => host_arg(r),
+    })
 }
 
 /// A memfd holding `content`, for the guest to open by path.
@@ -289,23 +293,42 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
         return Ok(Outcome::Continue);
     }
     let how: OpenHow = ctx.mem.read(GuestPtr::new(call.args[2]))?;
-    // The confining RESOLVE_* flags are relative to the dirfd and refuse absolute paths: lxrun
-    // resolves within the guest's view and hands the kernel a path that needs no confining.
     const RESOLVE_BENEATH: u64 = 0x08;
     const RESOLVE_IN_ROOT: u64 = 0x10;
     let mut flags_call = *call;
     flags_call.args[2] = how.flags;
-    let out = translate_open(ctx, &flags_call, at(0, 1, Follow::Open(2), Writes::Open(2)))?;
-    let Outcome::Rewrite(mut new) = out else { return Ok(out) };
-    if how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
-        let relaxed = OpenHow {
-            resolve: how.resolve & !(RESOLVE_BENEATH | RESOLVE_IN_ROOT),
-            ..how
-        };
-        // SAFETY: OpenHow is three u64s.
-        let bytes =
-            unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
-        new.push((2, NewArg::Bytes(bytes.to_vec())));
+    let spec = at(0, 1, Follow::Open(2), Writes::Open(2));
+    let confined = how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT);
+    if confined == 0 {
+        return translate_open(ctx, &flags_call, spec);
     }
-    Ok(Outcome::Rewrite(new))
+    // The lookup is confined to the dirfd: lxrun walks it with the dirfd as the root (absolute
+    // symlinks and `..` stay inside, as RESOLVE_IN_ROOT does; RESOLVE_BENEATH refuses absolute
+    // paths but, unlike Linux, clamps a climbing `..` instead of failing with EXDEV), then hands
+    // the kernel the host path without the confining flags, which would refuse it.
+    let path = read_path(ctx, call.args[1])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if how.resolve & RESOLVE_BENEATH != 0 && path[0] == b'/' {
+        return Err(Errno::EXDEV);
+    }
+    let dir = match base_of(call, Some(0)) {
+        Base::Cwd => ctx.dirs().1,
+        Base::Fd(fd) => ctx.resolve_fd(fd)?.guest,
+    };
+    let r = ctx.resolve_within(&dir, &path, follows(spec.follow, &flags_call))?;
+    if r.readonly && writes(spec.writes, &flags_call) {
+        return Err(Errno::EROFS);
+    }
+    let relaxed = OpenHow {
+        resolve: how.resolve & !confined,
+        ..how
+    };
+    // SAFETY: OpenHow is three u64s.
+    let bytes = unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
+    Ok(Outcome::Rewrite(vec![
+        (1, open_arg(ctx, &r)?),
+        (2, NewArg::Bytes(bytes.to_vec())),
+    ]))
 }
