@@ -88,8 +88,8 @@ struct SyscallInfo {
     _pad2: u32,
 }
 
-/// The call a tracee is stopped in at a seccomp stop: (arch, nr, args, sp).
-pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> {
+/// PTRACE_GET_SYSCALL_INFO: what the tracee is stopped in.
+fn syscall_info(pid: i32) -> Result<SyscallInfo, HostErrno> {
     let mut info = SyscallInfo::default();
     request(
         PTRACE_GET_SYSCALL_INFO,
@@ -97,6 +97,12 @@ pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> 
         size_of::<SyscallInfo>(),
         &mut info as *mut _ as usize,
     )?;
+    Ok(info)
+}
+
+/// The call a tracee is stopped in at a seccomp stop: (arch, nr, args, sp).
+pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> {
+    let info = syscall_info(pid)?;
     if info.op != PTRACE_SYSCALL_INFO_SECCOMP {
         return Err(HostErrno::EINVAL);
     }
@@ -112,13 +118,7 @@ pub fn seccomp_call(pid: i32) -> Result<lxrun_syscalls::SyscallArgs, HostErrno> 
 /// At a syscall stop: the call's raw result (`-errno` on error) if this is its exit, None at
 /// an entry stop.
 pub fn syscall_exit_value(pid: i32) -> Result<Option<i64>, HostErrno> {
-    let mut info = SyscallInfo::default();
-    request(
-        PTRACE_GET_SYSCALL_INFO,
-        pid,
-        size_of::<SyscallInfo>(),
-        &mut info as *mut _ as usize,
-    )?;
+    let info = syscall_info(pid)?;
     // The exit arm overlays `nr`: { s64 rval; u8 is_error; }.
     Ok((info.op == PTRACE_SYSCALL_INFO_EXIT).then_some(info.nr as i64))
 }
