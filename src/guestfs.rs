@@ -2,7 +2,7 @@
 //! `--bind` and `--tmpfs`, and where the first program starts.
 
 use anyhow::{bail, Context};
-use lxrun_vfs::{Base, Guests, MountKind, MountTable, ProcPaths, Resolved, Vfs, View};
+use lxrun_vfs::{Base, MountKind, MountTable, NoGuests, Resolved, Vfs, View};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -135,18 +135,6 @@ fn with_mounts(mut table: MountTable, opts: &FsOptions<'_>, run: &RunDir) -> any
     let glue = run.path().join("glue");
     std::fs::create_dir_all(&glue)?;
     Ok(Vfs::new(table, glue))
-}
-
-/// Before the guest runs there are no guest processes to ask about.
-struct NoGuests;
-
-impl Guests for NoGuests {
-    fn caller(&self) -> (i32, i32) {
-        (0, 0)
-    }
-    fn process_paths(&self, _: i32) -> Option<ProcPaths> {
-        None
-    }
 }
 
 /// Looks `path` up as the first program would, from guest directory `cwd`.

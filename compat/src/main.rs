@@ -308,48 +308,19 @@ fn find_tool(tool: &str, root: Option<&Path>) -> bool {
 }
 
 /// The host path of guest path `path` (absolute) in guest root `root`, following symlinks the
-/// way the guest would (an absolute target starts again at the guest root).
+/// way the guest would: lxrun's own walker (an absolute target starts again at the guest root).
 fn resolve_in_root(root: &Path, path: &Path) -> Option<PathBuf> {
-    let mut pending: VecDeque<OsString> = path
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(n) => Some(n.to_os_string()),
-            std::path::Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut done: Vec<OsString> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = pending.pop_front() {
-        if part == ".." {
-            done.pop();
-            continue;
-        }
-        let host = done.iter().fold(root.to_path_buf(), |p, c| p.join(c)).join(&part);
-        match std::fs::read_link(&host) {
-            Ok(target) => {
-                hops += 1;
-                if hops > 40 {
-                    return None;
-                }
-                if target.is_absolute() {
-                    done.clear();
-                }
-                let mut parts: Vec<OsString> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        std::path::Component::Normal(n) => Some(n.to_os_string()),
-                        std::path::Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                parts.extend(pending.drain(..));
-                pending = parts.into();
-            }
-            Err(_) => done.push(part),
-        }
-    }
-    Some(done.iter().fold(root.to_path_buf(), |p, c| p.join(c)))
+    use lxrun_vfs::{Base, MountTable, NoGuests, Vfs, View};
+    use std::os::unix::ffi::OsStrExt;
+    let vfs = Vfs::new(MountTable::new(root.to_path_buf()), root.to_path_buf());
+    let view = View {
+        root: b"/",
+        cwd: b"/",
+        guests: &NoGuests,
+    };
+    vfs.resolve(&view, Base::Cwd, path.as_os_str().as_bytes(), true)
+        .ok()
+        .map(|r| r.host)
 }
 
 /// Builds lxrun with the profile this program was built with, and returns its path.

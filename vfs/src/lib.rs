@@ -79,6 +79,19 @@ pub trait Guests {
     fn process_paths(&self, pid: i32) -> Option<ProcPaths>;
 }
 
+/// For lookups made outside any guest process (before the first one starts, or by tools): no
+/// process to ask about, so /proc's per-process entries are not resolved.
+pub struct NoGuests;
+
+impl Guests for NoGuests {
+    fn caller(&self) -> (i32, i32) {
+        (0, 0)
+    }
+    fn process_paths(&self, _: i32) -> Option<ProcPaths> {
+        None
+    }
+}
+
 /// A guest thread's view of the filesystem for one lookup.
 pub struct View<'a> {
     /// The process's root (a guest path: `/` unless it called chroot).
