@@ -14,21 +14,11 @@ fn wrapped(script: &str) -> String {
 
 /// The oracle: chroot in a private mount namespace with /proc and /dev mounted.
 fn chroot_cmd(script: &str) -> Cmd {
-    let root = debian_root();
-    let setup = format!(
-        "mount -t proc proc '{r}/proc' && mount --rbind /dev '{r}/dev' && exec /usr/sbin/chroot '{r}' /bin/bash -c \"$0\"",
-        r = root.display()
-    );
-    Cmd::new("unshare").args([
-        "-m",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        &setup,
+    chroot_oracle(
+        debian_root(),
+        "mount -t proc proc '{r}/proc' && mount --rbind /dev '{r}/dev'",
         &wrapped(script),
-    ])
+    )
 }
 
 fn lxrun_cmd(backend: &str, script: &str) -> Cmd {

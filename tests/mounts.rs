@@ -47,26 +47,15 @@ fn binds_match_real_bind_mounts() {
     }
     let rw = host_dir("rw");
     let ro = host_dir("ro");
-    let r = debian_root().display().to_string();
     let script = "cat /mnt/f /opt/f; echo new > /mnt/g && cat /mnt/g; echo no > /opt/g; echo status $?; ls /opt; \
                   cat /etc/hostname-bind; stat -c %F /mnt /etc/hostname-bind";
-    let oracle = format!(
-        "touch '{r}/etc/hostname-bind' && mount --bind {rw} '{r}/mnt' && mount --bind {ro} '{r}/opt' && \
-         mount -o remount,bind,ro '{r}/opt' && mount --bind /etc/hostname '{r}/etc/hostname-bind' && \
-         exec /usr/sbin/chroot '{r}' /bin/bash -c \"$0\"",
+    let mounts = format!(
+        "touch '{{r}}/etc/hostname-bind' && mount --bind {rw} '{{r}}/mnt' && mount --bind {ro} '{{r}}/opt' && \
+         mount -o remount,bind,ro '{{r}}/opt' && mount --bind /etc/hostname '{{r}}/etc/hostname-bind'",
         rw = rw.display(),
         ro = ro.display()
     );
-    let native = run_native(&Cmd::new("unshare").args([
-        "-m",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        &oracle,
-        script,
-    ]));
+    let native = run_native(&chroot_oracle(debian_root(), &mounts, script));
     std::fs::remove_file(rw.join("g")).unwrap();
     let binds = [
         format!("--bind={}:/mnt", rw.display()),

@@ -687,3 +687,15 @@ pub fn is_root() -> bool {
     // SAFETY: getuid has no preconditions.
     unsafe { libc::getuid() == 0 }
 }
+
+/// The oracle for guest-root tests: `script` run by bash under `chroot root` as root, in a
+/// private mount namespace where `mounts` (shell commands, `{r}` for the root) ran first.
+#[allow(dead_code)]
+pub fn chroot_oracle(root: &Path, mounts: &str, script: &str) -> Cmd {
+    let setup = format!(
+        "{mounts} && exec /usr/sbin/chroot '{r}' /bin/bash -c \"$0\"",
+        mounts = mounts.replace("{r}", &root.display().to_string()),
+        r = root.display()
+    );
+    Cmd::new("unshare").args(["-m", "--propagation", "private", "--", "/bin/sh", "-c", &setup, script])
+}
