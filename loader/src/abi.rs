@@ -42,7 +42,9 @@ pub struct Object {
     pub first_seg: u32,
     pub phnum: u32,
     pub phent: u32,
-    pub _pad: u32,
+    /// The object's file, already open in the process (lxrun put it there), as fd + 1;
+    /// 0: the stub opens `path`.
+    pub fd: u32,
     /// Page-aligned bounds of all PT_LOAD segments.
     pub span_start: u64,
     pub span_end: u64,

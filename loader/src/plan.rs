@@ -76,6 +76,8 @@ pub struct ObjectPlan {
     pub phnum: u16,
     pub phent: u16,
     pub segments: Vec<Segment>,
+    /// The file, already open in the new process (the stub opens `path` otherwise).
+    pub fd: Option<i32>,
 }
 
 impl ObjectPlan {
@@ -90,6 +92,7 @@ impl ObjectPlan {
             phnum: image.phnum,
             phent: image.phentsize,
             segments: image.loads.iter().map(segment).collect(),
+            fd: None,
         }
     }
 }
@@ -156,7 +159,7 @@ impl LoadPlan {
                 first_seg: segs.len() as u32,
                 phnum: u32::from(o.phnum),
                 phent: u32::from(o.phent),
-                _pad: 0,
+                fd: o.fd.map_or(0, |fd| fd as u32 + 1),
                 span_start: o.span.0,
                 span_end: o.span.1,
                 align: o.align,

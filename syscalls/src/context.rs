@@ -17,6 +17,9 @@ pub struct SyscallCtx<'a> {
     pub process: Arc<Process>,
     pub mem: GuestMemory,
     pub world: &'a World,
+    /// Where the backend can put a file into the calling process at once (close-on-exec),
+    /// returning its number there.
+    pub install_fd: Option<&'a dyn Fn(std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno>>,
 }
 
 impl SyscallCtx<'_> {

@@ -41,8 +41,10 @@ pub struct ProcessState {
 /// An execve handed to the loader stub, not yet picked up by it.
 #[derive(Debug, Clone)]
 pub struct PendingExec {
-    /// The encoded plan.
-    pub plan: Vec<u8>,
+    /// The plan, encoded when the stub asks for it.
+    pub plan: lxrun_loader::plan::LoadPlan,
+    /// The files of the plan's objects, in order, opened when they were checked.
+    pub files: Vec<Arc<std::fs::File>>,
     /// The new program's guest path: it becomes `exe` once the stub runs, that is once the
     /// kernel's execve of the stub has succeeded.
     pub exe: Vec<u8>,

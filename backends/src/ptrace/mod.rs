@@ -320,6 +320,7 @@ impl Tracer<'_> {
             return cont(pid, 0);
         };
         let mut ctx = SyscallCtx {
+            install_fd: None,
             tid: pid,
             tgid: task.tgid,
             process: task.process.clone(),

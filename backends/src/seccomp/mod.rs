@@ -8,7 +8,7 @@ mod perform;
 use lxrun_syscalls::memory::GuestMemory;
 use lxrun_syscalls::world::World;
 use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallArgs, SyscallCtx};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 /// How many threads serve notifications: one per CPU, at least two.
@@ -131,12 +131,15 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         sp: 0,
         ip: req.data.instruction_pointer,
     };
+    // Files a handler gives the guest at once (the loader's), close-on-exec.
+    let install_now = |src: BorrowedFd<'_>| add_fd(fd, req.id, src.as_raw_fd(), libc::O_CLOEXEC as u32, 0);
     let mut ctx = SyscallCtx {
         tid,
         tgid,
         process,
         mem: GuestMemory::new(tid),
         world,
+        install_fd: Some(&install_now),
     };
     let outcome = dispatch(&mut ctx, &call);
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
@@ -156,6 +159,7 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
                     process,
                     mem: GuestMemory::new(tid),
                     world: &world,
+                    install_fd: None,
                 };
                 if let Some(resp) = performed(&ctx, &call, &args, listener.as_raw_fd(), &req) {
                     // SAFETY: SEND reads `resp`.
@@ -229,17 +233,36 @@ fn install(
     cloexec: bool,
     mut resp: libc::seccomp_notif_resp,
 ) -> Option<libc::seccomp_notif_resp> {
+    let newfd_flags = if cloexec { libc::O_CLOEXEC as u32 } else { 0 };
+    // With SEND, success means the response has gone, carrying the new fd.
+    match add_fd(
+        fd,
+        id,
+        host.as_raw_fd(),
+        newfd_flags,
+        libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+    ) {
+        Ok(_) => None,
+        Err(e) => {
+            resp.error = -e.raw();
+            Some(resp)
+        }
+    }
+}
+
+/// SECCOMP_IOCTL_NOTIF_ADDFD: copies `src` into the process behind notification `id`.
+fn add_fd(listener: i32, id: u64, src: i32, newfd_flags: u32, flags: u32) -> Result<i32, Errno> {
     let add = libc::seccomp_notif_addfd {
         id,
-        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
-        srcfd: host.as_raw_fd() as u32,
+        flags,
+        srcfd: src as u32,
         newfd: 0,
-        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        newfd_flags,
     };
-    // SAFETY: ADDFD reads `add`; on success the response has been sent with the new fd.
-    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &add) } >= 0 {
-        return None;
+    // SAFETY: ADDFD reads `add`.
+    let n = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &add) };
+    if n < 0 {
+        return Err(Errno::last());
     }
-    resp.error = -Errno::last().raw();
-    Some(resp)
+    Ok(n)
 }

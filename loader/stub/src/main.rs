@@ -189,7 +189,10 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
     };
     const AT_FDCWD: i64 = -100;
     const O_RDONLY_CLOEXEC: u64 = 0o2000000;
-    let fd = check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]), b"cannot open the program");
+    let fd = match obj.fd {
+        0 => check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]), b"cannot open the program"),
+        n => u64::from(n - 1),
+    };
 
     let span = obj.span_end - obj.span_start;
     let bias = if obj.fixed != 0 {

@@ -48,7 +48,8 @@ pub(crate) fn execveat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
 struct Program {
     exe: Resolved,
     image: ElfImage,
-    interp: Option<(Resolved, ElfImage)>,
+    file: File,
+    interp: Option<(Resolved, ElfImage, File)>,
     /// argv as rewritten by `#!` lines (None: the guest's argv is used unchanged).
     argv: Option<Vec<Vec<u8>>>,
 }
@@ -112,7 +113,7 @@ fn exec(
         &filename,
         &program.exe.guest,
         &program.image,
-        program.interp.as_ref().map(|(r, image)| (r.guest.as_slice(), image)),
+        program.interp.as_ref().map(|(r, image, _)| (r.guest.as_slice(), image)),
     );
     let argv = match program.argv {
         None => Argv::Guest(argv_ptr),
@@ -125,8 +126,11 @@ fn exec(
         }
     };
     let mut state = ctx.process.state();
+    let mut files = vec![std::sync::Arc::new(program.file)];
+    files.extend(program.interp.map(|(_, _, f)| std::sync::Arc::new(f)));
     state.pending_exec = Some(PendingExec {
-        plan: plan.encode(),
+        plan,
+        files,
         exe: program.exe.guest,
     });
     state.exec_error = None;
@@ -155,6 +159,7 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
             return Ok(Program {
                 exe: current,
                 image,
+                file,
                 interp,
                 argv: prefix,
             });
@@ -254,7 +259,7 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
 }
 
 /// Opens and validates the program's PT_INTERP inside the guest's filesystem.
-fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage), ExecFailure> {
+fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage, File), ExecFailure> {
     let shown = String::from_utf8_lossy(path).into_owned();
     let r = ctx
         .resolve(Base::Cwd, path, true)
@@ -271,18 +276,27 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage)
             format!("interpreter {shown} has an interpreter itself"),
         ));
     }
-    Ok((r, image))
+    Ok((r, image, file))
 }
 
 /// lxrun's private call from the loader stub: copy the pending plan into `buf`.
 pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [buf, len, ..] = call.args;
     let pending = ctx.process.state().pending_exec.take().ok_or(Errno::ENOSYS)?;
-    if pending.plan.len() as u64 > len {
+    let mut plan = pending.plan;
+    if plan.encode().len() as u64 > len {
         return Err(Errno::E2BIG);
     }
-    ctx.mem.write_bytes(buf, &pending.plan)?;
-    let n = pending.plan.len() as i64;
+    // Where the backend can, the files checked at execve go straight into the process: the
+    // stub maps exactly those (and makes no call to open them).
+    if let Some(install) = ctx.install_fd {
+        for (object, file) in plan.objects.iter_mut().zip(&pending.files) {
+            object.fd = Some(install(std::os::fd::AsFd::as_fd(file.as_ref()))?);
+        }
+    }
+    let plan = plan.encode();
+    ctx.mem.write_bytes(buf, &plan)?;
+    let n = plan.len() as i64;
     ctx.process.state().exe = pending.exe;
     Ok(Outcome::Return(n))
 }
