@@ -19,11 +19,11 @@ pub struct SyscallCtx<'a> {
     pub world: &'a World,
     /// Where the backend can put a file into the calling process at once (close-on-exec),
     /// returning its number there.
-    pub install_fd: Option<&'a InstallFd>,
+    pub install_fd: Option<&'a InstallFd<'a>>,
 }
 
 /// Puts a file into the calling process (close-on-exec); its number there.
-pub type InstallFd = dyn Fn(std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno>;
+pub type InstallFd<'a> = dyn Fn(std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno> + 'a;
 
 impl SyscallCtx<'_> {
     /// The guest program's name for messages: its exe's file name.
