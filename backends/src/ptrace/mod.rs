@@ -23,12 +23,15 @@ use std::sync::Arc;
 use std::time::Instant;
 use sys::*;
 
+/// No PTRACE_O_TRACEEXEC outside observed runs: an exec needs nothing from the tracer once
+/// it is rewritten (the stub's plan call says the program got past it), and a stop per exec
+/// costs a round trip. (A thread that execs from a non-leader loses its old tid silently;
+/// the stale entry is overwritten if the number comes back.)
 const OPTIONS: i32 = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_EXITKILL
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEFORK
-    | libc::PTRACE_O_TRACEVFORK
-    | libc::PTRACE_O_TRACEEXEC;
+    | libc::PTRACE_O_TRACEVFORK;
 
 /// A traced thread.
 struct Task {
@@ -45,8 +48,6 @@ struct Tracer<'w> {
     early: HashSet<i32>,
     main: i32,
     main_exit: Option<GuestExit>,
-    /// The first program got past its execve.
-    launched: bool,
     /// `--trace` or `--stats`: every call stops, and its exit too.
     observed: bool,
 }
@@ -61,7 +62,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     let (prog, options) = if observed {
         (
             filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE),
-            OPTIONS | libc::PTRACE_O_TRACESYSGOOD,
+            OPTIONS | libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACEEXEC,
         )
     } else if notify {
         (
@@ -105,7 +106,6 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         early: HashSet::new(),
         main,
         main_exit: None,
-        launched: false,
         observed,
     };
     tracer.tasks.insert(
@@ -122,10 +122,14 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     tracer.event_loop()?;
     tracing::debug!("every guest process is gone");
     let exit = tracer.main_exit.unwrap_or(GuestExit::Code(0));
-    let launch_error = if tracer.launched {
-        None
-    } else {
-        process.state().exec_error.clone()
+    // The first program got past its execve once its loader fetched the plan (which sets exe).
+    let launch_error = {
+        let state = process.state();
+        if state.exe.is_empty() {
+            state.exec_error.clone()
+        } else {
+            None
+        }
     };
     Ok(RunOutcome { exit, launch_error })
 }
@@ -198,9 +202,6 @@ impl Tracer<'_> {
                 if former != pid {
                     self.tasks.remove(&former);
                     self.world.remove_thread(former);
-                }
-                if pid == self.main {
-                    self.launched = true;
                 }
                 if self.observed {
                     self.world.observer.exec(pid, former);
