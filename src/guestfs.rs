@@ -4,12 +4,15 @@
 use anyhow::{bail, Context};
 use lxrun_vfs::{Base, MountKind, MountTable, NoGuests, Resolved, Vfs, View};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// A private directory for this run (the loader stub, glue directories, `--tmpfs` storage),
-/// removed at exit.
-pub struct RunDir(PathBuf);
+/// A private directory for this run (glue directories, `--tmpfs` storage), removed at exit,
+/// inside lxrun's per-user directory (which also keeps the loader stub, shared by runs).
+pub struct RunDir {
+    dir: PathBuf,
+    user: PathBuf,
+}
 
 impl RunDir {
     pub fn create() -> anyhow::Result<RunDir> {
@@ -24,14 +27,25 @@ impl RunDir {
         if std::fs::create_dir(&user).is_ok() {
             std::fs::set_permissions(&user, std::fs::Permissions::from_mode(0o755))?;
         }
+        // The loader every guest execs lives there: nobody else may own or write it.
+        let meta = std::fs::symlink_metadata(&user).with_context(|| format!("creating {}", user.display()))?;
+        // SAFETY: getuid has no preconditions.
+        if !meta.is_dir() || meta.uid() != unsafe { libc::getuid() } || meta.mode() & 0o022 != 0 {
+            bail!("{} is not a directory only you can write: remove it", user.display());
+        }
         remove_stale(&user);
         let dir = user.join(std::process::id().to_string());
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(RunDir(dir))
+        Ok(RunDir { dir, user })
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.dir
+    }
+
+    /// lxrun's per-user directory, shared by its runs.
+    pub fn user_dir(&self) -> &Path {
+        &self.user
     }
 }
 
@@ -39,24 +53,47 @@ impl RunDir {
 /// which gives no chance to clean up).
 fn remove_stale(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else { return };
+    let current = format!("loader-{:016x}", lxrun_loader::STUB_ID);
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|p| p.parse::<i32>().ok()) else {
+        let name = name.to_str().unwrap_or_default();
+        // Other builds' loaders, once a day has passed (a run of that build may still use it).
+        if name.starts_with("loader-") && name != current {
+            let old = e
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok());
+            if old.is_some_and(|age| age.as_secs() > 24 * 3600) {
+                let _ = std::fs::remove_file(e.path());
+            }
+            continue;
+        }
+        // Run directories, and loaders being written (`.loader-PID`), of dead lxrun processes.
+        let (pid, is_dir) = match name.strip_prefix(".loader-") {
+            Some(pid) => (pid, false),
+            None => (name, true),
+        };
+        let Ok(pid) = pid.parse::<i32>() else {
             continue;
         };
         // SAFETY: kill with signal 0 only checks whether the process exists.
         if unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-            let _ = std::fs::remove_dir_all(e.path());
+            let _ = if is_dir {
+                std::fs::remove_dir_all(e.path())
+            } else {
+                std::fs::remove_file(e.path())
+            };
         }
     }
 }
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        // Usually only the loader is there: two unlinks beat a recursive walk.
-        let _ = std::fs::remove_file(self.0.join("loader"));
-        if std::fs::remove_dir(&self.0).is_err() {
-            let _ = std::fs::remove_dir_all(&self.0);
+        // Usually only the empty glue directory is there: two rmdirs beat a recursive walk.
+        let _ = std::fs::remove_dir(self.dir.join("glue"));
+        if std::fs::remove_dir(&self.dir).is_err() {
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }

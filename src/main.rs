@@ -147,7 +147,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         cwd: Some(cstring(host_cwd.as_os_str())?),
         guest_cwd,
     };
-    let stub = StubFile::create(run_dir.path()).map_err(|e| anyhow::anyhow!("cannot create the loader stub: {e}"))?;
+    let stub =
+        StubFile::create(run_dir.user_dir()).map_err(|e| anyhow::anyhow!("cannot create the loader stub: {e}"))?;
     let world = std::sync::Arc::new(World::new(vfs, stub.path().to_vec(), observer(&cli)?));
     let outcome = lxrun_backends::run(backend, &world, &launch);
     // The trace is flushed and the summary printed even when lxrun itself failed.

@@ -1,9 +1,10 @@
 //! The loader stub as a file every guest process can exec, whatever its credentials.
 //!
-//! Preferred: a read-only copy in lxrun's private run directory (a guest that dropped its
-//! privileges, or entered a user namespace, can still exec it). Where that directory's
-//! filesystem is mounted noexec: a sealed memfd, named `/proc/<lxrun>/fd/<n>`, which only
-//! processes with lxrun's own credentials can reach.
+//! Preferred: a read-only copy in lxrun's per-user directory, named by the stub's hash and
+//! shared by every run of this build (a guest that dropped its privileges, or entered a user
+//! namespace, can still exec it; writing it once saves every later start a create, a write
+//! and an unlink). Where that directory's filesystem is mounted noexec: a sealed memfd, named
+//! `/proc/<lxrun>/fd/<n>`, which only processes with lxrun's own credentials can reach.
 
 use lxrun_syscalls::Errno;
 use std::ffi::CStr;
@@ -29,29 +30,55 @@ fn noexec(dir: &Path) -> bool {
 }
 
 impl StubFile {
-    /// Writes the stub into `run_dir` (or a memfd when that cannot be exec'd).
-    pub fn create(run_dir: &Path) -> Result<StubFile, Errno> {
-        if !noexec(run_dir) {
-            let path = run_dir.join("loader");
-            let written = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o700)
-                .open(&path)
-                .and_then(|mut f| f.write_all(lxrun_loader::STUB))
-                .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o555)));
-            if written.is_ok() {
-                return Ok(StubFile {
-                    _memfd: None,
-                    path: path.as_os_str().as_bytes().to_vec(),
-                });
+    /// The stub in `dir` (lxrun's own per-user directory), written there if it is not yet; or
+    /// a memfd when that cannot be exec'd.
+    pub fn create(dir: &Path) -> Result<StubFile, Errno> {
+        if !noexec(dir) {
+            let path = dir.join(format!("loader-{:016x}", lxrun_loader::STUB_ID));
+            match Self::ours(&path) || Self::write(dir, &path).is_ok() {
+                true => {
+                    return Ok(StubFile {
+                        _memfd: None,
+                        path: path.as_os_str().as_bytes().to_vec(),
+                    })
+                }
+                false => tracing::debug!(
+                    "cannot write the loader stub to {}: falling back to a memfd",
+                    path.display()
+                ),
             }
-            tracing::debug!(
-                "cannot write the loader stub to {}: falling back to a memfd",
-                path.display()
-            );
         }
         Self::memfd()
+    }
+
+    /// A copy an earlier run left: ours, read-only, of the stub's size (its name is its hash).
+    fn ours(path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path).is_ok_and(|m| {
+            // SAFETY: geteuid has no preconditions.
+            m.is_file()
+                && m.uid() == unsafe { libc::geteuid() }
+                && m.mode() & 0o7777 == 0o555
+                && m.len() == lxrun_loader::STUB.len() as u64
+        })
+    }
+
+    /// Writes the stub under a private name and renames it into place, so that a concurrent
+    /// run never sees it half written.
+    fn write(dir: &Path, path: &Path) -> std::io::Result<()> {
+        let tmp = dir.join(format!(".loader-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(lxrun_loader::STUB))
+            .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o555)))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
     }
 
     fn memfd() -> Result<StubFile, Errno> {

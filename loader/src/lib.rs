@@ -18,6 +18,21 @@ mod tests;
 /// The loader stub, a static ELF executable built by build.rs from `stub/src/main.rs`.
 pub static STUB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lxrun-stub"));
 
+/// A name for the stub's bytes (their FNV-1a hash): a copy on disk under this name can serve
+/// every run of this lxrun build.
+pub const STUB_ID: u64 = fnv1a(include_bytes!(concat!(env!("OUT_DIR"), "/lxrun-stub")));
+
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
 /// Why a file cannot be executed. Each maps to the errno Linux's execve would return.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
