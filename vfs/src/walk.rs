@@ -154,6 +154,7 @@ impl Walk<'_> {
             exists,
             readonly: mount.readonly,
             special,
+            opened: None,
         })
     }
 
@@ -213,8 +214,8 @@ impl Walk<'_> {
             mode: 0,
             resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
         };
-        use std::os::fd::AsRawFd;
-        // SAFETY: openat2 reads `rel` and `how`; the descriptor it returns is closed at once.
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: openat2 reads `rel` and `how`.
         let fd = unsafe {
             libc::syscall(
                 libc::SYS_openat2,
@@ -227,8 +228,8 @@ impl Walk<'_> {
         if fd < 0 {
             return None;
         }
-        // SAFETY: closing the descriptor openat2 just returned.
-        unsafe { libc::close(fd as i32) };
+        // SAFETY: openat2 returned a new descriptor, now ours.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let (mount, _) = self.vfs.mounts.find(&comps);
         Some(Resolved {
             guest: join(&comps),
@@ -236,6 +237,7 @@ impl Walk<'_> {
             exists: true,
             readonly: mount.readonly,
             special: None,
+            opened: Some(crate::Opened(std::sync::Arc::new(fd))),
         })
     }
 

@@ -212,12 +212,13 @@ fn opens_a_fifo(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
     if flags as i32 & libc::O_NONBLOCK != 0 {
         return false;
     }
-    let Some((_, NewArg::Bytes(path))) = args.iter().find(|(i, _)| *i == path_arg) else {
-        return false;
+    let meta = match args.iter().find(|(i, _)| *i == path_arg) {
+        // The object the lookup holds open: no second walk.
+        Some((_, NewArg::Opened { object, .. })) => object.metadata(),
+        Some((_, NewArg::Bytes(path))) => std::fs::metadata(lxrun_vfs::path(path.strip_suffix(b"\0").unwrap_or(path))),
+        _ => return false,
     };
-    let path = path.strip_suffix(b"\0").unwrap_or(path);
-    std::fs::metadata(lxrun_vfs::path(path))
-        .map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
+    meta.map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
         .unwrap_or(false)
 }
 
