@@ -188,9 +188,12 @@ fn performed(
         error: 0,
         flags: 0,
     };
-    // What was read from the guest belongs to this very call of a still-living thread.
+    // What was read from the guest belongs to this very call of a still-living thread: checked
+    // before any effect but the answer itself.
+    let only_answers =
+        lxrun_syscalls::table::lookup(call.nr).is_some_and(|e| lxrun_syscalls::proxy::only_answers(e.name));
     // SAFETY: ID_VALID reads the id.
-    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
+    if !only_answers && unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
         return None;
     }
     match perform::perform(ctx, call, args) {
