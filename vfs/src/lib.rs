@@ -61,7 +61,38 @@ pub struct Resolved {
     pub readonly: bool,
     /// A /proc file lxrun synthesizes.
     pub special: Option<Special>,
+    /// The object itself (a final symlink not to be followed: the link), opened `O_PATH` by
+    /// the lookup that found it when that lookup was the kernel's: a call can act on it
+    /// without walking `host` again.
+    pub opened: Option<Opened>,
 }
+
+/// An `O_PATH` descriptor of a resolved object, shared by the copies of its [`Resolved`].
+#[derive(Clone, Debug)]
+pub struct Opened(std::sync::Arc<std::os::fd::OwnedFd>);
+
+impl Opened {
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&*self.0)
+    }
+
+    /// The object's metadata, from the descriptor.
+    pub fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: a File over our descriptor that is never dropped, so never closes it.
+        let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(self.0.as_raw_fd()) });
+        file.metadata()
+    }
+}
+
+/// Two are equal when they are the same descriptor.
+impl PartialEq for Opened {
+    fn eq(&self, other: &Opened) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Opened {}
 
 /// The guest paths lxrun keeps for one guest process.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -211,6 +242,7 @@ impl Vfs {
             exists: true,
             readonly: false,
             special: None,
+            opened: None,
         })
     }
 

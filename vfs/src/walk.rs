@@ -5,6 +5,7 @@
 use crate::mounts::{join, Components, MountKind};
 use crate::{Errno, Guests, Resolved, Special, Vfs};
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
@@ -154,6 +155,7 @@ impl Walk<'_> {
             exists,
             readonly: mount.readonly,
             special,
+            opened: None,
         })
     }
 
@@ -161,9 +163,9 @@ impl Walk<'_> {
     /// symlink on its way, inside the root mount, resolved by the kernel itself with
     /// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)` on the root's directory. Without
     /// symlinks (and every component checked by the kernel) `..` is lexical, so the guest path
-    /// and its host path follow from the text. Any
-    /// failure (a symlink, a missing file, a mount on the way) leaves the walk to `resolve`,
-    /// which also finds the right errno.
+    /// and its host path follow from the text. A missing last component is answered too when
+    /// its directory opens the same way. Any other failure (a symlink, a missing directory, a
+    /// mount on the way) leaves the walk to `resolve`, which also finds the right errno.
     fn fast(&self, start: &[Vec<u8>], path: &[u8], follow_last: bool) -> Option<Resolved> {
         let root_fd = self.vfs.root_fd.as_ref()?;
         if !self.root.is_empty() || ends_as_dir(path) {
@@ -198,44 +200,26 @@ impl Walk<'_> {
         };
         text.push(b'/');
         text.extend_from_slice(path);
-        let rel = std::ffi::CString::new(text).ok()?;
-        #[repr(C)]
-        struct OpenHow {
-            flags: u64,
-            mode: u64,
-            resolve: u64,
-        }
-        const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-        const RESOLVE_IN_ROOT: u64 = 0x10;
         let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
-        let how = OpenHow {
-            flags: (libc::O_PATH | libc::O_CLOEXEC | nofollow) as u64,
-            mode: 0,
-            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+        let opened = match open_in_root(root_fd, &text, libc::O_PATH | nofollow) {
+            Ok(fd) => Some(fd),
+            // A missing last component in a directory that exists (no symlink can give ENOENT:
+            // the kernel refuses it first): a name a call may create.
+            Err(Errno::ENOENT) => {
+                let parent = &text[..text.iter().rposition(|&c| c == b'/')?];
+                open_in_root(root_fd, parent, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+                None
+            }
+            Err(_) => return None,
         };
-        use std::os::fd::AsRawFd;
-        // SAFETY: openat2 reads `rel` and `how`; the descriptor it returns is closed at once.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root_fd.as_raw_fd(),
-                rel.as_ptr(),
-                &how,
-                size_of::<OpenHow>(),
-            )
-        };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: closing the descriptor openat2 just returned.
-        unsafe { libc::close(fd as i32) };
         let (mount, _) = self.vfs.mounts.find(&comps);
         Some(Resolved {
             guest: join(&comps),
             host: self.vfs.mounts.host_of(&comps),
-            exists: true,
+            exists: opened.is_some(),
             readonly: mount.readonly,
             special: None,
+            opened: opened.map(|fd| crate::Opened(std::sync::Arc::new(fd))),
         })
     }
 
@@ -337,6 +321,40 @@ fn parse_pid(s: &[u8]) -> Option<i32> {
         return None;
     }
     std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// `openat2(root, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)`: the
+/// kernel's lookup of `path` with `root` as the root, failing on any symlink on the way.
+fn open_in_root(root: &OwnedFd, path: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let path = std::ffi::CString::new(path).map_err(|_| Errno::EINVAL)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: openat2 reads `path` and `how`.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            path.as_ptr(),
+            &how,
+            size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: openat2 returned a new descriptor, now ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn split(path: &[u8]) -> Vec<Vec<u8>> {

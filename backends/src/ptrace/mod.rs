@@ -383,7 +383,7 @@ fn rewrite(mem: &GuestMemory, sp: u64, args: &[(usize, NewArg)]) -> Result<Vec<(
     for (i, a) in args {
         let v = match a {
             NewArg::Int(v) => *v,
-            NewArg::Bytes(b) => s.push(b.clone())?,
+            NewArg::Bytes(b) | NewArg::Opened { path: b, .. } => s.push(b.clone())?,
             NewArg::Struct { bytes, pointers } => {
                 let mut bytes = bytes.clone();
                 for (offset, target) in pointers {

@@ -192,9 +192,12 @@ fn performed(
         error: 0,
         flags: 0,
     };
-    // What was read from the guest belongs to this very call of a still-living thread.
+    // What was read from the guest belongs to this very call of a still-living thread: checked
+    // before any effect but the answer itself.
+    let only_answers =
+        lxrun_syscalls::table::lookup(call.nr).is_some_and(|e| lxrun_syscalls::proxy::only_answers(e.name));
     // SAFETY: ID_VALID reads the id.
-    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
+    if !only_answers && unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } != 0 {
         return None;
     }
     match perform::perform(ctx, call, args) {
@@ -216,12 +219,13 @@ fn opens_a_fifo(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
     if flags as i32 & libc::O_NONBLOCK != 0 {
         return false;
     }
-    let Some((_, NewArg::Bytes(path))) = args.iter().find(|(i, _)| *i == path_arg) else {
-        return false;
+    let meta = match args.iter().find(|(i, _)| *i == path_arg) {
+        // The object the lookup holds open: no second walk.
+        Some((_, NewArg::Opened { object, .. })) => object.metadata(),
+        Some((_, NewArg::Bytes(path))) => std::fs::metadata(lxrun_vfs::path(path.strip_suffix(b"\0").unwrap_or(path))),
+        _ => return false,
     };
-    let path = path.strip_suffix(b"\0").unwrap_or(path);
-    std::fs::metadata(lxrun_vfs::path(path))
-        .map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
+    meta.map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
         .unwrap_or(false)
 }
 

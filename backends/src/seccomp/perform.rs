@@ -33,7 +33,91 @@ fn size(s: Size, args: &[u64; 6]) -> Result<usize, Errno> {
 
 pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usize, NewArg)]) -> Result<Done, Errno> {
     let entry = table::lookup(call.nr).ok_or(Errno::ENOSYS)?;
-    let spec = proxy::spec(entry.name).ok_or(Errno::ENOSYS)?;
+    let creds_changed = ctx.process.state().creds_changed;
+    // The lookup that opened the object ran with lxrun's credentials: use it only while they
+    // are the guest's.
+    if !creds_changed {
+        if let Some((name, at, object)) = on_object(entry.name, call, rewrite) {
+            let done = run(ctx, name, &at, &[(1, NewArg::Bytes(vec![0]))], Some(object));
+            // readlinkat(fd, "") of what is no symlink says ENOENT where readlink says EINVAL
+            // (the object exists: the descriptor holds it).
+            return match done {
+                Err(Errno::ENOENT) if name == "readlinkat" => Err(Errno::EINVAL),
+                done => done,
+            };
+        }
+    }
+    let _as_guest = if creds_changed {
+        Some(AsGuest::enter(ctx.tid)?)
+    } else {
+        None
+    };
+    run(ctx, entry.name, call, rewrite, None)
+}
+
+/// A call that only looks at the object its path names, as its *at form acting on the
+/// descriptor the lookup left open (`AT_EMPTY_PATH`) instead of walking the host path again:
+/// the form's name, its arguments (the path is argument 1, to be replaced by "") and the
+/// descriptor, which takes the place of the dirfd. Flags the kernel would refuse keep the
+/// path (with an empty path it skips some of its checks).
+fn on_object(name: &str, call: &SyscallArgs, rewrite: &[(usize, NewArg)]) -> Option<(&'static str, SyscallArgs, i32)> {
+    use libc::{AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW};
+    const STATX_SYNC: i32 = libc::AT_STATX_FORCE_SYNC | libc::AT_STATX_DONT_SYNC;
+    let a = call.args;
+    let flags_in = |arg: usize, allowed: i32| (a[arg] as i32 & !allowed == 0).then_some(a[arg] | AT_EMPTY_PATH as u64);
+    let stat_flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH;
+    let access_flags = AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH;
+    let (empty, cwd) = (AT_EMPTY_PATH as u64, AT_FDCWD as u64);
+    let nofollow = AT_SYMLINK_NOFOLLOW as u64;
+    use libc::{SYS_faccessat2 as ACCESS, SYS_newfstatat as STAT, SYS_readlinkat as READLINK};
+    // (the *at form, its number, its arguments, where the guest's path was)
+    let (at, nr, args, path) = match name {
+        "stat" => ("newfstatat", STAT, [cwd, a[0], a[1], empty, 0, 0], 0),
+        "lstat" => ("newfstatat", STAT, [cwd, a[0], a[1], empty | nofollow, 0, 0], 0),
+        "newfstatat" => (
+            "newfstatat",
+            STAT,
+            [a[0], a[1], a[2], flags_in(3, stat_flags)?, 0, 0],
+            1,
+        ),
+        "statx" if a[2] as i32 & STATX_SYNC != STATX_SYNC && a[3] as i32 & libc::STATX__RESERVED == 0 => {
+            let flags = flags_in(2, stat_flags | STATX_SYNC)?;
+            ("statx", libc::SYS_statx, [a[0], a[1], flags, a[3], a[4], 0], 1)
+        }
+        "access" => ("faccessat2", ACCESS, [cwd, a[0], a[1], empty, 0, 0], 0),
+        "faccessat" => ("faccessat2", ACCESS, [a[0], a[1], a[2], empty, 0, 0], 1),
+        "faccessat2" => (
+            "faccessat2",
+            ACCESS,
+            [a[0], a[1], a[2], flags_in(3, access_flags)?, 0, 0],
+            1,
+        ),
+        "readlink" => ("readlinkat", READLINK, [cwd, a[0], a[1], a[2], 0, 0], 0),
+        "readlinkat" => ("readlinkat", READLINK, a, 1),
+        _ => return None,
+    };
+    let object = rewrite.iter().find_map(|(i, arg)| match arg {
+        NewArg::Opened { object, .. } if *i == path => Some(object.fd().as_raw_fd()),
+        _ => None,
+    })?;
+    let at_call = SyscallArgs {
+        nr: nr as u64,
+        args,
+        ..*call
+    };
+    Some((at, at_call, object))
+}
+
+/// Runs call `name` with `rewrite` applied; `object`, when given, is a host descriptor for the
+/// call's dirfd (argument 0).
+fn run(
+    ctx: &SyscallCtx<'_>,
+    name: &str,
+    call: &SyscallArgs,
+    rewrite: &[(usize, NewArg)],
+    object: Option<i32>,
+) -> Result<Done, Errno> {
+    let spec = proxy::spec(name).ok_or(Errno::ENOSYS)?;
     // The arguments as the call will see them: rewritten integers replace the guest's.
     let mut raw = call.args;
     for (i, a) in rewrite {
@@ -43,12 +127,6 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
     }
     let replaced = |i: usize| rewrite.iter().find(|(j, _)| *j == i).map(|(_, a)| a);
     let umask = ctx.process.fs().umask;
-    let creds_changed = ctx.process.state().creds_changed;
-    let _as_guest = if creds_changed {
-        Some(AsGuest::enter(ctx.tid)?)
-    } else {
-        None
-    };
 
     // Buffers the call points into; kept alive (and unmoved) until it returns.
     let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(6);
@@ -57,15 +135,16 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
     let mut args = [0u64; 6];
     for (i, kind) in spec.args.iter().enumerate() {
         args[i] = match (kind, replaced(i)) {
-            (_, Some(NewArg::Bytes(b))) => {
+            (_, Some(NewArg::Bytes(b) | NewArg::Opened { path: b, .. })) => {
                 bufs.push(b.clone());
                 bufs.last().map_or(0, |b| b.as_ptr() as u64)
             }
             (_, Some(NewArg::Struct { .. })) => return Err(Errno::ENOSYS),
             (Arg::Int, _) => raw[i],
             (Arg::Mode, _) => raw[i] & !u64::from(umask),
+            (Arg::DirFd, _) if i == 0 && object.is_some() => object.map_or(0, |fd| fd as u64),
             (Arg::DirFd, _) => {
-                let next_is_absolute = matches!(replaced(i + 1), Some(NewArg::Bytes(_)));
+                let next_is_absolute = matches!(replaced(i + 1), Some(NewArg::Bytes(_) | NewArg::Opened { .. }));
                 if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
                     libc::AT_FDCWD as u64
                 } else {

@@ -1,7 +1,7 @@
 //! Filesystem calls whose answers carry paths (readlink, getcwd) or change the process's view
 //! (chdir, fchdir, chroot).
 
-use super::path::read_path;
+use super::path::{host_arg, read_path};
 use crate::context::SyscallCtx;
 use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
@@ -60,9 +60,7 @@ fn readlink_common(
     if !r.exists {
         return Err(Errno::ENOENT);
     }
-    let mut host = r.host.as_os_str().as_bytes().to_vec();
-    host.push(0);
-    Ok(Outcome::Rewrite(vec![(path_arg, NewArg::Bytes(host))]))
+    Ok(Outcome::Rewrite(vec![(path_arg, host_arg(&r))]))
 }
 
 pub(crate) fn getcwd(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {

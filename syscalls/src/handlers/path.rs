@@ -136,10 +136,16 @@ fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<
     Ok(Some(r))
 }
 
-fn host_arg(r: &Resolved) -> NewArg {
+pub(super) fn host_arg(r: &Resolved) -> NewArg {
     let mut bytes = r.host.as_os_str().as_bytes().to_vec();
     bytes.push(0);
-    NewArg::Bytes(bytes)
+    match &r.opened {
+        Some(object) => NewArg::Opened {
+            path: bytes,
+            object: object.clone(),
+        },
+        None => NewArg::Bytes(bytes),
+    }
 }
 
 /// Resolves every path argument and rewrites those that need it.
