@@ -34,8 +34,8 @@ impl RunDir {
             bail!("{} is not a directory only you can write: remove it", user.display());
         }
         remove_stale(&user);
+        // Made by its first use (`--tmpfs`, a glue directory): most runs need none.
         let dir = user.join(std::process::id().to_string());
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(RunDir { dir, user })
     }
 
@@ -90,10 +90,13 @@ fn remove_stale(base: &Path) {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        // Usually only the empty glue directory is there: two rmdirs beat a recursive walk.
+        // Usually it was never made, or holds only the empty glue directory: two rmdirs beat a
+        // recursive walk.
         let _ = std::fs::remove_dir(self.dir.join("glue"));
-        if std::fs::remove_dir(&self.dir).is_err() {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        if let Err(e) = std::fs::remove_dir(&self.dir) {
+            if e.raw_os_error() != Some(libc::ENOENT) {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
         }
     }
 }
@@ -169,9 +172,7 @@ fn with_mounts(mut table: MountTable, opts: &FsOptions<'_>, run: &RunDir) -> any
         std::fs::create_dir_all(&dir)?;
         table.add(guest.as_bytes(), dir, false, MountKind::Bind, "tmpfs");
     }
-    let glue = run.path().join("glue");
-    std::fs::create_dir_all(&glue)?;
-    Ok(Vfs::new(table, glue))
+    Ok(Vfs::new(table, run.path().join("glue")))
 }
 
 /// Looks `path` up as the first program would, from guest directory `cwd`.

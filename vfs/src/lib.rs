@@ -136,8 +136,10 @@ pub struct View<'a> {
 #[derive(Debug)]
 pub struct Vfs {
     mounts: MountTable,
-    /// An empty directory standing in for mount points the guest root lacks.
+    /// An empty directory standing in for mount points the guest root lacks, made the first
+    /// time one is needed (most runs need none, and a mkdir and an rmdir cost every start).
     glue_dir: PathBuf,
+    glue_made: std::sync::OnceLock<()>,
     /// The root mount's host directory, for the kernel's confined lookups (walk::fast).
     root_fd: Option<std::os::fd::OwnedFd>,
 }
@@ -167,8 +169,18 @@ impl Vfs {
         Vfs {
             mounts,
             glue_dir,
+            glue_made: std::sync::OnceLock::new(),
             root_fd,
         }
+    }
+
+    /// The glue directory, made now if this is its first use.
+    fn glue(&self) -> PathBuf {
+        // A failure shows as the glue directory's absence (ENOENT) to the call that needed it.
+        self.glue_made.get_or_init(|| {
+            let _ = std::fs::create_dir_all(&self.glue_dir);
+        });
+        self.glue_dir.clone()
     }
 
     /// The host's `/` is the guest's `/`, with the guest's own /proc view.

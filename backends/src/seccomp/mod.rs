@@ -16,7 +16,18 @@ fn workers() -> usize {
     if let Some(n) = std::env::var("LXRUN_WORKERS").ok().and_then(|v| v.parse().ok()) {
         return n;
     }
-    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+    // The CPUs this process may run on (available_parallelism also reads cgroup quota files,
+    // a dozen calls at every start).
+    // SAFETY: sched_getaffinity fills the zeroed set; CPU_COUNT reads it.
+    let cpus = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            libc::CPU_COUNT(&set) as usize
+        } else {
+            2
+        }
+    };
+    cpus.max(2)
 }
 
 /// The worker threads, started before the guest so they are waiting when its first
