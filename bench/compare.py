@@ -3,16 +3,24 @@
 under gVisor (runsc --platform=ptrace), interleaved round-robin in one run; prints medians,
 min-max and ratios to native. A benchmark, never a test: nothing here asserts a speed.
 
-  bench/compare.py [--runs N] [--smoke] [--only WORKLOAD,...] [--markdown]
+  bench/compare.py [--runs N] [--smoke] [--only WORKLOAD,...] [--runners NAME,...] [--markdown]
+
+Besides the workloads: start-up (`RUNNER /bin/true` against `/bin/true`, on the host's tree,
+interleaved, median of --startup-runs) and lxrun's own peak memory (VmHWM of the supervisor
+process, sampled while it runs, the largest over all rounds).
 
 Needs root (chroot for the native oracle). The guest root is the Debian test root
 (tests/debian-root.sh); runsc, which runs on the host's own tree, gets the same commands there
 (so its find and tar walk the host's /usr, a different tree: its output is not compared).
 """
-import argparse, os, shutil, statistics, subprocess, sys, time
+import argparse, os, shutil, statistics, subprocess, sys, threading, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LXRUN = os.path.join(REPO, "target", "release", "lxrun")
+# Where cargo builds it (.cargo/config.toml names the target, for the static link).
+LXRUN = os.environ.get("LXRUN") or next(
+    (p for p in (os.path.join(REPO, "target", "x86_64-unknown-linux-gnu", "release", "lxrun"),
+                 os.path.join(REPO, "target", "release", "lxrun")) if os.path.exists(p)),
+    "lxrun")
 
 WORKLOADS = {
     "find": "find /usr -name '*.h' | wc -l",
@@ -58,10 +66,54 @@ def runners(root):
     return r
 
 
-def timed(argv):
+def vm_hwm_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def timed(argv, watch=False):
+    """Wall time, exit status and stdout of one run; with `watch`, also the peak RSS (KiB) of
+    the process itself (not its children), sampled every 2 ms."""
     t = time.perf_counter()
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/tmp")
-    return time.perf_counter() - t, p.returncode, p.stdout
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/tmp")
+    peak = [0]
+    if watch:
+        def sample():
+            while p.poll() is None:
+                peak[0] = max(peak[0], vm_hwm_kib(p.pid))
+                time.sleep(0.002)
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+    out, _ = p.communicate()
+    dt = time.perf_counter() - t
+    if watch:
+        th.join()
+    return dt, p.returncode, out, peak[0]
+
+
+def startup(rs, n):
+    """Median start-up of each runner on `/bin/true` (the host's), interleaved run by run."""
+    argvs = {"native": ["/bin/true"]}
+    for r, make in rs.items():
+        if r.startswith("lxrun-"):
+            argvs[r] = make(None)[:3] + ["--", "/bin/true"]
+    if "proot" in rs:
+        argvs["proot"] = ["proot", "/bin/true"]
+    if "runsc" in rs:
+        argvs["runsc"] = ["runsc", "--platform=ptrace", "--network=none", "do", "/bin/true"]
+    times = {r: [] for r in argvs}
+    for _ in range(n):
+        for r, argv in argvs.items():
+            t = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp")
+            times[r].append((time.perf_counter() - t) * 1000)
+    return {r: statistics.median(t) for r, t in times.items()}
 
 
 def main():
@@ -69,6 +121,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="one run each: checks that every runner works")
     ap.add_argument("--only", default="")
+    ap.add_argument("--runners", default="", help="comma-separated subset of native,lxrun-ptrace,lxrun-seccomp,proot,runsc (native is always run)")
+    ap.add_argument("--startup-runs", type=int, default=60)
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
     if os.getuid() != 0:
@@ -78,13 +132,18 @@ def main():
     runs = 1 if a.smoke else a.runs
     names = [w for w in WORKLOADS if not a.only or w in a.only.split(",")]
     rs = runners(root)
+    if a.runners:
+        keep = set(a.runners.split(",")) | {"native"}
+        rs = {r: m for r, m in rs.items() if r in keep}
+    peaks = {}
     times = {(w, r): [] for w in names for r in rs}
     broken = {}
     outputs = {}
     for i in range(runs):
         for w in names:
             for r, make in rs.items():  # interleaved: every runner once per round
-                dt, code, out = timed(make(WORKLOADS[w]))
+                dt, code, out, peak = timed(make(WORKLOADS[w]), watch=r.startswith("lxrun-"))
+                peaks[r] = max(peaks.get(r, 0), peak)
                 if code != 0:
                     broken[(w, r)] = f"exit {code}"
                 elif r not in ("native", "runsc") and (w, "native") in outputs and out != outputs[(w, "native")]:
@@ -118,6 +177,17 @@ def main():
             g = statistics.geometric_mean(ratios[c])
             geo.append(f"{g:.2f}x")
     print(("| " if a.markdown else "") + sep.join(geo) + (" |" if a.markdown else ""))
+    st = startup(rs, 5 if a.smoke else a.startup_runs)
+    print()
+    print(("| " if a.markdown else "") + sep.join(["start-up, `RUNNER /bin/true`"] + [f"{c} (ms)" for c in st] + [f"{c} - native" for c in st if c != "native"]) + (" |" if a.markdown else ""))
+    if a.markdown:
+        print("|" + "---|" * (2 * len(st)))
+    cells = ["median"] + [f"{v:.2f}" for v in st.values()] + [f"+{v - st['native']:.2f} ms" for c, v in st.items() if c != "native"]
+    print(("| " if a.markdown else "") + sep.join(cells) + (" |" if a.markdown else ""))
+    if peaks:
+        print()
+        print("lxrun's own peak memory (VmHWM of the supervisor, largest over every workload and round): "
+              + ", ".join(f"{r} {kib / 1024:.1f} MB" for r, kib in peaks.items()))
     if broken:
         print("failed runs: " + ", ".join(f"{w}/{r}: {why}" for (w, r), why in broken.items()), file=sys.stderr)
 

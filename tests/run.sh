@@ -16,7 +16,7 @@ left=""
 for exe in /proc/[0-9]*/exe; do
     target=$(readlink "$exe" 2>/dev/null) || continue
     case "$target" in
-        */.lxrun-*/loader* | */target/release/lxrun) left="$left ${exe%/exe}" ;;
+        */.lxrun-*/loader* | */target/release/lxrun | */target/*/release/lxrun) left="$left ${exe%/exe}" ;;
     esac
 done
 if [ -n "$left" ]; then
