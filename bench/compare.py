@@ -143,7 +143,8 @@ def main():
         for w in names:
             for r, make in rs.items():  # interleaved: every runner once per round
                 dt, code, out, peak = timed(make(WORKLOADS[w]), watch=r.startswith("lxrun-"))
-                peaks[r] = max(peaks.get(r, 0), peak)
+                if r.startswith("lxrun-"):
+                    peaks[r] = max(peaks.get(r, 0), peak)
                 if code != 0:
                     broken[(w, r)] = f"exit {code}"
                 elif r not in ("native", "runsc") and (w, "native") in outputs and out != outputs[(w, "native")]:

@@ -95,6 +95,8 @@ fn links_and_lookups() {
         ("fifo", "mkfifo p && (echo through the fifo > p &) && cat p"),
         ("unix socket", "python3 -c \"import socket,os; s=socket.socket(socket.AF_UNIX); s.bind('sock'); s.listen(1); c=socket.socket(socket.AF_UNIX); c.connect(os.path.abspath('sock')); a,_=s.accept(); c.send(b'ping'); print(a.recv(4).decode(), s.getsockname().endswith('/sock'), os.path.exists('sock'))\""),
         ("unix datagrams", "python3 -c \"import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('d'); c=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.sendto(b'to', 'd'); c.sendmsg([b'msg'], [], 0, 'd'); print(s.recv(9), s.recv(9))\""),
+        // Calls performed on a thread's behalf borrow its descriptors (here the socket).
+        ("unix socket from a thread", "python3 -c \"import socket,threading; r=[]; t=threading.Thread(target=lambda: r.append(socket.socket(socket.AF_UNIX).bind('t.sock'))); t.start(); t.join(); import os; print(r, os.path.exists('t.sock'))\""),
         ("long unix socket path", "p=$(printf 'd%.0s' $(seq 1 60)) && mkdir -p $p/$p && cd $p/$p && python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.bind('s'); s.listen(1); c=socket.socket(socket.AF_UNIX); c.connect('s'); print('connected')\""),
     ]);
 }

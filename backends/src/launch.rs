@@ -149,7 +149,7 @@ pub(crate) fn spawn(
                 "the guest could not install its seccomp filter".into(),
             ));
         }
-        let fd = lxrun_syscalls::fds::borrow(pid, n)
+        let fd = lxrun_syscalls::fds::borrow(pid, pid, n)
             .map_err(|e| SupervisorError::Start(format!("taking the guest's seccomp listener: {e}")))?;
         // SAFETY: as above.
         unsafe { libc::write(go_wr, [1u8].as_ptr().cast(), 1) };

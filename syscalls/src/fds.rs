@@ -3,12 +3,20 @@
 use crate::Errno;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// A duplicate of descriptor `fd` of process (or thread) `pid`, for lxrun to use: the same open
-/// file description (pidfd_open + pidfd_getfd, Linux 5.6).
-pub fn borrow(pid: i32, fd: i32) -> Result<OwnedFd, Errno> {
+/// PIDFD_THREAD (Linux 6.9): a pidfd of one thread, not of its thread group.
+const PIDFD_THREAD: i32 = libc::O_EXCL;
+
+/// A duplicate of descriptor `fd` of thread `tid` (of process `tgid`), for lxrun to use: the
+/// same open file description (pidfd_open + pidfd_getfd, Linux 5.6). The thread's own table
+/// where the kernel can name a thread (6.9); else the process's, which its threads share
+/// (a plain pidfd_open refuses a thread that is not its group's leader).
+pub fn borrow(tid: i32, tgid: i32, fd: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: raw syscalls; each descriptor is owned as soon as it exists.
     unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        let mut pidfd = libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) as i32;
+        if pidfd < 0 && Errno::last() == Errno::EINVAL {
+            pidfd = libc::syscall(libc::SYS_pidfd_open, tgid, 0) as i32;
+        }
         if pidfd < 0 {
             return Err(Errno::last());
         }

@@ -148,12 +148,12 @@ fn run(
                 if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
                     libc::AT_FDCWD as u64
                 } else {
-                    borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, raw[i] as i32)?);
+                    borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, ctx.tgid, raw[i] as i32)?);
                     borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
                 }
             }
             (Arg::Fd, _) => {
-                borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, raw[i] as i32)?);
+                borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, ctx.tgid, raw[i] as i32)?);
                 borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
             }
             (Arg::Path | Arg::InStr, _) if raw[i] == 0 => 0,

@@ -128,7 +128,7 @@ fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outco
         return Ok(Outcome::Continue);
     }
     let [fd, addr, lenp, ..] = call.args;
-    let sock = crate::fds::borrow(ctx.tid, fd as i32)?;
+    let sock = crate::fds::borrow(ctx.tid, ctx.tgid, fd as i32)?;
     let mut sa = [0u8; SUN_LEN];
     let mut len = SUN_LEN as libc::socklen_t;
     let f = if peer { libc::getpeername } else { libc::getsockname };
