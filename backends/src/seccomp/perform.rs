@@ -47,12 +47,47 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
             };
         }
     }
+    if creds_changed {
+        // access(2) checks with the real ids (unless AT_EACCESS): as faccessat2 with
+        // AT_EACCESS under the guest's real ids, since lxrun's own real id is not the guest's.
+        if let Some((at, rewrite)) = access_as_real(entry.name, call, rewrite) {
+            let _as_guest = AsGuest::enter(ctx.tid, Ids::Real)?;
+            return run(ctx, "faccessat2", &at, &rewrite, None);
+        }
+    }
     let _as_guest = if creds_changed {
-        Some(AsGuest::enter(ctx.tid)?)
+        Some(AsGuest::enter(ctx.tid, Ids::Fs)?)
     } else {
         None
     };
     run(ctx, entry.name, call, rewrite, None)
+}
+
+/// access, faccessat and faccessat2 without AT_EACCESS, as faccessat2 with it (and the path's
+/// rewrite moved to argument 1).
+fn access_as_real(
+    name: &str,
+    call: &SyscallArgs,
+    rewrite: &[(usize, NewArg)],
+) -> Option<(SyscallArgs, Vec<(usize, NewArg)>)> {
+    let a = call.args;
+    let eaccess = libc::AT_EACCESS as u64;
+    let (args, path) = match name {
+        "access" => ([libc::AT_FDCWD as u64, a[0], a[1], eaccess, 0, 0], 0),
+        "faccessat" => ([a[0], a[1], a[2], eaccess, 0, 0], 1),
+        "faccessat2" if a[3] & eaccess == 0 => ([a[0], a[1], a[2], a[3] | eaccess, 0, 0], 1),
+        _ => return None,
+    };
+    let rewrite = rewrite
+        .iter()
+        .map(|(i, arg)| (if *i == path { 1 } else { *i }, arg.clone()))
+        .collect();
+    let at = SyscallArgs {
+        nr: libc::SYS_faccessat2 as u64,
+        args,
+        ..*call
+    };
+    Some((at, rewrite))
 }
 
 /// A call that only looks at the object its path names, as its *at form acting on the
@@ -229,8 +264,17 @@ pub(crate) struct AsGuest {
     groups: Vec<libc::gid_t>,
 }
 
-/// The `Uid:`/`Gid:` field `index` (3: filesystem id) and the groups of thread `tid`.
-fn guest_ids(tid: i32) -> Option<(u32, u32, Vec<libc::gid_t>)> {
+/// Which of a thread's ids a call on its behalf takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Ids {
+    /// The filesystem ids (what the kernel checks for almost every call).
+    Fs,
+    /// The real ids (what access(2) checks).
+    Real,
+}
+
+/// The uid and gid of kind `ids`, and the groups, of thread `tid`.
+fn guest_ids(tid: i32, ids: Ids) -> Option<(u32, u32, Vec<libc::gid_t>)> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     let field = |key: &str, i: usize| -> Option<u32> {
         status
@@ -246,12 +290,17 @@ fn guest_ids(tid: i32) -> Option<(u32, u32, Vec<libc::gid_t>)> {
         .find_map(|l| l.strip_prefix("Groups:"))
         .map(|g| g.split_whitespace().filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_default();
-    Some((field("Uid:", 3)?, field("Gid:", 3)?, groups))
+    // Uid:/Gid: list the real, effective, saved and filesystem ids.
+    let index = match ids {
+        Ids::Real => 0,
+        Ids::Fs => 3,
+    };
+    Some((field("Uid:", index)?, field("Gid:", index)?, groups))
 }
 
 impl AsGuest {
-    pub(crate) fn enter(tid: i32) -> Result<AsGuest, Errno> {
-        let (uid, gid, groups) = guest_ids(tid).ok_or(Errno::ESRCH)?;
+    pub(crate) fn enter(tid: i32, ids: Ids) -> Result<AsGuest, Errno> {
+        let (uid, gid, groups) = guest_ids(tid, ids).ok_or(Errno::ESRCH)?;
         // SAFETY: plain id queries and per-thread id changes, undone in Drop.
         unsafe {
             let mine = AsGuest {
