@@ -133,17 +133,23 @@ fn workspace() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Cargo's profile directory this program was built into (target/release) and its target dir.
-fn build_dirs() -> anyhow::Result<(PathBuf, PathBuf)> {
+/// The directory this program was built into (where lxrun is too), and cargo's target
+/// directory (`$CARGO_TARGET_DIR`, relative to the workspace, or `<workspace>/target`: the
+/// profile directory's parent is the build target's when one is named, as .cargo/config.toml
+/// does), where linux-binaries and partial reports go, as the tests have them.
+fn build_dirs(ws: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let exe = std::env::current_exe().context("finding this program")?;
     let profile = exe.parent().context("no parent directory")?.to_path_buf();
-    let target = profile.parent().context("no target directory")?.to_path_buf();
+    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => ws.join(d),
+        None => ws.join("target"),
+    };
     Ok((profile, target))
 }
 
 fn run(args: Args) -> anyhow::Result<bool> {
     let ws = workspace();
-    let (profile_dir, target_dir) = build_dirs()?;
+    let (profile_dir, target_dir) = build_dirs(&ws)?;
     let bin_dir = target_dir.join("linux-binaries");
     let cases_path = args.cases.clone().unwrap_or_else(|| ws.join("compat/cases.toml"));
     let known_path = args

@@ -206,7 +206,19 @@ fn run(
                 bufs.last().map_or(0, |b| b.as_ptr() as u64)
             }
             (Arg::Out(_) | Arg::OutResult(_), _) if raw[i] == 0 => 0,
-            (Arg::Out(s) | Arg::OutResult(s), _) => {
+            (Arg::OutResult(s), _) => {
+                // The guest's size goes to the kernel as it is (a negative readlink size is its
+                // EINVAL); what these calls return (a link, an xattr value or list: at most
+                // 64 KiB) fits the largest buffer lxrun lends.
+                let n = match size(*s, &raw) {
+                    Err(Errno::E2BIG) => MAX_BUF,
+                    n => n?,
+                };
+                bufs.push(vec![0u8; n]);
+                outs.push((bufs.len() - 1, i, true));
+                bufs.last_mut().map_or(0, |b| b.as_mut_ptr() as u64)
+            }
+            (Arg::Out(s), _) => {
                 bufs.push(vec![0u8; size(*s, &raw)?]);
                 outs.push((bufs.len() - 1, i, matches!(kind, Arg::OutResult(_))));
                 bufs.last_mut().map_or(0, |b| b.as_mut_ptr() as u64)
