@@ -60,22 +60,7 @@ pub(crate) fn spawn(
     // Everything the child touches is prepared before it starts, and never freed: it shares
     // lxrun's memory and may read it until its execve has copied argv and envp (lxrun does not
     // wait for that). A few kilobytes, once per run.
-    let argv: &'static [*const libc::c_char] = Vec::leak(
-        launch
-            .argv
-            .iter()
-            .map(|a| a.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect(),
-    );
-    let envp: &'static [*const libc::c_char] = Vec::leak(
-        launch
-            .envp
-            .iter()
-            .map(|a| a.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect(),
-    );
+    let (argv, envp) = (pointer_array(&launch.argv), pointer_array(&launch.envp));
     let filter: &'static [SockFilter] = Vec::leak(filter.to_vec());
     let prog: &'static libc::sock_fprog = Box::leak(Box::new(libc::sock_fprog {
         len: filter.len() as u16,
@@ -168,6 +153,17 @@ pub(crate) fn spawn(
             Err(e)
         }
     }
+}
+
+/// A NULL-terminated array of pointers to `strings`, never freed (see `spawn`).
+fn pointer_array(strings: &[CString]) -> &'static [*const libc::c_char] {
+    Vec::leak(
+        strings
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect(),
+    )
 }
 
 /// What the launch child needs, prepared before it starts.
