@@ -46,14 +46,24 @@ impl SyscallCtx<'_> {
         self.world.vfs.resolve(&view, base, path, follow_last)
     }
 
-    /// Resolves `path` confined to guest directory `root` (openat2's RESOLVE_IN_ROOT): it is
-    /// both the root and the start of the lookup.
-    pub fn resolve_within(&self, root: &[u8], path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+    /// Resolves `path` confined to guest directory `root`, both the root and the start of the
+    /// lookup: as openat2's RESOLVE_IN_ROOT (absolute names and `..` stay inside), or with
+    /// `beneath` as its RESOLVE_BENEATH (EXDEV where the lookup would leave `root`).
+    pub fn resolve_within(
+        &self,
+        root: &[u8],
+        path: &[u8],
+        follow_last: bool,
+        beneath: bool,
+    ) -> Result<Resolved, Errno> {
         let view = View {
             root,
             cwd: root,
             guests: self,
         };
+        if beneath {
+            return self.world.vfs.resolve_beneath(&view, path, follow_last);
+        }
         self.world.vfs.resolve(&view, Base::Cwd, path, follow_last)
     }
 

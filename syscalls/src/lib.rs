@@ -21,7 +21,7 @@ mod x86_64;
 
 pub use context::SyscallCtx;
 pub use lxrun_abi::Errno;
-pub use outcome::{Argv, ExecRewrite, NewArg, Outcome};
+pub use outcome::{After, Argv, ExecRewrite, NewArg, Outcome};
 pub use table::{Entry, Policy};
 
 /// AUDIT_ARCH_X86_64: the seccomp/ptrace architecture tag of native 64-bit calls.
@@ -75,6 +75,14 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
             }
             Outcome::Fail(errno)
         }
+    }
+}
+
+/// At the exit of a call whose handler answered `Outcome::ContinueThen(after)`, with the
+/// call's result `ret` (the guest is stopped there, its memory intact).
+pub fn after_exit(ctx: &SyscallCtx<'_>, after: After, ret: i64) {
+    match after {
+        After::PeerName { addr, lenp, room } => handlers::socket::accepted(ctx, ret, addr, lenp, room),
     }
 }
 

@@ -15,6 +15,19 @@ pub enum Outcome {
     Exec(ExecRewrite),
     /// Run the call on the host with some arguments replaced (translated paths).
     Rewrite(Vec<(usize, NewArg)>),
+    /// Let the original call run untouched, then, at its exit, do `After` with its result
+    /// (`crate::after_exit`). Only the ptrace mechanism sees a call's exit: a call that may
+    /// answer this is caught by ptrace in both backends (`proxy::needs_ptrace`).
+    ContinueThen(After),
+}
+
+/// Work left for a call's exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// accept/accept4 returned a socket whose peer's AF_UNIX name the kernel wrote (as the host
+    /// knows it) at `addr`, with its length at `lenp`, where the guest had room for `room`
+    /// bytes: write the guest's name instead.
+    PeerName { addr: u64, lenp: u64, room: u32 },
 }
 
 /// A replacement argument.

@@ -148,8 +148,9 @@ const ANSWERED: &[&str] = &[
 ];
 
 /// Whether a trapped call must be caught by ptrace rather than user notification: execve (its
-/// registers are rewritten to exec the loader stub) and calls lxrun can only translate by
-/// rewriting their arguments in place.
+/// registers are rewritten to exec the loader stub), calls lxrun can only translate by
+/// rewriting their arguments in place, and accept/accept4 (whose output is translated at the
+/// call's exit, which only a tracer sees: `Outcome::ContinueThen`).
 pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     let Some(e) = entry else { return false };
     match e.policy {
@@ -173,9 +174,11 @@ mod tests {
         assert_eq!(
             ptrace,
             [
+                "accept",
                 "sendmsg",
                 "execve",
                 "chdir",
+                "accept4",
                 "execveat",
                 "setxattrat",
                 "getxattrat",

@@ -337,6 +337,8 @@ mod tests {
         "sendmsg",
         "getsockname",
         "getpeername",
+        "accept",
+        "accept4",
         "mount",
         "umount2",
         "pivot_root",

@@ -55,7 +55,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(40, "sendfile", Passthrough, ""),
     Entry::new(41, "socket", Passthrough, ""),
     Entry::new(42, "connect", Path(socket::connect), "as bind"),
-    Entry::new(43, "accept", Passthrough, ""),
+    Entry::new(43, "accept", Path(socket::accept), "an AF_UNIX peer's address is translated back at the call's exit"),
     Entry::new(
         44,
         "sendto",
@@ -430,7 +430,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(285, "fallocate", Passthrough, ""),
     Entry::new(286, "timerfd_settime", Passthrough, ""),
     Entry::new(287, "timerfd_gettime", Passthrough, ""),
-    Entry::new(288, "accept4", Passthrough, ""),
+    Entry::new(288, "accept4", Path(socket::accept), "as accept"),
     Entry::new(289, "signalfd4", Passthrough, ""),
     Entry::new(290, "eventfd2", Passthrough, ""),
     Entry::new(291, "epoll_create1", Passthrough, ""),
@@ -555,7 +555,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         437,
         "openat2",
         Path(path::openat2),
-        "as openat; RESOLVE_IN_ROOT/BENEATH walked with the dirfd as the root (BENEATH clamps `..` rather than EXDEV)",
+        "as openat; RESOLVE_IN_ROOT/BENEATH walked with the dirfd as the root (BENEATH: EXDEV where the lookup would leave it)",
     ),
     Entry::new(
         438,

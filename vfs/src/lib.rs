@@ -218,24 +218,30 @@ impl Vfs {
                 Base::Fd(fd) => comps(&self.dir_of_fd(view, fd)?),
             }
         };
-        let walk = walk::Walk {
+        self.walker(view, false).resolve(start, path, follow_last)
+    }
+
+    /// Resolves `path` from `view.cwd`, confined beneath `view.root` as openat2's
+    /// RESOLVE_BENEATH does: EXDEV where the lookup would leave it (an absolute path or
+    /// symlink, a `..` at the root).
+    pub fn resolve_beneath(&self, view: &View<'_>, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        self.walker(view, true).resolve(comps(view.cwd), path, follow_last)
+    }
+
+    fn walker<'a>(&'a self, view: &View<'a>, beneath: bool) -> walk::Walk<'a> {
+        walk::Walk {
             vfs: self,
             guests: view.guests,
             root: comps(view.root),
-        };
-        walk.resolve(start, path, follow_last)
+            beneath,
+        }
     }
 
     /// What `readlink` of canonical guest path `guest` says when it is one of /proc's magic
     /// links (`/proc/self`, `/proc/PID/{root,cwd,exe,fd/N}`): the guest's answer, not the
     /// host's. None for any other path.
     pub fn proc_link(&self, view: &View<'_>, guest: &[u8]) -> Option<Vec<u8>> {
-        let walk = walk::Walk {
-            vfs: self,
-            guests: view.guests,
-            root: comps(view.root),
-        };
-        walk.proc_link(&comps(guest))
+        self.walker(view, false).proc_link(&comps(guest))
     }
 
     /// The object open as `fd` in the calling thread (for `AT_EMPTY_PATH`).

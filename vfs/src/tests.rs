@@ -155,6 +155,13 @@ fn proc_self_and_the_supervisor() {
 
 /// The kernel's answer for `path` looked up from `root` with RESOLVE_IN_ROOT.
 fn kernel(root: &Path, path: &str) -> Option<PathBuf> {
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    kernel_with(root, path, RESOLVE_IN_ROOT).ok()
+}
+
+/// The kernel's answer (the object's path, or the errno) for `path` looked up from `root` with
+/// openat2's `resolve` flags, following a final symlink.
+fn kernel_with(root: &Path, path: &str, resolve: u64) -> Result<PathBuf, Errno> {
     let r = CString::new(root.as_os_str().as_bytes()).unwrap();
     let p = CString::new(path).unwrap();
     #[repr(C)]
@@ -163,24 +170,63 @@ fn kernel(root: &Path, path: &str) -> Option<PathBuf> {
         mode: u64,
         resolve: u64,
     }
-    const RESOLVE_IN_ROOT: u64 = 0x10;
     // SAFETY: plain syscalls on valid C strings and a local struct; fds are closed below.
     unsafe {
         let dir = libc::open(r.as_ptr(), libc::O_PATH | libc::O_DIRECTORY);
         let how = OpenHow {
             flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
             mode: 0,
-            resolve: RESOLVE_IN_ROOT,
+            resolve,
         };
         let fd = libc::syscall(libc::SYS_openat2, dir, p.as_ptr(), &how, size_of::<OpenHow>()) as i32;
+        let err = Errno::last();
         libc::close(dir);
         if fd < 0 {
-            return None;
+            return Err(err);
         }
-        let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok();
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"));
         libc::close(fd);
-        target
+        Ok(target.unwrap())
     }
+}
+
+#[test]
+fn beneath_is_exdev_where_the_lookup_would_leave() {
+    let v = vfs();
+    let view = View {
+        root: b"/a",
+        cwd: b"/a",
+        guests: &NoGuests,
+    };
+    let beneath = |path: &str| v.resolve_beneath(&view, path.as_bytes(), true).map(|r| r.guest);
+    assert_eq!(beneath("b/file"), Ok(b"/a/b/file".to_vec()));
+    assert_eq!(
+        beneath("b/../b/./file"),
+        Ok(b"/a/b/file".to_vec()),
+        "`..` inside is fine"
+    );
+    assert_eq!(beneath("/f").unwrap_err(), Errno::EXDEV, "absolute");
+    assert_eq!(beneath("..").unwrap_err(), Errno::EXDEV, "`..` at the dirfd");
+    assert_eq!(beneath("b/../../f").unwrap_err(), Errno::EXDEV);
+    assert_eq!(
+        beneath("nope/../..").unwrap_err(),
+        Errno::ENOENT,
+        "a missing directory first"
+    );
+    let root = View {
+        root: b"/",
+        cwd: b"/",
+        guests: &NoGuests,
+    };
+    let beneath = |path: &str| v.resolve_beneath(&root, path.as_bytes(), true).map(|r| r.guest);
+    assert_eq!(beneath("abs").unwrap_err(), Errno::EXDEV, "absolute symlink");
+    assert_eq!(beneath("up").unwrap_err(), Errno::EXDEV, "symlink climbing out");
+    assert_eq!(beneath("rel/file"), Ok(b"/a/b/file".to_vec()));
+    assert_eq!(
+        v.resolve_beneath(&root, b"abs", false).map(|r| r.guest),
+        Ok(b"/abs".to_vec()),
+        "a final symlink not followed"
+    );
 }
 
 #[test]
@@ -240,5 +286,31 @@ proptest! {
             }
             Err(_) => prop_assert_eq!(kernel(tree(), &path), None, "{}", path),
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #[test]
+    fn beneath_agrees_with_the_kernel(
+        abs in any::<bool>(),
+        inside_a in any::<bool>(),
+        parts in proptest::collection::vec(prop_oneof![
+            Just("a"), Just("b"), Just(".."), Just("."), Just("abs"), Just("rel"), Just("up"),
+            Just("esc"), Just("f"), Just("hostpw"), Just("self"), Just("etc"), Just("file"), Just("")
+        ], 1..10),
+    ) {
+        const RESOLVE_BENEATH: u64 = 0x08;
+        let path = format!("{}{}", if abs { "/" } else { "" }, parts.join("/"));
+        let dir: &[u8] = if inside_a { b"/a" } else { b"/" };
+        let host = if inside_a { tree().join("a") } else { tree().clone() };
+        let v = vfs();
+        let view = View { root: dir, cwd: dir, guests: &NoGuests };
+        let ours = match v.resolve_beneath(&view, path.as_bytes(), true) {
+            Ok(r) if r.exists => Ok(r.host),
+            Ok(_) => Err(Errno::ENOENT),
+            Err(e) => Err(e),
+        };
+        prop_assert_eq!(ours, kernel_with(&host, &path, RESOLVE_BENEATH), "{}", path);
     }
 }

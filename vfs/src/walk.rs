@@ -1,6 +1,7 @@
 //! The path walker: resolves a guest path component by component against the mount table,
 //! following symlinks inside the guest (absolute targets start again at the guest's root),
-//! never letting `..` climb above that root, and answering /proc's magic links for the guest.
+//! never letting `..` climb above that root (or, for a lookup confined beneath it, failing
+//! with EXDEV where it would leave it), and answering /proc's magic links for the guest.
 
 use crate::mounts::{join, Components, MountKind};
 use crate::{Errno, Guests, Resolved, Special, Vfs};
@@ -31,6 +32,10 @@ pub(crate) struct Walk<'a> {
     pub vfs: &'a Vfs,
     pub guests: &'a dyn Guests,
     pub root: Components,
+    /// openat2's RESOLVE_BENEATH: the lookup may not leave `root` at all. An absolute path or
+    /// symlink, or a `..` at the root, is EXDEV (as Linux answers) instead of starting again at
+    /// the root or staying there.
+    pub beneath: bool,
 }
 
 impl Walk<'_> {
@@ -41,6 +46,9 @@ impl Walk<'_> {
         }
         if path.len() >= crate::PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
+        }
+        if self.beneath && path[0] == b'/' {
+            return Err(Errno::EXDEV);
         }
         if let Some(r) = self.fast(&start, path, follow_last) {
             return Ok(r);
@@ -57,6 +65,8 @@ impl Walk<'_> {
             if c == b".." {
                 if cur.len() > self.root.len() {
                     cur.pop();
+                } else if self.beneath {
+                    return Err(Errno::EXDEV);
                 }
                 continue;
             }
@@ -117,6 +127,9 @@ impl Walk<'_> {
                 }
                 cur.pop();
                 if target[0] == b'/' {
+                    if self.beneath {
+                        return Err(Errno::EXDEV);
+                    }
                     cur = self.root.clone();
                 }
                 if last {
@@ -168,7 +181,8 @@ impl Walk<'_> {
     /// mount on the way) leaves the walk to `resolve`, which also finds the right errno.
     fn fast(&self, start: &[Vec<u8>], path: &[u8], follow_last: bool) -> Option<Resolved> {
         let root_fd = self.vfs.root_fd.as_ref()?;
-        if !self.root.is_empty() || ends_as_dir(path) {
+        // (Its kernel lookup clamps `..` at the root: not for a lookup beneath it.)
+        if !self.root.is_empty() || ends_as_dir(path) || self.beneath {
             return None;
         }
         let mut comps: Components = if path[0] == b'/' { Vec::new() } else { start.to_vec() };

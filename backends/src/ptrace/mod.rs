@@ -16,18 +16,21 @@ use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
 use lxrun_syscalls::process::{FsState, Process, ProcessState};
 use lxrun_syscalls::stats::Mechanism;
 use lxrun_syscalls::world::World;
-use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallCtx};
+use lxrun_syscalls::{after_exit, dispatch, After, Errno, NewArg, Outcome, SyscallCtx};
 use nix::errno::Errno as HostErrno;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 use sys::*;
 
+/// PTRACE_O_TRACESYSGOOD tells a call's exit stop from a SIGTRAP: outside observed runs only a
+/// call whose handler left work for its exit (`Outcome::ContinueThen`) is resumed to one.
 /// No PTRACE_O_TRACEEXEC outside observed runs: an exec needs nothing from the tracer once
 /// it is rewritten (the stub's plan call says the program got past it), and a stop per exec
 /// costs a round trip. (A thread that execs from a non-leader loses its old tid silently;
 /// the stale entry is overwritten if the number comes back.)
 const OPTIONS: i32 = libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_EXITKILL
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEFORK
@@ -39,6 +42,22 @@ struct Task {
     process: Arc<Process>,
     /// Observed runs: between a call's seccomp stop and its exit stop.
     in_syscall: bool,
+    /// What the handler of the call the task is in left for the call's exit.
+    after: Option<After>,
+}
+
+impl Task {
+    /// The context for handling a call of this task, thread `pid`.
+    fn ctx<'w>(&self, pid: i32, world: &'w World) -> SyscallCtx<'w> {
+        SyscallCtx {
+            install_fd: None,
+            tid: pid,
+            tgid: self.tgid,
+            process: self.process.clone(),
+            mem: GuestMemory::new(pid),
+            world,
+        }
+    }
 }
 
 struct Tracer<'w> {
@@ -62,7 +81,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     let (prog, options) = if observed {
         (
             filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE),
-            OPTIONS | libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACEEXEC,
+            OPTIONS | libc::PTRACE_O_TRACEEXEC,
         )
     } else if notify {
         (
@@ -114,6 +133,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
             tgid: main,
             process: process.clone(),
             in_syscall: false,
+            after: None,
         },
     );
     if observed {
@@ -237,7 +257,7 @@ impl Tracer<'_> {
                 }
                 _ => cont(pid, 0),
             },
-            0 if self.observed && sig == SYSCALL_STOP => self.syscall_exit(pid),
+            0 if sig == SYSCALL_STOP => self.syscall_exit(pid),
             0 => {
                 if self.observed {
                     if let Ok(info) = siginfo(pid) {
@@ -257,19 +277,27 @@ impl Tracer<'_> {
         }
     }
 
-    /// Resumes `pid`: to its current call's exit when observed and inside a call, else freely.
+    /// Resumes `pid`: to its current call's exit when that is awaited (observed and inside a
+    /// call, or work left for the exit), else freely.
     fn resume(&self, pid: i32, sig: i32) -> Result<(), HostErrno> {
-        if self.observed && self.tasks.get(&pid).is_some_and(|t| t.in_syscall) {
+        let awaited = |t: &Task| (self.observed && t.in_syscall) || t.after.is_some();
+        if self.tasks.get(&pid).is_some_and(awaited) {
             return cont_to_exit(pid, sig);
         }
         cont(pid, sig)
     }
 
-    /// Observed runs: a syscall stop, normally the exit of the call `pid` is in.
+    /// A syscall stop, normally the exit of the call `pid` is in (observed runs, or work left
+    /// for the exit).
     fn syscall_exit(&mut self, pid: i32) -> Result<(), HostErrno> {
         let start = Instant::now();
         let value = syscall_exit_value(pid)?;
         if let (Some(ret), Some(task)) = (value, self.tasks.get_mut(&pid)) {
+            if let Some(after) = task.after.take() {
+                let ctx = task.ctx(pid, self.world);
+                // Before the observer decodes the call's outputs: it shows what the guest gets.
+                after_exit(&ctx, after, ret);
+            }
             if task.in_syscall {
                 task.in_syscall = false;
                 // Decoded while the tracee is stopped: its output buffers are still intact.
@@ -293,6 +321,7 @@ impl Tracer<'_> {
                 tgid: p.tgid,
                 process: p.process.clone(),
                 in_syscall: false,
+                after: None,
             }
         } else {
             let process = Arc::new(p.process.fork(flags & libc::CLONE_FS as u64 != 0));
@@ -301,6 +330,7 @@ impl Tracer<'_> {
                 tgid: child,
                 process,
                 in_syscall: false,
+                after: None,
             }
         };
         self.world.add_thread(child, task.tgid);
@@ -320,14 +350,7 @@ impl Tracer<'_> {
         let Some(task) = self.tasks.get_mut(&pid) else {
             return cont(pid, 0);
         };
-        let mut ctx = SyscallCtx {
-            install_fd: None,
-            tid: pid,
-            tgid: task.tgid,
-            process: task.process.clone(),
-            mem: GuestMemory::new(pid),
-            world: self.world,
-        };
+        let mut ctx = task.ctx(pid, self.world);
         if self.observed {
             // Before the handler runs: the arguments as the guest passed them.
             let observer = &self.world.observer;
@@ -336,8 +359,10 @@ impl Tracer<'_> {
         }
         let outcome = dispatch(&mut ctx, &call);
         tracing::trace!(pid, nr = call.nr, ?outcome, "syscall");
+        task.after = None;
         match outcome {
             Outcome::Continue => {}
+            Outcome::ContinueThen(after) => task.after = Some(after),
             Outcome::Return(v) => skip(pid, v)?,
             Outcome::Fail(e) => skip(pid, e.as_return())?,
             Outcome::Exec(rewrite) => match scratch::place_exec(&ctx.mem, call.sp, &self.world.stub_path, &rewrite) {
@@ -366,6 +391,7 @@ impl Tracer<'_> {
             },
         }
         match start {
+            None if task.after.is_some() => cont_to_exit(pid, 0),
             None => cont(pid, 0),
             Some(start) => {
                 cont_to_exit(pid, 0)?;

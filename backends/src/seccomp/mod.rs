@@ -180,6 +180,16 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
             return None;
         }
         Outcome::Rewrite(args) => return performed(&ctx, &call, &args, fd, req),
+        Outcome::ContinueThen(_) => {
+            // Only ptrace sees a call's exit (proxy::needs_ptrace sends such calls there);
+            // reaching here is a table bug: the call runs, its result untranslated.
+            tracing::warn!(
+                tid,
+                nr = call.nr,
+                "a call with work for its exit arrived by notification"
+            );
+            resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+        }
         Outcome::Exec(_) => {
             // execve is caught by ptrace in this backend; reaching here is a table bug.
             tracing::warn!(tid, "execve arrived by notification");

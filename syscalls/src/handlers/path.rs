@@ -308,22 +308,28 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     if confined == 0 {
         return translate_open(ctx, &flags_call, spec);
     }
+    // Linux refuses both at once before any lookup.
+    if confined == RESOLVE_BENEATH | RESOLVE_IN_ROOT {
+        return Err(Errno::EINVAL);
+    }
     // The lookup is confined to the dirfd: lxrun walks it with the dirfd as the root (absolute
-    // symlinks and `..` stay inside, as RESOLVE_IN_ROOT does; RESOLVE_BENEATH refuses absolute
-    // paths but, unlike Linux, clamps a climbing `..` instead of failing with EXDEV), then hands
-    // the kernel the host path without the confining flags, which would refuse it.
+    // symlinks and `..` stay inside for RESOLVE_IN_ROOT; RESOLVE_BENEATH fails with EXDEV where
+    // they would leave it), then hands the kernel the host path without the confining flags,
+    // which would refuse it.
     let path = read_path(ctx, call.args[1])?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    if how.resolve & RESOLVE_BENEATH != 0 && path[0] == b'/' {
+    let beneath = confined == RESOLVE_BENEATH;
+    // An absolute path never looks at the dirfd (a bad one is not EBADF).
+    if beneath && path[0] == b'/' {
         return Err(Errno::EXDEV);
     }
     let dir = match base_of(call, Some(0)) {
         Base::Cwd => ctx.dirs().1,
         Base::Fd(fd) => ctx.resolve_fd(fd)?.guest,
     };
-    let r = ctx.resolve_within(&dir, &path, follows(spec.follow, &flags_call))?;
+    let r = ctx.resolve_within(&dir, &path, follows(spec.follow, &flags_call), beneath)?;
     if r.readonly && writes(spec.writes, &flags_call) {
         return Err(Errno::EROFS);
     }

@@ -1,6 +1,7 @@
 //! AF_UNIX socket addresses are paths: bind, connect and sendto get the host path (through a
 //! short `/proc/<lxrun>/fd/N/name` when the host path would not fit sun_path's 108 bytes), and
-//! getsockname/getpeername answer with the guest's path.
+//! getsockname/getpeername, and the peer's address accept/accept4 return, answer with the
+//! guest's path.
 
 use crate::context::SyscallCtx;
 use crate::memory::GuestPtr;
@@ -129,6 +130,17 @@ fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outco
     }
     let [fd, addr, lenp, ..] = call.args;
     let sock = crate::fds::borrow(ctx.tid, ctx.tgid, fd as i32)?;
+    let Some(out) = guest_name(ctx, &sock, peer)? else {
+        return Ok(Outcome::Continue);
+    };
+    let room: u32 = ctx.mem.read(GuestPtr::new(lenp))?;
+    write_name(ctx, addr, lenp, room, &out)?;
+    Ok(Outcome::Return(0))
+}
+
+/// The AF_UNIX name of `sock` (or of its peer) as the guest knows it: the name it bound, or
+/// the guest path of the host's; None for other families and unnamed or abstract sockets.
+fn guest_name(ctx: &SyscallCtx<'_>, sock: &OwnedFd, peer: bool) -> Result<Option<Vec<u8>>, Errno> {
     let mut sa = [0u8; SUN_LEN];
     let mut len = SUN_LEN as libc::socklen_t;
     let f = if peer { libc::getpeername } else { libc::getsockname };
@@ -138,7 +150,7 @@ fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outco
     }
     let mut out = sa[..(len as usize).min(SUN_LEN)].to_vec();
     if u16::from_ne_bytes([sa[0], sa[1]]) != AF_UNIX || len <= 2 || sa[2] == 0 {
-        return Ok(Outcome::Continue);
+        return Ok(None);
     }
     let host = &out[2..];
     let host = &host[..host.iter().position(|&c| c == 0).unwrap_or(host.len())];
@@ -151,12 +163,64 @@ fn name_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, peer: bool) -> Result<Outco
         out.extend_from_slice(&guest);
         out.push(0);
     }
-    // Like the kernel: copy at most the guest's buffer, report the full length.
-    let room: u32 = ctx.mem.read(GuestPtr::new(lenp))?;
+    Ok(Some(out))
+}
+
+/// Like the kernel: copies at most `room` bytes of sockaddr `out` to `addr` and stores its
+/// full length at `lenp`.
+fn write_name(ctx: &SyscallCtx<'_>, addr: u64, lenp: u64, room: u32, out: &[u8]) -> Result<(), Errno> {
     let n = out.len().min(room as usize);
     ctx.mem.write_bytes(addr, &out[..n])?;
-    ctx.mem.write(GuestPtr::<u32>::new(lenp), &(out.len() as u32))?;
-    Ok(Outcome::Return(0))
+    ctx.mem.write(GuestPtr::<u32>::new(lenp), &(out.len() as u32))
+}
+
+/// accept/accept4 run on the host as they are; when the guest asked for the peer's address of
+/// an AF_UNIX connection, its exit rewrites the name the kernel reported (`accepted`).
+pub(crate) fn accept(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [fd, addr, lenp, ..] = call.args;
+    if ctx.world.vfs.is_identity() || addr == 0 || lenp == 0 {
+        return Ok(Outcome::Continue);
+    }
+    // Whatever lxrun cannot read or borrow, the kernel answers for (EFAULT, EBADF, ENOTSOCK).
+    let Ok(room) = ctx.mem.read::<u32>(GuestPtr::new(lenp)) else {
+        return Ok(Outcome::Continue);
+    };
+    let Ok(sock) = crate::fds::borrow(ctx.tid, ctx.tgid, fd as i32) else {
+        return Ok(Outcome::Continue);
+    };
+    let mut domain: libc::c_int = 0;
+    let mut size = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `domain` and `size` describe a local int.
+    let got = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut size,
+        )
+    };
+    if got != 0 || domain != libc::AF_UNIX {
+        return Ok(Outcome::Continue);
+    }
+    Ok(Outcome::ContinueThen(crate::After::PeerName { addr, lenp, room }))
+}
+
+/// At accept's exit: `ret` is the new socket (or the error); its peer's name, when the kernel
+/// reported an AF_UNIX path, becomes the guest's (as getpeername answers). Nothing is changed
+/// when lxrun cannot tell.
+pub(crate) fn accepted(ctx: &SyscallCtx<'_>, ret: i64, addr: u64, lenp: u64, room: u32) {
+    let Ok(fd) = i32::try_from(ret) else { return };
+    if fd < 0 {
+        return;
+    }
+    let Ok(sock) = crate::fds::borrow(ctx.tid, ctx.tgid, fd) else {
+        return;
+    };
+    if let Ok(Some(out)) = guest_name(ctx, &sock, true) {
+        // The guest's buffer was writable a moment ago: the kernel just wrote it.
+        let _ = write_name(ctx, addr, lenp, room, &out);
+    }
 }
 
 pub(crate) fn getsockname(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
