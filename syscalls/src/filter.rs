@@ -17,11 +17,23 @@ pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGE_K: u16 = 0x35;
+const BPF_JSET_K: u16 = 0x45;
 const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
 /// Offsets in `struct seccomp_data`.
 const NR_OFFSET: u32 = 0;
 const ARCH_OFFSET: u32 = 4;
+/// Offset of argument `i`'s low word.
+const fn arg_offset(i: u32) -> u32 {
+    16 + 8 * i
+}
+const O_PATH: u32 = 0o10000000;
+
+/// Verdicts that depend on an open's flags (never real SECCOMP_RET_* values): an O_PATH
+/// descriptor cannot be installed with SECCOMP_IOCTL_NOTIF_ADDFD (the kernel refuses them), so
+/// an O_PATH open stops for ptrace instead (flags in argument 1: open; argument 2: openat).
+pub const O_PATH_SPLIT_ARG1: u32 = u32::MAX;
+pub const O_PATH_SPLIT_ARG2: u32 = u32::MAX - 1;
 
 /// A classic BPF instruction (`struct sock_filter`).
 #[repr(C)]
@@ -66,6 +78,24 @@ pub fn build(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32) -> Vec<SockFilt
         stmt(BPF_RET_K, trap),
     ];
     emit(&runs, &mut prog);
+    // Each split leaf jumps to a block at the end: its flags' O_PATH bit picks the verdict.
+    let blocks = [(O_PATH_SPLIT_ARG1, 1), (O_PATH_SPLIT_ARG2, 2)];
+    for (sentinel, arg) in blocks {
+        let at = prog.len();
+        let mut used = false;
+        for (i, ins) in prog.iter_mut().enumerate() {
+            if ins.code == BPF_RET_K && ins.k == sentinel {
+                *ins = stmt(BPF_JA, (at - i - 1) as u32);
+                used = true;
+            }
+        }
+        if used {
+            prog.push(stmt(BPF_LD_W_ABS, arg_offset(arg)));
+            prog.push(jump(BPF_JSET_K, O_PATH, 0, 1));
+            prog.push(stmt(BPF_RET_K, SECCOMP_RET_TRACE));
+            prog.push(stmt(BPF_RET_K, SECCOMP_RET_USER_NOTIF));
+        }
+    }
     prog
 }
 
@@ -89,14 +119,26 @@ fn emit(runs: &[(u32, u32)], prog: &mut Vec<SockFilter>) {
 /// The verdict of a filter program for (`arch`, `nr`): a tiny BPF interpreter, for tests and
 /// for checking a generated filter against the table.
 pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32) -> Option<u32> {
+    evaluate_call(prog, arch, nr, &[0; 6])
+}
+
+/// The verdict for a call with arguments `args` (the words lxrun's filters read).
+pub fn evaluate_call(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> Option<u32> {
     let (mut pc, mut acc) = (0usize, 0u32);
     loop {
         let ins = prog.get(pc)?;
         pc += 1;
         match ins.code {
-            BPF_LD_W_ABS => acc = if ins.k == ARCH_OFFSET { arch } else { nr },
+            BPF_LD_W_ABS => {
+                acc = match ins.k {
+                    ARCH_OFFSET => arch,
+                    NR_OFFSET => nr,
+                    k => *args.iter().zip(0..).find(|(_, i)| arg_offset(*i) == k)?.0 as u32,
+                }
+            }
             BPF_JEQ_K => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
             BPF_JGE_K => pc += usize::from(if acc >= ins.k { ins.jt } else { ins.jf }),
+            BPF_JSET_K => pc += usize::from(if acc & ins.k != 0 { ins.jt } else { ins.jf }),
             BPF_JA => pc += ins.k as usize,
             BPF_RET_K => return Some(ins.k),
             _ => return None,
@@ -120,6 +162,8 @@ pub fn seccomp_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
     move |entry| match entry {
         Some(e) if !e.traps(identity) => SECCOMP_RET_ALLOW,
         e if crate::proxy::needs_ptrace(e) => SECCOMP_RET_TRACE,
+        Some(e) if e.name == "open" => O_PATH_SPLIT_ARG1,
+        Some(e) if e.name == "openat" => O_PATH_SPLIT_ARG2,
         _ => SECCOMP_RET_USER_NOTIF,
     }
 }
@@ -159,6 +203,27 @@ mod tests {
         assert_eq!(
             evaluate(&prog, AUDIT_ARCH_X86_64, libc::SYS_execve as u32),
             Some(SECCOMP_RET_TRACE)
+        );
+    }
+
+    #[test]
+    fn o_path_opens_stop_for_ptrace_on_the_seccomp_backend() {
+        let prog = build(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF);
+        let (open, openat) = (libc::SYS_open as u32, libc::SYS_openat as u32);
+        let o_path = u64::from(O_PATH);
+        let verdict = |nr, args: [u64; 6]| evaluate_call(&prog, AUDIT_ARCH_X86_64, nr, &args);
+        assert_eq!(verdict(open, [0, o_path, 0, 0, 0, 0]), Some(SECCOMP_RET_TRACE));
+        assert_eq!(verdict(open, [0, 0, 0, 0, 0, 0]), Some(SECCOMP_RET_USER_NOTIF));
+        assert_eq!(
+            verdict(openat, [0, 0, o_path | 0o2000000, 0, 0, 0]),
+            Some(SECCOMP_RET_TRACE)
+        );
+        assert_eq!(verdict(openat, [0, o_path, 0, 0, 0, 0]), Some(SECCOMP_RET_USER_NOTIF));
+        // With the host's own tree opens are not trapped at all.
+        let identity = build(seccomp_verdict(true), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(
+            evaluate_call(&identity, AUDIT_ARCH_X86_64, openat, &[0, 0, o_path, 0, 0, 0]),
+            Some(SECCOMP_RET_ALLOW)
         );
     }
 

@@ -150,11 +150,14 @@ const ANSWERED: &[&str] = &[
 /// Whether a trapped call must be caught by ptrace rather than user notification: execve (its
 /// registers are rewritten to exec the loader stub), calls lxrun can only translate by
 /// rewriting their arguments in place, and accept/accept4 (whose output is translated at the
-/// call's exit, which only a tracer sees: `Outcome::ContinueThen`).
+/// call's exit, which only a tracer sees: `Outcome::ContinueThen`), and openat2, which may ask
+/// for an O_PATH descriptor (SECCOMP_IOCTL_NOTIF_ADDFD refuses those; the flags are in a
+/// struct no filter can read; open and openat are split on their flags by the filter).
 pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     let Some(e) = entry else { return false };
     match e.policy {
         crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
+        _ if e.name == "openat2" => true,
         crate::Policy::Translate(_) | crate::Policy::Path(_) => !(ANSWERED.contains(&e.name) || spec(e.name).is_some()),
     }
 }
@@ -180,6 +183,7 @@ mod tests {
                 "chdir",
                 "accept4",
                 "execveat",
+                "openat2",
                 "setxattrat",
                 "getxattrat",
                 "listxattrat",
