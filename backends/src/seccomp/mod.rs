@@ -101,7 +101,19 @@ fn worker(listener: &Arc<OwnedFd>, world: &Arc<World>) {
                 }
             }
         }
-        if let Some(resp) = handle(world, listener, &req) {
+        // A bug in lxrun must not leave the guest waiting forever for its answer (nor take the
+        // worker away): the call fails with EIO, and the panic's message is on stderr.
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(world, listener, &req)));
+        let answer = answer.unwrap_or_else(|_| {
+            tracing::error!(tid = req.pid, nr = req.data.nr, "internal error answering a call: EIO");
+            Some(libc::seccomp_notif_resp {
+                id: req.id,
+                val: 0,
+                error: -libc::EIO,
+                flags: 0,
+            })
+        });
+        if let Some(resp) = answer {
             // SAFETY: SEND reads `resp`; ENOENT (the guest thread is gone) needs nothing.
             unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
         }
