@@ -185,6 +185,39 @@ PY
 python3 creds.py && setpriv --reuid=65534 --regid=65534 --clear-groups python3 creds.py"#,
         ),
         (
+            "sendmsg to a named socket refuses what the kernel refuses",
+            r#"python3 - <<'PY'
+import ctypes, socket, os
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('d')
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+class Msg(ctypes.Structure): _fields_ = [('name', ctypes.c_void_p), ('namelen', ctypes.c_uint32), ('iov', ctypes.c_void_p), ('iovlen', ctypes.c_size_t), ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t), ('flags', ctypes.c_int)]
+name = b'\x01\x00d\x00'
+nb = ctypes.create_string_buffer(name, len(name))
+data = ctypes.create_string_buffer(b'hello', 5)
+class Iov(ctypes.Structure): _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+iov = (Iov * 2)(Iov(ctypes.addressof(data), 5), Iov(ctypes.addressof(data), 3))
+def send(**kw):
+    m = Msg(ctypes.addressof(nb), len(name), ctypes.addressof(iov), 2, None, 0, 0)
+    for k, v in kw.items(): setattr(m, k, v)
+    r = libc.sendmsg(c.fileno(), ctypes.byref(m), 0)
+    print(sorted(kw), r if r >= 0 else -ctypes.get_errno())
+send()
+print(s.recv(20))
+send(iov=8)
+send(iovlen=2000)
+iov2 = (Iov * 1)(Iov(8, 5)); send(iov=ctypes.addressof(iov2), iovlen=1)
+iov3 = (Iov * 1)(Iov(ctypes.addressof(data), 1 << 63)); send(iov=ctypes.addressof(iov3), iovlen=1)
+iov4 = (Iov * 1)(Iov(0, 0)); send(iov=ctypes.addressof(iov4), iovlen=1)
+print(s.recv(20))
+send(control=8, controllen=16)
+cb = ctypes.create_string_buffer(b'\x0c' + b'\x00' * 15, 16); send(control=ctypes.addressof(cb), controllen=16)
+send(controllen=1 << 40)
+send(iovlen=0)
+print(s.recv(20))
+PY"#,
+        ),
+        (
             "the *xattrat calls",
             r#"python3 - <<'PY'
 import ctypes, os
