@@ -127,3 +127,140 @@ fn toolchains_and_programs() {
         ("tar and xz", "mkdir z && echo data > z/f && tar cJf z.tar.xz z && rm -r z && tar xJf z.tar.xz && cat z/f"),
     ]);
 }
+
+/// Calls the seccomp backend performs with more than a path translated: sendmsg to a named
+/// socket (with descriptors, credentials and several iovecs) and the `*xattrat` calls.
+#[test]
+fn messages_and_extended_attributes() {
+    check(&[
+        (
+            "sendmsg passes descriptors over a socketpair",
+            r#"echo in a file > f && python3 - <<'PY'
+import array, os, socket
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+r, w = os.pipe(); os.write(w, b'in a pipe')
+f = os.open('f', os.O_RDONLY)
+print(a.sendmsg([b'two ', b'fds'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [r, f]))]))
+msg, anc, flags, addr = b.recvmsg(64, socket.CMSG_SPACE(8))
+fds = array.array('i', anc[0][2])
+print(msg, len(fds), os.read(fds[0], 9), os.read(fds[1], 20))
+PY"#,
+        ),
+        (
+            "sendmsg passes descriptors to a named datagram socket",
+            r#"echo in a file > f && python3 - <<'PY'
+import array, os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('d')
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+r, w = os.pipe(); os.write(w, b'in a pipe')
+f = os.open('f', os.O_RDONLY)
+rights = lambda fds: [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', fds))]
+print(c.sendmsg([b'three', b' ', b'iovecs'], [], 0, 'd'), s.recv(64))
+print(c.sendmsg([b'two ', b'', b'fds'], rights([r, f]), 0, os.path.abspath('d')))
+msg, anc, flags, addr = s.recvmsg(64, socket.CMSG_SPACE(8))
+fds = array.array('i', anc[0][2])
+print(msg, len(fds), os.read(fds[0], 9), os.read(fds[1], 20), flags)
+# Two control messages, and the same descriptor twice.
+print(c.sendmsg([b'again'], rights([w]) + rights([f, f]), 0, 'd'))
+msg, anc, flags, addr = s.recvmsg(64, 2 * socket.CMSG_SPACE(8))
+print(msg, [len(data) for level, kind, data in anc])
+for fds in ([999], [r, 999], [r] * 254):
+    try: c.sendmsg([b'x'], rights(fds), 0, 'd')
+    except OSError as e: print('refused', e.errno)
+try: c.sendmsg([b'x'], [], 0, 'nothing here')
+except OSError as e: print('no such socket', e.errno)
+s.setblocking(False)
+try: print(s.recv(64))
+except BlockingIOError: print('nothing more was sent')
+PY"#,
+        ),
+        (
+            "sendmsg credentials to a named socket",
+            r#"chmod 777 . && cat > creds.py <<'PY'
+import os, socket, struct
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('d%d' % os.getuid())
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+me = (os.getpid(), os.getuid(), os.getgid())
+def creds(pid, uid, gid): return [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack('iII', pid, uid, gid))]
+for name, anc in (('none', []), ('mine', creds(*me)), ('pid 1', creds(1, *me[1:])), ('uid 0', creds(me[0], 0, me[2]))):
+    try: c.sendmsg([name.encode()], anc, 0, 'd%d' % os.getuid())
+    except OSError as e: print(name, 'refused', e.errno); continue
+    msg, anc, flags, addr = s.recvmsg(64, socket.CMSG_SPACE(12))
+    pid, uid, gid = struct.unpack('iII', anc[0][2])
+    print(msg, pid == os.getpid(), pid if pid == 1 else '', uid, gid)
+PY
+python3 creds.py && setpriv --reuid=65534 --regid=65534 --clear-groups python3 creds.py"#,
+        ),
+        (
+            "sendmsg to a named socket refuses what the kernel refuses",
+            r#"python3 - <<'PY'
+import ctypes, socket, os
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('d')
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+class Msg(ctypes.Structure): _fields_ = [('name', ctypes.c_void_p), ('namelen', ctypes.c_uint32), ('iov', ctypes.c_void_p), ('iovlen', ctypes.c_size_t), ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t), ('flags', ctypes.c_int)]
+name = b'\x01\x00d\x00'
+nb = ctypes.create_string_buffer(name, len(name))
+data = ctypes.create_string_buffer(b'hello', 5)
+class Iov(ctypes.Structure): _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+iov = (Iov * 2)(Iov(ctypes.addressof(data), 5), Iov(ctypes.addressof(data), 3))
+def send(**kw):
+    m = Msg(ctypes.addressof(nb), len(name), ctypes.addressof(iov), 2, None, 0, 0)
+    for k, v in kw.items(): setattr(m, k, v)
+    r = libc.sendmsg(c.fileno(), ctypes.byref(m), 0)
+    print(sorted(kw), r if r >= 0 else -ctypes.get_errno())
+send()
+print(s.recv(20))
+send(iov=8)
+send(iovlen=2000)
+iov2 = (Iov * 1)(Iov(8, 5)); send(iov=ctypes.addressof(iov2), iovlen=1)
+iov3 = (Iov * 1)(Iov(ctypes.addressof(data), 1 << 63)); send(iov=ctypes.addressof(iov3), iovlen=1)
+iov4 = (Iov * 1)(Iov(0, 0)); send(iov=ctypes.addressof(iov4), iovlen=1)
+print(s.recv(20))
+send(control=8, controllen=16)
+cb = ctypes.create_string_buffer(b'\x0c' + b'\x00' * 15, 16); send(control=ctypes.addressof(cb), controllen=16)
+send(controllen=1 << 40)
+send(iovlen=0)
+print(s.recv(20))
+PY"#,
+        ),
+        (
+            "the *xattrat calls",
+            r#"python3 - <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+class Args(ctypes.Structure): _fields_ = [('value', ctypes.c_uint64), ('size', ctypes.c_uint32), ('flags', ctypes.c_uint32)]
+SET, GET, LIST, REMOVE, AT_FDCWD, NOFOLLOW, EMPTY = 463, 464, 465, 466, -100, 0x100, 0x1000
+def call(*a):
+    r = libc.syscall(*a)
+    return r if r >= 0 else -ctypes.get_errno()
+def args(buf, size, flags=0, usize=16):
+    return ctypes.byref(Args(ctypes.addressof(buf) if buf is not None else 0, size, flags)), ctypes.c_size_t(usize)
+open('f', 'w').close(); os.symlink('f', 'l'); os.mkdir('d')
+v = ctypes.create_string_buffer(b'a value', 7)
+out = ctypes.create_string_buffer(64)
+print('set', call(SET, AT_FDCWD, b'l', 0, b'user.k', *args(v, 7)))
+print('set on a symlink', call(SET, AT_FDCWD, b'l', NOFOLLOW, b'user.k', *args(v, 7)))
+print('create again', call(SET, AT_FDCWD, b'f', 0, b'user.k', *args(v, 7, 1)))
+print('set relative to a dirfd', call(SET, os.open('d', os.O_RDONLY), b'../f', 0, b'user.j', *args(v, 3)))
+print('get', call(GET, AT_FDCWD, b'l', 0, b'user.k', *args(out, 64)), out.raw[:7])
+print('get its size', call(GET, AT_FDCWD, b'f', 0, b'user.k', *args(None, 0)))
+print('too small', call(GET, AT_FDCWD, b'f', 0, b'user.k', *args(out, 2)))
+print('flags', call(GET, AT_FDCWD, b'f', 0, b'user.k', *args(out, 64, 1)))
+print('short args', call(GET, AT_FDCWD, b'f', 0, b'user.k', *args(out, 64, 0, 8)))
+print('long args', call(GET, AT_FDCWD, b'f', 0, b'user.k', *args(out, 64, 0, 8192)))
+print('no such attribute', call(GET, AT_FDCWD, b'f', 0, b'user.none', *args(out, 64)))
+print('no such file', call(GET, AT_FDCWD, b'none', 0, b'user.k', *args(out, 64)))
+print('on a descriptor', call(GET, os.open('f', os.O_RDONLY), b'', EMPTY, b'user.j', *args(out, 64)), out.raw[:3])
+names = ctypes.create_string_buffer(256)
+n = call(LIST, AT_FDCWD, b'l', 0, names, ctypes.c_size_t(256)); print('list', n, sorted(names.raw[:max(n, 0)].split(b'\0')))
+print('list its size', call(LIST, AT_FDCWD, b'f', 0, None, ctypes.c_size_t(0)))
+print('list too small', call(LIST, AT_FDCWD, b'f', 0, names, ctypes.c_size_t(3)))
+print('remove', call(REMOVE, AT_FDCWD, b'l', 0, b'user.k'), call(REMOVE, AT_FDCWD, b'f', 0, b'user.k'))
+print('listed after', call(LIST, AT_FDCWD, b'f', 0, names, ctypes.c_size_t(256)))
+print('getxattr', os.getxattr('f', 'user.j'))
+PY"#,
+        ),
+    ]);
+}

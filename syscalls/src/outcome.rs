@@ -43,7 +43,8 @@ pub enum NewArg {
         object: lxrun_vfs::Opened,
     },
     /// A struct placed in the guest's memory whose pointer fields (at the given byte offsets)
-    /// point at further bytes placed beside it (a msghdr and its new msg_name).
+    /// point at further bytes placed beside it (a msghdr and its new msg_name); a backend that
+    /// performs the call itself points them at its own copies.
     Struct {
         bytes: Vec<u8>,
         pointers: Vec<(usize, Vec<u8>)>,

@@ -4,7 +4,7 @@
 //! in from the guest, output buffers copied back, guest fds borrowed with pidfd_getfd, and a
 //! new fd is installed into the guest with SECCOMP_IOCTL_NOTIF_ADDFD.
 //!
-//! Calls without a spec here, and execve/execveat, stay with ptrace (see [`needs_ptrace`]).
+//! Calls without a spec here (execve, execveat, chdir) stay with ptrace (see [`needs_ptrace`]).
 
 use crate::table::Entry;
 
@@ -36,6 +36,14 @@ pub enum Arg {
     Fd,
     /// The mode of a file the call creates: lxrun runs with umask 0 and applies the guest's.
     Mode,
+    /// A `struct xattr_args { u64 value; u32 size; u32 flags; }` (setxattrat, getxattrat) of
+    /// the size in argument `usize`, copied in; its `value` buffer is copied in too, or (`get`)
+    /// lent and its first `result` bytes copied back.
+    XattrArgs { usize: usize, get: bool },
+    /// sendmsg's `struct msghdr`: the handler's copy (with the translated `msg_name`), its
+    /// iovecs and their bytes and its control data copied in, the guest's descriptors in
+    /// SCM_RIGHTS borrowed.
+    MsgHdr,
 }
 
 /// What the result is.
@@ -112,6 +120,17 @@ pub fn spec(name: &str) -> Option<Spec> {
         "fanotify_mark" => s(&[Fd, Int, Int, DirFd, Path], Ret::Int),
         "bind" | "connect" => s(&[Fd, In(SizeArg(2)), Int], Ret::Int),
         "sendto" => s(&[Fd, In(SizeArg(2)), Int, Int, In(SizeArg(5)), Int], Ret::Int),
+        "sendmsg" => s(&[Fd, MsgHdr, Int], Ret::Int),
+        "setxattrat" => s(
+            &[DirFd, Path, Int, InStr, XattrArgs { usize: 5, get: false }, Int],
+            Ret::Int,
+        ),
+        "getxattrat" => s(
+            &[DirFd, Path, Int, InStr, XattrArgs { usize: 5, get: true }, Int],
+            Ret::Int,
+        ),
+        "listxattrat" => s(&[DirFd, Path, Int, OutResult(SizeArg(4)), Int], Ret::Int),
+        "removexattrat" => s(&[DirFd, Path, Int, InStr], Ret::Int),
         _ => return None,
     })
 }
@@ -176,19 +195,7 @@ mod tests {
             .collect();
         assert_eq!(
             ptrace,
-            [
-                "accept",
-                "sendmsg",
-                "execve",
-                "chdir",
-                "accept4",
-                "execveat",
-                "openat2",
-                "setxattrat",
-                "getxattrat",
-                "listxattrat",
-                "removexattrat"
-            ],
+            ["accept", "execve", "chdir", "accept4", "execveat", "openat2"],
             "only these stay with ptrace"
         );
         for e in table::entries() {

@@ -4,6 +4,7 @@
 //! cannot change a path after lxrun has read it.
 
 mod perform;
+mod sendmsg;
 
 use lxrun_syscalls::memory::GuestMemory;
 use lxrun_syscalls::world::World;
@@ -170,9 +171,10 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         Outcome::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Outcome::Return(v) => resp.val = v,
         Outcome::Fail(e) => resp.error = -e.raw(),
-        Outcome::Rewrite(args) if opens_a_fifo(&call, &args) => {
-            // Opening a FIFO waits for its other end, which may be opened by a call this very
-            // pool must serve: wait on a thread of its own.
+        Outcome::Rewrite(args) if may_wait(&call, &args) => {
+            // Opening a FIFO waits for its other end, and a send for room in its receiver's
+            // queue, which may come from a call this very pool must serve: wait on a thread of
+            // its own.
             let (world, listener, req) = (world.clone(), listener.clone(), *req);
             let process = ctx.process.clone();
             std::thread::spawn(move || {
@@ -241,12 +243,16 @@ fn performed(
     Some(resp)
 }
 
-/// An open (of any kind) whose translated path is a FIFO, and not O_NONBLOCK.
-fn opens_a_fifo(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
+/// Whether a performed call may wait for another guest call: an open (of any kind) whose
+/// translated path is a FIFO, and not O_NONBLOCK; a send to a named AF_UNIX socket (the only
+/// one performed) without MSG_DONTWAIT (a non-blocking socket's gets a thread too, needlessly:
+/// telling would take borrowing the socket first).
+fn may_wait(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
     let (path_arg, flags) = match lxrun_syscalls::table::name_of(call.nr).as_str() {
         "open" => (0, call.args[1]),
         "openat" => (1, call.args[2]),
-        "openat2" | "creat" => return false,
+        "sendto" => return call.args[3] as i32 & libc::MSG_DONTWAIT == 0,
+        "sendmsg" => return call.args[2] as i32 & libc::MSG_DONTWAIT == 0,
         _ => return false,
     };
     if flags as i32 & libc::O_NONBLOCK != 0 {

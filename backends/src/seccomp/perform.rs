@@ -2,6 +2,7 @@
 //! (`lxrun_syscalls::proxy`): the rewritten paths are lxrun's own buffers, other inputs are
 //! copied from the guest once, outputs copied back, guest fds borrowed with pidfd_getfd.
 
+use super::sendmsg;
 use lxrun_syscalls::memory::GuestPtr;
 use lxrun_syscalls::proxy::{self, Arg, Ret, Size};
 use lxrun_syscalls::{table, Errno, NewArg, SyscallArgs, SyscallCtx};
@@ -18,7 +19,7 @@ pub(crate) enum Done {
 }
 
 /// Longest input or output buffer lxrun copies for a call (xattr values are at most 64 KiB).
-const MAX_BUF: usize = 1 << 20;
+pub(crate) const MAX_BUF: usize = 1 << 20;
 
 fn size(s: Size, args: &[u64; 6]) -> Result<usize, Errno> {
     let n = match s {
@@ -163,17 +164,13 @@ fn run(
     let replaced = |i: usize| rewrite.iter().find(|(j, _)| *j == i).map(|(_, a)| a);
     let umask = ctx.process.fs().umask;
 
-    // Buffers the call points into; kept alive (and unmoved) until it returns.
-    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(6);
-    let mut borrowed: Vec<OwnedFd> = Vec::new();
-    let mut outs: Vec<(usize, usize, bool)> = Vec::new(); // (buffer index, guest arg, copy only the result's length)
+    let mut lent = Lent::default();
     let mut args = [0u64; 6];
     for (i, kind) in spec.args.iter().enumerate() {
         args[i] = match (kind, replaced(i)) {
-            (_, Some(NewArg::Bytes(b) | NewArg::Opened { path: b, .. })) => {
-                bufs.push(b.clone());
-                bufs.last().map_or(0, |b| b.as_ptr() as u64)
-            }
+            // The socket is argument 0, already borrowed.
+            (Arg::MsgHdr, rewrite) => sendmsg::msghdr(ctx, args[0] as i32, raw[i], rewrite, &mut lent)?,
+            (_, Some(NewArg::Bytes(b) | NewArg::Opened { path: b, .. })) => lent.push(b.clone()),
             (_, Some(NewArg::Struct { .. })) => return Err(Errno::ENOSYS),
             (Arg::Int, _) => raw[i],
             (Arg::Mode, _) => raw[i] & !u64::from(umask),
@@ -183,29 +180,19 @@ fn run(
                 if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
                     libc::AT_FDCWD as u64
                 } else {
-                    borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, ctx.tgid, raw[i] as i32)?);
-                    borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
+                    lent.borrow(ctx, raw[i] as i32)? as u64
                 }
             }
-            (Arg::Fd, _) => {
-                borrowed.push(lxrun_syscalls::fds::borrow(ctx.tid, ctx.tgid, raw[i] as i32)?);
-                borrowed.last().map_or(0, |f| f.as_raw_fd() as u64)
-            }
+            (Arg::Fd, _) => lent.borrow(ctx, raw[i] as i32)? as u64,
             (Arg::Path | Arg::InStr, _) if raw[i] == 0 => 0,
             (Arg::Path | Arg::InStr, _) => {
                 let mut s = ctx.mem.read_cstring(GuestPtr::new(raw[i]), 4095, Errno::ENAMETOOLONG)?;
                 s.push(0);
-                bufs.push(s);
-                bufs.last().map_or(0, |b| b.as_ptr() as u64)
+                lent.push(s)
             }
             (Arg::In(_), _) if raw[i] == 0 => 0,
-            (Arg::In(s), _) => {
-                let mut b = vec![0u8; size(*s, &raw)?];
-                ctx.mem.read_bytes(raw[i], &mut b)?;
-                bufs.push(b);
-                bufs.last().map_or(0, |b| b.as_ptr() as u64)
-            }
-            (Arg::Out(_) | Arg::OutResult(_), _) if raw[i] == 0 => 0,
+            (Arg::In(s), _) => lent.copy_in(ctx, raw[i], size(*s, &raw)?)?,
+            (Arg::Out(_) | Arg::OutResult(_) | Arg::XattrArgs { .. }, _) if raw[i] == 0 => 0,
             (Arg::OutResult(s), _) => {
                 // The guest's size goes to the kernel as it is (a negative readlink size is its
                 // EINVAL); what these calls return (a link, an xattr value or list: at most
@@ -214,19 +201,14 @@ fn run(
                     Err(Errno::E2BIG) => MAX_BUF,
                     n => n?,
                 };
-                bufs.push(vec![0u8; n]);
-                outs.push((bufs.len() - 1, i, true));
-                bufs.last_mut().map_or(0, |b| b.as_mut_ptr() as u64)
+                lent.out(n, raw[i], true)
             }
-            (Arg::Out(s), _) => {
-                bufs.push(vec![0u8; size(*s, &raw)?]);
-                outs.push((bufs.len() - 1, i, matches!(kind, Arg::OutResult(_))));
-                bufs.last_mut().map_or(0, |b| b.as_mut_ptr() as u64)
-            }
+            (Arg::Out(s), _) => lent.out(size(*s, &raw)?, raw[i], false),
+            (Arg::XattrArgs { usize, get }, _) => xattr_args(ctx, raw[i], raw[*usize], *get, &mut lent)?,
         };
     }
-    // SAFETY: every pointer argument points into `bufs`, alive and unmoved (pushing never
-    // reallocates the inner vectors); every fd argument is one we own.
+    // SAFETY: every pointer argument points into `lent`'s buffers, alive and unmoved (pushing
+    // never reallocates the inner vectors); every fd argument is one we own.
     let ret = unsafe {
         libc::syscall(
             call.nr as libc::c_long,
@@ -241,14 +223,7 @@ fn run(
     if ret < 0 {
         return Err(Errno::last());
     }
-    for (b, arg, partial) in outs {
-        let n = if partial {
-            (ret as usize).min(bufs[b].len())
-        } else {
-            bufs[b].len()
-        };
-        ctx.mem.write_bytes(call.args[arg], &bufs[b][..n])?;
-    }
+    lent.copy_out(ctx, ret as usize)?;
     let cloexec_flags = match spec.ret {
         Ret::Int => return Ok(Done::Value(ret)),
         Ret::NewFd(Some(i)) => raw[i] as i32,
@@ -265,6 +240,96 @@ fn run(
         fd,
         cloexec: cloexec_flags & libc::O_CLOEXEC != 0,
     })
+}
+
+/// What a performed call points into, kept alive (and unmoved: pushing never reallocates the
+/// inner vectors) until it returns: buffers, borrowed descriptors, and which buffers go back
+/// to which guest addresses.
+#[derive(Default)]
+pub(crate) struct Lent {
+    bufs: Vec<Vec<u8>>,
+    borrowed: Vec<OwnedFd>,
+    /// (buffer index, guest address, copy only the result's length)
+    outs: Vec<(usize, u64, bool)>,
+}
+
+impl Lent {
+    /// Lends `b`; its address.
+    pub(crate) fn push(&mut self, b: Vec<u8>) -> u64 {
+        self.bufs.push(b);
+        self.bufs.last().map_or(0, |b| b.as_ptr() as u64)
+    }
+
+    /// Lends a copy of `n` bytes of the guest's at `addr`.
+    pub(crate) fn copy_in(&mut self, ctx: &SyscallCtx<'_>, addr: u64, n: usize) -> Result<u64, Errno> {
+        let mut b = vec![0u8; n];
+        ctx.mem.read_bytes(addr, &mut b)?;
+        Ok(self.push(b))
+    }
+
+    /// Lends `n` bytes for the call to fill, to be copied back to the guest's `addr` (only as
+    /// many as the call's result when `partial`).
+    fn out(&mut self, n: usize, addr: u64, partial: bool) -> u64 {
+        self.bufs.push(vec![0u8; n]);
+        self.outs.push((self.bufs.len() - 1, addr, partial));
+        self.bufs.last_mut().map_or(0, |b| b.as_mut_ptr() as u64)
+    }
+
+    /// Borrows the guest's descriptor `fd`; lxrun's number for it.
+    pub(crate) fn borrow(&mut self, ctx: &SyscallCtx<'_>, fd: i32) -> Result<i32, Errno> {
+        let fd = lxrun_syscalls::fds::borrow(ctx.tid, ctx.tgid, fd)?;
+        let raw = fd.as_raw_fd();
+        self.borrowed.push(fd);
+        Ok(raw)
+    }
+
+    /// Copies the filled buffers back to the guest; `ret`: what the call returned.
+    fn copy_out(&self, ctx: &SyscallCtx<'_>, ret: usize) -> Result<(), Errno> {
+        for &(b, addr, partial) in &self.outs {
+            let n = if partial {
+                ret.min(self.bufs[b].len())
+            } else {
+                self.bufs[b].len()
+            };
+            ctx.mem.write_bytes(addr, &self.bufs[b][..n])?;
+        }
+        Ok(())
+    }
+}
+
+/// setxattrat/getxattrat's `struct xattr_args { u64 value; u32 size; u32 flags; }` at `ptr`,
+/// `usize` bytes long: a copy pointing at a copy of the value (set) or at a buffer lent for it
+/// and copied back (get).
+fn xattr_args(ctx: &SyscallCtx<'_>, ptr: u64, usize: u64, get: bool, lent: &mut Lent) -> Result<u64, Errno> {
+    const VER0: u64 = 16;
+    // The kernel's checks, before it reads anything: at least the first version, at most a page.
+    if usize < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if usize > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut args = vec![0u8; usize as usize];
+    ctx.mem.read_bytes(ptr, &mut args)?;
+    let mut value = [0u8; 8];
+    value.copy_from_slice(&args[0..8]);
+    let value = u64::from_le_bytes(value);
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&args[8..12]);
+    let len = u32::from_le_bytes(len) as usize;
+    // A NULL value stays NULL (getxattrat's size query; EFAULT otherwise, as the kernel says).
+    if value != 0 {
+        let at = if get {
+            // The kernel fills at most XATTR_SIZE_MAX (64 KiB), well within what lxrun lends.
+            let len = len.min(MAX_BUF);
+            args[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+            lent.out(len, value, true)
+        } else {
+            lent.copy_in(ctx, value, size(Size::Const(len), &[0; 6])?)?
+        };
+        args[0..8].copy_from_slice(&at.to_le_bytes());
+    }
+    Ok(lent.push(args))
 }
 
 /// The calling worker thread takes a guest thread's filesystem credentials for one call, and
@@ -285,29 +350,53 @@ pub(crate) enum Ids {
     Real,
 }
 
+/// What /proc/TID/status says of a thread's ids and capabilities.
+pub(crate) struct Status {
+    /// Real, effective, saved and filesystem ids.
+    pub(crate) uid: [u32; 4],
+    pub(crate) gid: [u32; 4],
+    pub(crate) groups: Vec<libc::gid_t>,
+    /// The effective capabilities.
+    cap_eff: u64,
+}
+
+impl Status {
+    /// Thread `tid`'s (0: lxrun's own).
+    pub(crate) fn of(tid: i32) -> Option<Status> {
+        let path = if tid == 0 {
+            "/proc/thread-self/status".to_string()
+        } else {
+            format!("/proc/{tid}/status")
+        };
+        let status = std::fs::read_to_string(path).ok()?;
+        let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key));
+        let ids = |key: &str| -> Option<[u32; 4]> {
+            let mut ids = field(key)?.split_whitespace().map(|x| x.parse().ok());
+            Some([ids.next()??, ids.next()??, ids.next()??, ids.next()??])
+        };
+        Some(Status {
+            uid: ids("Uid:")?,
+            gid: ids("Gid:")?,
+            groups: field("Groups:")
+                .map(|g| g.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+                .unwrap_or_default(),
+            cap_eff: u64::from_str_radix(field("CapEff:")?.trim(), 16).ok()?,
+        })
+    }
+
+    pub(crate) fn has_cap(&self, cap: u32) -> bool {
+        self.cap_eff & (1u64 << cap) != 0
+    }
+}
+
 /// The uid and gid of kind `ids`, and the groups, of thread `tid`.
 fn guest_ids(tid: i32, ids: Ids) -> Option<(u32, u32, Vec<libc::gid_t>)> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    let field = |key: &str, i: usize| -> Option<u32> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))?
-            .split_whitespace()
-            .nth(i)?
-            .parse()
-            .ok()
-    };
-    let groups = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|g| g.split_whitespace().filter_map(|x| x.parse().ok()).collect())
-        .unwrap_or_default();
-    // Uid:/Gid: list the real, effective, saved and filesystem ids.
+    let s = Status::of(tid)?;
     let index = match ids {
         Ids::Real => 0,
         Ids::Fs => 3,
     };
-    Some((field("Uid:", index)?, field("Gid:", index)?, groups))
+    Some((s.uid[index], s.gid[index], s.groups))
 }
 
 impl AsGuest {

@@ -99,7 +99,9 @@ pub(crate) fn sendto(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     translate_addr(ctx, call, 4, 5, false)
 }
 
-/// sendmsg: a `msghdr` whose msg_name is an AF_UNIX path gets a copy pointing at the host name.
+/// sendmsg: a `msghdr` whose msg_name is an AF_UNIX path gets a copy pointing at the host name
+/// (placed in the guest's memory by the ptrace backend; the seccomp backend sends from its own
+/// copy of the message, descriptors and all).
 pub(crate) fn sendmsg(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     if ctx.world.vfs.is_identity() {
         return Ok(Outcome::Continue);
