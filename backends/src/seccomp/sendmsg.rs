@@ -260,7 +260,10 @@ mod tests {
         m
     }
 
-    fn walk(mut data: Vec<u8>) -> Result<(Vec<(i32, i32, Vec<u8>)>, usize), Errno> {
+    /// Each control message's (level, type, body).
+    type Seen = Vec<(i32, i32, Vec<u8>)>;
+
+    fn walk(mut data: Vec<u8>) -> Result<(Seen, usize), Errno> {
         let mut seen = Vec::new();
         let end = each_cmsg(&mut data, |level, kind, body| {
             seen.push((level, kind, body.to_vec()));
