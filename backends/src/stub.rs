@@ -35,18 +35,16 @@ impl StubFile {
     pub fn create(dir: &Path) -> Result<StubFile, Errno> {
         if !noexec(dir) {
             let path = dir.join(format!("loader-{:016x}", lxrun_loader::STUB_ID));
-            match Self::ours(&path) || Self::write(dir, &path).is_ok() {
-                true => {
-                    return Ok(StubFile {
-                        _memfd: None,
-                        path: path.as_os_str().as_bytes().to_vec(),
-                    })
-                }
-                false => tracing::debug!(
-                    "cannot write the loader stub to {}: falling back to a memfd",
-                    path.display()
-                ),
+            if Self::ours(&path) || Self::write(dir, &path).is_ok() {
+                return Ok(StubFile {
+                    _memfd: None,
+                    path: path.as_os_str().as_bytes().to_vec(),
+                });
             }
+            tracing::debug!(
+                "cannot write the loader stub to {}: falling back to a memfd",
+                path.display()
+            );
         }
         Self::memfd()
     }
