@@ -44,7 +44,7 @@ fn init_logging(verbose: u8, log: Option<&Path>) -> anyhow::Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match log {
-        None => builder.with_writer(std::io::stderr).init(),
+        None => builder.with_writer(|| QuietStderr).init(),
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -163,4 +163,20 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     drop(stub);
     drop(run_dir);
     exit::reproduce(outcome.exit)
+}
+
+/// lxrun's log on stderr, where a failed write (a closed pipe) is dropped: tracing-subscriber
+/// reports one with eprintln!, which would panic the thread that logged, a worker answering a
+/// guest among them.
+struct QuietStderr;
+
+impl std::io::Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

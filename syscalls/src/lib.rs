@@ -65,13 +65,13 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
         Policy::Translate(handler) | Policy::Path(handler) => result(handler(ctx, call)),
         Policy::Deny(errno) => {
             if ctx.world.note_unsupported(call.nr) {
-                eprintln!(
+                say(&format!(
                     "lxrun: {} refused with {} in {}: {}",
                     entry.name,
                     errno.name(),
                     ctx.program(),
                     entry.note
-                );
+                ));
             }
             Outcome::Fail(errno)
         }
@@ -93,7 +93,17 @@ fn result(r: Result<Outcome, Errno>) -> Outcome {
 /// ENOSYS, reported once per number: `lxrun: unsupported syscall NAME (NR) in PROGRAM`.
 fn unsupported(ctx: &SyscallCtx<'_>, nr: u64, name: &str) -> Outcome {
     if ctx.world.note_unsupported(nr) {
-        eprintln!("lxrun: unsupported syscall {name} ({nr}) in {}", ctx.program());
+        say(&format!(
+            "lxrun: unsupported syscall {name} ({nr}) in {}",
+            ctx.program()
+        ));
     }
     Outcome::Fail(Errno::ENOSYS)
+}
+
+/// One line for the user on stderr. A stderr that is gone (a closed pipe) is no reason to stop
+/// answering the guest: eprintln! would panic there.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
