@@ -218,3 +218,34 @@ fn runs_unprivileged() {
         assert_eq!(guest.stdout_str(), format!("65534\n{version}"), "[{backend}] {guest}");
     }
 }
+
+#[test]
+fn a_closed_stderr_does_not_stop_lxrun_answering_the_guest() {
+    use std::io::Read;
+    // lxrun's own log goes to stderr; when that is a pipe nobody reads any more (`| head`),
+    // a failed write must not take down the thread answering the guest's calls.
+    for backend in backends() {
+        let mut child = Command::new(lxrun())
+            .env("LXRUN_LOG", "trace")
+            // A mount makes the view differ from the host's, so path calls are answered by lxrun.
+            .args(["--backend", backend, "--tmpfs", "/lxrun-scratch", "--", "/bin/sh", "-c"])
+            .arg("i=0; while [ $i -lt 300 ]; do test -e /; i=$((i+1)); done; echo finished")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take()); // the reader goes away at once
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            sleep(Duration::from_millis(20));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("[{backend}] lxrun hung once its stderr was closed");
+        }
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "finished\n", "[{backend}]");
+    }
+}
