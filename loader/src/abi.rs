@@ -22,6 +22,100 @@ pub const PLAN_MAX: usize = 64 * 1024;
 /// `PlanHeader::flags`: the program asked for an executable stack (PT_GNU_STACK with PF_X).
 pub const FLAG_EXEC_STACK: u32 = 1;
 
+/// `PlanHeader::flags`: install the in-process fast path (see `fast`): the SIGSYS handler that
+/// answers the commonest path calls inside the guest, and keep the stub's pages mapped, sealed.
+pub const FLAG_FAST_PATH: u32 = 2;
+
+/// The in-process fast path's contract between lxrun's seccomp filter and the stub.
+///
+/// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat) made anywhere
+/// but the stub to SECCOMP_RET_TRAP with [`fast::TRAP_DATA`]; the stub's SIGSYS handler tries
+/// them as `openat2` beneath the caller's directory fd, without symlinks or mount crossings,
+/// issued from one `syscall` instruction (the gate) that the filter lets through only with an
+/// `open_how` from [`fast::HOW`], all read-only and all confined by RESOLVE_BENEATH. What the
+/// handler cannot answer it re-issues from the stub, which the filter sends to lxrun as usual.
+pub mod fast {
+    /// `si_errno` of the SIGSYS the filter raises (the low 16 bits of SECCOMP_RET_DATA).
+    pub const TRAP_DATA: u32 = 0x4c58;
+    /// Marks the gate in the stub's text so lxrun can find its address in the stub file.
+    pub const MARKER: [u8; 16] = *b"LXRUN-FASTGATE01";
+    /// RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH.
+    pub const RESOLVE: u64 = 0x0f;
+    pub const O_NONBLOCK: u64 = 0o4000;
+    pub const O_DIRECTORY: u64 = 0o200000;
+    pub const O_NOFOLLOW: u64 = 0o400000;
+    pub const O_CLOEXEC: u64 = 0o2000000;
+    pub const O_PATH: u64 = 0o10000000;
+    /// The open flags the table varies, in index bit order.
+    pub const BITS: [u64; 5] = [O_PATH, O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, O_NONBLOCK];
+    /// Entries in [`HOW`]: one per combination of [`BITS`].
+    pub const ENTRIES: usize = 1 << BITS.len();
+    /// Bytes between entries (an `open_how` is 24; the filter checks 32-byte alignment).
+    pub const STRIDE: usize = 32;
+
+    /// The gate: its `syscall; ret` code, then every `open_how` it may be given
+    /// (`[flags, mode, resolve, pad]`). Lives in the stub's text (read-only, sealed).
+    #[repr(C, align(64))]
+    pub struct Gate {
+        pub marker: [u8; 16],
+        pub code: [u8; 16],
+        pub how: [[u64; 4]; ENTRIES],
+    }
+
+    /// Offset of the `syscall` instruction from the marker.
+    pub const CODE_OFFSET: u64 = 16;
+    /// Offset of the table from the marker.
+    pub const HOW_OFFSET: u64 = 32;
+
+    /// The `open_how` for a combination of [`BITS`] (index bit i set: BITS[i] set). O_PATH
+    /// takes no O_NONBLOCK in openat2 (openat ignores it there).
+    pub const fn how(index: usize) -> [u64; 4] {
+        let mut flags = 0;
+        let mut i = 0;
+        while i < BITS.len() {
+            if index & (1 << i) != 0 {
+                flags |= BITS[i];
+            }
+            i += 1;
+        }
+        if flags & O_PATH != 0 {
+            flags &= !O_NONBLOCK;
+        }
+        [flags, 0, RESOLVE, 0]
+    }
+
+    /// The index of the entry for open `flags` (bits outside [`BITS`] ignored).
+    pub const fn index(flags: u64) -> usize {
+        let mut index = 0;
+        let mut i = 0;
+        while i < BITS.len() {
+            if flags & BITS[i] != 0 {
+                index |= 1 << i;
+            }
+            i += 1;
+        }
+        index
+    }
+
+    pub const fn table() -> [[u64; 4]; ENTRIES] {
+        let mut t = [[0u64; 4]; ENTRIES];
+        let mut i = 0;
+        while i < ENTRIES {
+            t[i] = how(i);
+            i += 1;
+        }
+        t
+    }
+
+    /// `syscall`, `ret`, then `int3` padding.
+    pub const CODE: [u8; 16] = [
+        0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    ];
+
+    /// Longest list of mount-point names (`PlanHeader::mount_names`) the stub keeps.
+    pub const NAMES_MAX: usize = 1024;
+}
+
 /// A string inside the plan: `len` bytes at `off`, followed by a NUL (not counted).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,6 +184,13 @@ pub struct PlanHeader {
     pub nobjects: u32,
     pub _pad: u32,
     pub objects: [Object; 2],
+    /// With FLAG_FAST_PATH: the last component of every mount point, `/`-separated (a path
+    /// naming one of them may cross into a mount: the fast path leaves it to lxrun).
+    pub mount_names: Str,
+    pub _pad2: u32,
+    pub _pad3: u32,
+    /// With FLAG_FAST_PATH: st_dev of the guest's /proc, whose answers are lxrun's own.
+    pub proc_dev: u64,
 }
 
 pub const HEADER_SIZE: usize = core::mem::size_of::<PlanHeader>();
@@ -117,6 +218,9 @@ impl<'a> PlanView<'a> {
         }
         let view = PlanView { bytes, header };
         view.string(header.execfn)?;
+        if header.flags & FLAG_FAST_PATH != 0 {
+            view.string(header.mount_names)?;
+        }
         for obj in view.objects() {
             view.string(obj.path)?;
             let end = (obj.first_seg as usize).checked_add(obj.nsegs as usize)?;

@@ -8,6 +8,7 @@
 
 pub mod abi;
 pub mod elf;
+pub mod gate;
 pub mod plan;
 pub mod script;
 pub mod stack;

@@ -107,6 +107,17 @@ pub struct LoadPlan {
     pub exec_stack: bool,
     /// The program, then its interpreter if it has one.
     pub objects: Vec<ObjectPlan>,
+    /// Install the in-process fast path (`abi::fast`) with this configuration.
+    pub fast_path: Option<FastPathConfig>,
+}
+
+/// What the stub's fast path must know of the guest's filesystem view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastPathConfig {
+    /// The last component of every mount point, `/`-separated.
+    pub mount_names: Vec<u8>,
+    /// st_dev of the guest's /proc.
+    pub proc_dev: u64,
 }
 
 impl LoadPlan {
@@ -125,6 +136,7 @@ impl LoadPlan {
             comm,
             exec_stack: exe.exec_stack,
             objects,
+            fast_path: None,
         }
     }
 
@@ -150,6 +162,11 @@ impl LoadPlan {
             nobjects: self.objects.len() as u32,
             ..Default::default()
         };
+        if let Some(fast) = &self.fast_path {
+            header.flags |= abi::FLAG_FAST_PATH;
+            header.mount_names = add_string(&fast.mount_names);
+            header.proc_dev = fast.proc_dev;
+        }
         let mut segs = Vec::with_capacity(nsegs);
         for (slot, o) in header.objects.iter_mut().zip(&self.objects) {
             *slot = Object {

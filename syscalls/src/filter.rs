@@ -6,6 +6,7 @@
 
 use crate::table::{self, Entry};
 use crate::{AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
+use lxrun_loader::gate::GateAddrs;
 
 pub const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
@@ -15,12 +16,15 @@ pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 
 const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_LD_MEM: u16 = 0x60;
+const BPF_ST: u16 = 0x02;
+const BPF_AND_K: u16 = 0x54;
 const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGE_K: u16 = 0x35;
 const BPF_JSET_K: u16 = 0x45;
 const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
-/// Offsets in `struct seccomp_data`.
+/// Offsets in `struct seccomp_data` (64-bit fields: low word first).
 const NR_OFFSET: u32 = 0;
 const ARCH_OFFSET: u32 = 4;
 /// Offset of argument `i`'s low word.
@@ -34,6 +38,8 @@ const O_PATH: u32 = 0o10000000;
 /// an O_PATH open stops for ptrace instead (flags in argument 1: open; argument 2: openat).
 pub const O_PATH_SPLIT_ARG1: u32 = u32::MAX;
 pub const O_PATH_SPLIT_ARG2: u32 = u32::MAX - 1;
+const IP_OFFSET: u32 = 8;
+const ARGS_OFFSET: u32 = 16;
 
 /// A classic BPF instruction (`struct sock_filter`).
 #[repr(C)]
@@ -57,14 +63,30 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 /// the SECCOMP_RET_* action; `trap` is the action for calls lxrun must see but cannot name
 /// (x32, other architectures, numbers beyond the table).
 pub fn build(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32) -> Vec<SockFilter> {
+    build_with(verdict, trap, None)
+}
+
+/// Builds the filter, with the in-process fast path (`lxrun_loader::abi::fast`) when `gate`
+/// says where the stub's gate is: the calls its SIGSYS handler serves trap into the guest,
+/// except from the stub, whose calls get `verdict`'s action; `openat2` from the gate runs
+/// only with an `open_how` of the gate's own table.
+pub fn build_with(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32, gate: Option<&GateAddrs>) -> Vec<SockFilter> {
+    // Leaves that jump to the fast path's blocks (never real SECCOMP_RET_* values).
+    const TO_PATH_BLOCK: u32 = u32::MAX - 2;
+    const TO_SIGNAL_BLOCK: u32 = u32::MAX - 3;
+    let action_of = |nr: u32| {
+        let entry = table::lookup(u64::from(nr));
+        let name = entry.map(|e| e.name).unwrap_or_default();
+        match gate {
+            Some(_) if FAST_PATH_CALLS.contains(&name) || name == "openat2" => TO_PATH_BLOCK,
+            Some(_) if FAST_SIGNAL_CALLS.contains(&name) => TO_SIGNAL_BLOCK,
+            _ => verdict(entry),
+        }
+    };
     // Runs of numbers [lo, hi] sharing a verdict, covering 0..=u32::MAX.
     let mut runs: Vec<(u32, u32)> = Vec::new(); // (lo, action)
     for nr in 0..=table::max_nr() + 1 {
-        let action = if nr > table::max_nr() {
-            trap
-        } else {
-            verdict(table::lookup(u64::from(nr)))
-        };
+        let action = if nr > table::max_nr() { trap } else { action_of(nr) };
         if runs.last().is_none_or(|&(_, a)| a != action) {
             runs.push((nr, action));
         }
@@ -96,7 +118,174 @@ pub fn build(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32) -> Vec<SockFilt
             prog.push(stmt(BPF_RET_K, SECCOMP_RET_USER_NOTIF));
         }
     }
+    let Some(gate) = gate else {
+        return prog;
+    };
+    let lookup = |name: &str| table::number_of(name).unwrap_or(u64::MAX) as u32;
+    let notify = SECCOMP_RET_USER_NOTIF;
+    let (path, signals) = (
+        path_block(gate, notify, lookup("openat2")),
+        signal_block(gate, lookup("rt_sigprocmask")),
+    );
+    let path_at = prog.len();
+    let signals_at = path_at + path.len();
+    for (i, ins) in prog.iter_mut().enumerate() {
+        if ins.code == BPF_RET_K && (ins.k == TO_PATH_BLOCK || ins.k == TO_SIGNAL_BLOCK) {
+            let target = if ins.k == TO_PATH_BLOCK { path_at } else { signals_at };
+            *ins = stmt(BPF_JA, (target - i - 1) as u32);
+        }
+    }
+    prog.extend(path);
+    prog.extend(signals);
     prog
+}
+
+/// The path calls the stub's SIGSYS handler tries to answer itself.
+pub const FAST_PATH_CALLS: [&str; 5] = ["open", "stat", "lstat", "openat", "newfstatat"];
+/// The signal calls it filters so that SIGSYS stays deliverable.
+pub const FAST_SIGNAL_CALLS: [&str; 2] = ["rt_sigaction", "rt_sigprocmask"];
+/// SIGSYS, and rt_sigprocmask's SIG_UNBLOCK.
+const SIGSYS: u32 = 31;
+const SIG_UNBLOCK: u32 = 1;
+
+/// The fast path's trap: SIGSYS, with `si_errno` telling the handler it is the filter's.
+pub const FAST_PATH_TRAP: u32 = SECCOMP_RET_TRAP | lxrun_loader::abi::fast::TRAP_DATA;
+
+/// A jump target inside a block.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum L {
+    Next,
+    At(usize),
+}
+
+/// A small straight-line program with forward jumps to labels, resolved by `assemble`.
+struct Block {
+    code: Vec<(SockFilter, L, L)>,
+    labels: Vec<Option<usize>>,
+}
+
+impl Block {
+    fn new() -> Block {
+        Block {
+            code: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+    fn label(&mut self) -> usize {
+        self.labels.push(None);
+        self.labels.len() - 1
+    }
+    fn here(&mut self, l: usize) {
+        self.labels[l] = Some(self.code.len());
+    }
+    fn op(&mut self, code: u16, k: u32) {
+        self.code.push((stmt(code, k), L::Next, L::Next));
+    }
+    fn jump(&mut self, code: u16, k: u32, jt: L, jf: L) {
+        self.code.push((jump(code, k, 0, 0), jt, jf));
+    }
+    fn ret(&mut self, l: usize, action: u32) {
+        self.here(l);
+        self.op(BPF_RET_K, action);
+    }
+    fn assemble(self) -> Vec<SockFilter> {
+        let offset = |from: usize, to: L| match to {
+            L::Next => 0,
+            L::At(l) => self.labels[l].map_or(0, |at| at - from - 1) as u8,
+        };
+        self.code
+            .iter()
+            .enumerate()
+            .map(|(i, (ins, jt, jf))| SockFilter {
+                jt: offset(i, *jt),
+                jf: offset(i, *jf),
+                ..*ins
+            })
+            .collect()
+    }
+
+    /// Goes on if the 64-bit field at `offset` equals `v`, else to `no`.
+    fn expect64(&mut self, offset: u32, v: u64, no: L) {
+        self.op(BPF_LD_W_ABS, offset + 4);
+        self.jump(BPF_JEQ_K, (v >> 32) as u32, L::Next, no);
+        self.op(BPF_LD_W_ABS, offset);
+        self.jump(BPF_JEQ_K, v as u32, L::Next, no);
+    }
+
+    /// Goes to `inside` if the instruction pointer lies in the stub, else to `outside`.
+    fn from_stub(&mut self, gate: &GateAddrs, inside: L, outside: L) {
+        self.op(BPF_LD_W_ABS, IP_OFFSET + 4);
+        self.jump(BPF_JEQ_K, (gate.start >> 32) as u32, L::Next, outside);
+        self.op(BPF_LD_W_ABS, IP_OFFSET);
+        self.jump(BPF_JGE_K, gate.start as u32, L::Next, outside);
+        self.jump(BPF_JGE_K, gate.end as u32, outside, inside);
+    }
+}
+
+/// Whether the filter can check the gate's addresses with 32-bit compares: the stub, the gate
+/// and its table share their upper address word.
+pub fn gate_fits(gate: &GateAddrs) -> bool {
+    let hi = gate.start >> 32;
+    [gate.end - 1, gate.ip, gate.how, gate.how + gate.how_len - 1]
+        .iter()
+        .all(|a| a >> 32 == hi)
+        && gate.start < gate.end
+}
+
+/// The fast path's path calls (the number is in the accumulator): from outside the stub they
+/// trap (openat2 goes to lxrun); from the stub they get `notify`; from the gate, openat2
+/// with one of the table's `open_how`s runs.
+fn path_block(gate: &GateAddrs, notify: u32, openat2: u32) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    let (allow, notif, trap, outside, in_stub) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    b.op(BPF_ST, 0);
+    b.from_stub(gate, L::At(in_stub), L::At(outside));
+    b.here(in_stub);
+    b.op(BPF_LD_W_ABS, IP_OFFSET);
+    b.jump(BPF_JEQ_K, gate.ip as u32, L::Next, L::At(notif));
+    b.op(BPF_LD_MEM, 0);
+    b.jump(BPF_JEQ_K, openat2, L::Next, L::At(notif));
+    // open_how: an entry of the table (bounds and 32-byte alignment), of its size.
+    let how = ARGS_OFFSET + 2 * 8;
+    b.op(BPF_LD_W_ABS, how + 4);
+    b.jump(BPF_JEQ_K, (gate.how >> 32) as u32, L::Next, L::At(notif));
+    b.op(BPF_LD_W_ABS, how);
+    b.jump(BPF_JGE_K, gate.how as u32, L::Next, L::At(notif));
+    b.jump(BPF_JGE_K, (gate.how + gate.how_len) as u32, L::At(notif), L::Next);
+    b.op(BPF_AND_K, (lxrun_loader::abi::fast::STRIDE - 1) as u32);
+    b.jump(BPF_JEQ_K, 0, L::Next, L::At(notif));
+    b.expect64(ARGS_OFFSET + 3 * 8, 24, L::At(notif));
+    b.ret(allow, SECCOMP_RET_ALLOW);
+    b.here(outside);
+    b.op(BPF_LD_MEM, 0);
+    b.jump(BPF_JEQ_K, openat2, L::At(notif), L::At(trap));
+    b.ret(notif, notify);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
+}
+
+/// rt_sigaction and rt_sigprocmask (the number is in the accumulator): the stub's run; the
+/// guest's trap when they could block SIGSYS or touch its disposition.
+fn signal_block(gate: &GateAddrs, sigprocmask: u32) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    let (allow, trap, outside, mask, tail) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    b.op(BPF_ST, 0);
+    b.from_stub(gate, L::At(allow), L::At(outside));
+    b.here(outside);
+    b.op(BPF_LD_MEM, 0);
+    b.jump(BPF_JEQ_K, sigprocmask, L::At(mask), L::Next);
+    // rt_sigaction(sig, act, ...): SIGSYS's is virtual; a new action may mask SIGSYS.
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, SIGSYS, L::At(trap), L::At(tail));
+    // rt_sigprocmask(how, set, ...): only SIG_UNBLOCK or a NULL set cannot block SIGSYS.
+    b.here(mask);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, SIG_UNBLOCK, L::At(allow), L::Next);
+    b.here(tail);
+    b.expect64(ARGS_OFFSET + 8, 0, L::At(trap));
+    b.ret(allow, SECCOMP_RET_ALLOW);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
 }
 
 /// Emits a search over `runs` (sorted by their first number): a node tests `nr >= mid` and
@@ -119,23 +308,50 @@ fn emit(runs: &[(u32, u32)], prog: &mut Vec<SockFilter>) {
 /// The verdict of a filter program for (`arch`, `nr`): a tiny BPF interpreter, for tests and
 /// for checking a generated filter against the table.
 pub fn evaluate(prog: &[SockFilter], arch: u32, nr: u32) -> Option<u32> {
-    evaluate_call(prog, arch, nr, &[0; 6])
+    evaluate_call(
+        prog,
+        &SeccompData {
+            nr,
+            arch,
+            ip: 0,
+            args: [0; 6],
+        },
+    )
 }
 
-/// The verdict for a call with arguments `args` (the words lxrun's filters read).
-pub fn evaluate_call(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> Option<u32> {
-    let (mut pc, mut acc) = (0usize, 0u32);
+/// What a filter sees of a call (`struct seccomp_data`).
+#[derive(Clone, Copy, Debug)]
+pub struct SeccompData {
+    pub nr: u32,
+    pub arch: u32,
+    pub ip: u64,
+    pub args: [u64; 6],
+}
+
+/// The verdict of a filter program for one call (the instructions lxrun's filters use).
+pub fn evaluate_call(prog: &[SockFilter], data: &SeccompData) -> Option<u32> {
+    let word = |off: u32| -> Option<u32> {
+        let field = |v: u64, at: u32| Some(if off == at { v as u32 } else { (v >> 32) as u32 });
+        match off {
+            NR_OFFSET => Some(data.nr),
+            ARCH_OFFSET => Some(data.arch),
+            IP_OFFSET | 12 => field(data.ip, IP_OFFSET),
+            o if (ARGS_OFFSET..ARGS_OFFSET + 48).contains(&o) && o % 4 == 0 => {
+                let i = ((o - ARGS_OFFSET) / 8) as usize;
+                field(data.args[i], ARGS_OFFSET + 8 * i as u32)
+            }
+            _ => None,
+        }
+    };
+    let (mut pc, mut acc, mut mem) = (0usize, 0u32, [0u32; 16]);
     loop {
         let ins = prog.get(pc)?;
         pc += 1;
         match ins.code {
-            BPF_LD_W_ABS => {
-                acc = match ins.k {
-                    ARCH_OFFSET => arch,
-                    NR_OFFSET => nr,
-                    k => *args.iter().zip(0..).find(|(_, i)| arg_offset(*i) == k)?.0 as u32,
-                }
-            }
+            BPF_LD_W_ABS => acc = word(ins.k)?,
+            BPF_LD_MEM => acc = *mem.get(ins.k as usize)?,
+            BPF_ST => *mem.get_mut(ins.k as usize)? = acc,
+            BPF_AND_K => acc &= ins.k,
             BPF_JEQ_K => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
             BPF_JGE_K => pc += usize::from(if acc >= ins.k { ins.jt } else { ins.jf }),
             BPF_JSET_K => pc += usize::from(if acc & ins.k != 0 { ins.jt } else { ins.jf }),
@@ -211,7 +427,15 @@ mod tests {
         let prog = build(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF);
         let (open, openat) = (libc::SYS_open as u32, libc::SYS_openat as u32);
         let o_path = u64::from(O_PATH);
-        let verdict = |nr, args: [u64; 6]| evaluate_call(&prog, AUDIT_ARCH_X86_64, nr, &args);
+        let verdict = |nr, args: [u64; 6]| {
+            let data = SeccompData {
+                nr,
+                arch: AUDIT_ARCH_X86_64,
+                ip: 0,
+                args,
+            };
+            evaluate_call(&prog, &data)
+        };
         assert_eq!(verdict(open, [0, o_path, 0, 0, 0, 0]), Some(SECCOMP_RET_TRACE));
         assert_eq!(verdict(open, [0, 0, 0, 0, 0, 0]), Some(SECCOMP_RET_USER_NOTIF));
         assert_eq!(

@@ -75,6 +75,11 @@ pub fn lookup(nr: u64) -> Option<&'static Entry> {
     ENTRIES.binary_search_by_key(&nr, |e| e.nr).ok().map(|i| &ENTRIES[i])
 }
 
+/// The number of the syscall called `name`.
+pub fn number_of(name: &str) -> Option<u64> {
+    ENTRIES.iter().find(|e| e.name == name).map(|e| u64::from(e.nr))
+}
+
 /// The syscall's name, or `syscall_NR` for an unassigned number.
 pub fn name_of(nr: u64) -> String {
     lookup(nr).map_or_else(|| format!("syscall_{nr}"), |e| e.name.to_string())

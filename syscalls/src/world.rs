@@ -15,6 +15,9 @@ pub struct World {
     pub stub_path: Vec<u8>,
     /// `--trace` and `--stats`, fed by the backend.
     pub observer: Observer,
+    /// Set when the backend's filter sends the hottest path calls to the stub's in-process
+    /// fast path: every load plan then tells the stub to install it.
+    pub fast_path: std::sync::OnceLock<lxrun_loader::plan::FastPathConfig>,
     processes: Mutex<HashMap<i32, Arc<Process>>>,
     /// Thread id to thread group id, for every guest thread.
     threads: Mutex<HashMap<i32, i32>>,
@@ -38,6 +41,7 @@ impl World {
             vfs,
             stub_path,
             observer,
+            fast_path: std::sync::OnceLock::new(),
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),

@@ -84,8 +84,13 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
             OPTIONS | libc::PTRACE_O_TRACEEXEC,
         )
     } else if notify {
+        let gate = if identity {
+            None
+        } else {
+            crate::seccomp::fast_path::prepare(world)
+        };
         (
-            filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF),
+            filter::build_with(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF, gate.as_ref()),
             OPTIONS,
         )
     } else {

@@ -3,6 +3,7 @@
 //! on the guest's behalf (see `perform`) instead of letting a rewritten path run, so the guest
 //! cannot change a path after lxrun has read it.
 
+pub(crate) mod fast_path;
 mod perform;
 mod sendmsg;
 

@@ -16,7 +16,9 @@ mod abi;
 #[allow(dead_code)]
 mod stack;
 
-use abi::{Object, PlanView, FLAG_EXEC_STACK, PLAN_MAX, SYS_LXRUN_PLAN};
+mod fast;
+
+use abi::{Object, PlanView, FLAG_EXEC_STACK, FLAG_FAST_PATH, PLAN_MAX, SYS_LXRUN_PLAN};
 use core::arch::{asm, global_asm};
 
 const PAGE: u64 = 4096;
@@ -357,10 +359,22 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
     let auxv_at = new_sp + 8 * (1 + argc as u64 + 1 + envc as u64 + 1);
     syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_AUXV, auxv_at, 16 * (n as u64 + 3), 0, 0]);
 
-    // Leave through a copy of the trampoline, which unmaps the stub's pages.
+    // Leave through a copy of the trampoline, which unmaps the stub's pages, unless the fast
+    // path's handler lives in them: then they stay, sealed.
     let code = core::ptr::addr_of!(lxrun_trampoline) as u64;
     let code_len = core::ptr::addr_of!(lxrun_trampoline_end) as u64 - code;
     let stub_end = (core::ptr::addr_of!(_end) as u64 + PAGE - 1) & !(PAGE - 1);
+    let mut unmap_len = stub_end - STUB_BASE;
+    if header.flags & FLAG_FAST_PATH != 0 {
+        let names = match view.string(header.mount_names).and_then(|s| s.split_last()) {
+            Some((_nul, s)) => s,
+            None => die(b"bad plan", 0),
+        };
+        if !fast::install(names, header.proc_dev, STUB_BASE, stub_end) {
+            die(b"cannot install the fast path", 0);
+        }
+        unmap_len = 0;
+    }
     let mut page = mmap(abi::TRAMPOLINE_AT, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0);
     if page as u64 != abi::TRAMPOLINE_AT {
         page = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
@@ -372,7 +386,7 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         "jmp {t}",
         t = in(reg) page,
         in("rdi") STUB_BASE,
-        in("rsi") stub_end - STUB_BASE,
+        in("rsi") unmap_len,
         in("rdx") main_fd.unwrap_or(u64::MAX),
         in("rcx") new_sp,
         in("r8") jump,

@@ -109,12 +109,13 @@ fn exec(
         }
     };
 
-    let plan = LoadPlan::new(
+    let mut plan = LoadPlan::new(
         &filename,
         &program.exe.guest,
         &program.image,
         program.interp.as_ref().map(|(r, image, _)| (r.guest.as_slice(), image)),
     );
+    plan.fast_path = ctx.world.fast_path.get().cloned();
     let argv = match program.argv {
         None => Argv::Guest(argv_ptr),
         Some(prefix) => {

@@ -1,0 +1,53 @@
+//! Whether this run can use the stub's in-process fast path (`lxrun_loader::abi::fast`), and
+//! what the stub must know for it.
+
+use lxrun_loader::abi::fast;
+use lxrun_loader::gate::{self, GateAddrs};
+use lxrun_loader::plan::FastPathConfig;
+use lxrun_syscalls::filter;
+use lxrun_syscalls::world::World;
+use lxrun_vfs::MountKind;
+use std::os::unix::fs::MetadataExt;
+
+/// The gate the filter must know, once the world is set up for the fast path; None (with the
+/// reason at debug level) where it cannot be used.
+pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
+    let refuse = |why: &str| {
+        tracing::debug!("in-process fast path off: {why}");
+        None
+    };
+    if std::env::var_os("LXRUN_FAST_PATH").is_some_and(|v| v == "0") {
+        return refuse("LXRUN_FAST_PATH=0");
+    }
+    let Some(gate) = gate::find(lxrun_loader::STUB).filter(filter::gate_fits) else {
+        return refuse("the stub has no usable gate");
+    };
+    // mseal (6.10) keeps the gate's table what the filter was told; a zero length only checks.
+    // SAFETY: sealing nothing has no effect.
+    if unsafe { libc::syscall(462, 0usize, 0usize, 0usize) } != 0 {
+        return refuse("the kernel has no mseal");
+    }
+    let mut names = Vec::new();
+    let mut proc_dev = u64::MAX;
+    for m in world.vfs.mounts().mounts() {
+        let Some(last) = m.guest.last() else {
+            continue;
+        };
+        if !names.is_empty() {
+            names.push(b'/');
+        }
+        names.extend_from_slice(last);
+        if m.kind == MountKind::Proc {
+            proc_dev = std::fs::metadata(&m.host).map_or(u64::MAX, |md| md.dev());
+        }
+    }
+    if names.len() >= fast::NAMES_MAX {
+        return refuse("too many mount points");
+    }
+    let _ = world.fast_path.set(FastPathConfig {
+        mount_names: names,
+        proc_dev,
+    });
+    tracing::debug!("in-process fast path on (gate at {:#x})", gate.ip);
+    Some(gate)
+}

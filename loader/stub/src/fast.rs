@@ -1,0 +1,354 @@
+//! The in-process fast path (`abi::fast`): a SIGSYS handler that answers the commonest path
+//! calls inside the guest process, with no round trip to lxrun.
+//!
+//! The filter traps stat, lstat, open, openat and newfstatat made outside the stub. The handler
+//! opens the path with `openat2` through the gate, beneath the caller's directory fd, with no
+//! symlink, no `..` above that fd and no mount crossing (all enforced by the kernel), then
+//! answers from the opened file. Whatever it cannot answer exactly (absolute paths, symlinks,
+//! errors, names of mount points, /proc) it re-issues from the stub, which the filter sends to
+//! lxrun like any translated call. It also keeps SIGSYS deliverable: the guest's signal masks
+//! and handler masks never block it, and the guest's own SIGSYS disposition is kept apart.
+
+use crate::abi::fast;
+use crate::sys;
+use core::arch::{asm, global_asm};
+use core::ptr::{addr_of, addr_of_mut};
+
+/// The gate and its `open_how` table, in the stub's (read-only, sealed) text.
+#[link_section = ".text.lxrun_gate"]
+#[used]
+static GATE: fast::Gate = fast::Gate {
+    marker: fast::MARKER,
+    code: fast::CODE,
+    how: fast::table(),
+};
+
+// sigreturn for the handler (x86_64 signals need SA_RESTORER).
+global_asm!(".globl lxrun_restorer", "lxrun_restorer:", "mov eax, 15", "syscall", "ud2");
+
+extern "C" {
+    fn lxrun_restorer();
+}
+
+const NR_OPEN: u64 = 2;
+const NR_STAT: u64 = 4;
+const NR_FSTAT: u64 = 5;
+const NR_LSTAT: u64 = 6;
+const NR_RT_SIGACTION: u64 = 13;
+const NR_RT_SIGPROCMASK: u64 = 14;
+const NR_GETPID: u64 = 39;
+const NR_GETTID: u64 = 186;
+const NR_TGKILL: u64 = 234;
+const NR_OPENAT: u64 = 257;
+const NR_NEWFSTATAT: u64 = 262;
+const NR_PROCESS_VM_READV: u64 = 310;
+const NR_PROCESS_VM_WRITEV: u64 = 311;
+const NR_OPENAT2: u64 = 437;
+const NR_MSEAL: u64 = 462;
+
+const SIGSYS: u64 = 31;
+const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
+const SYS_SECCOMP: i32 = 1;
+const SA_SIGINFO: u64 = 4;
+const SA_RESTORER: u64 = 0x0400_0000;
+const SIG_BLOCK: u64 = 0;
+const SIG_SETMASK: u64 = 2;
+const EINVAL: i64 = 22;
+const EFAULT: i64 = 14;
+const AT_FDCWD: u64 = -100i64 as u64;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_NO_AUTOMOUNT: u64 = 0x800;
+const O_ACCMODE: u64 = 3;
+const O_NOCTTY: u64 = 0o400;
+const O_LARGEFILE: u64 = 0o100000;
+const S_IFMT: u64 = 0o170000;
+const S_IFCHR: u64 = 0o020000;
+const S_IFBLK: u64 = 0o060000;
+
+/// The kernel's `struct sigaction` for rt_sigaction with an 8-byte mask.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KSigaction {
+    handler: u64,
+    flags: u64,
+    restorer: u64,
+    mask: u64,
+}
+
+const DEFAULT_ACTION: KSigaction = KSigaction {
+    handler: 0,
+    flags: 0,
+    restorer: 0,
+    mask: 0,
+};
+
+/// The start of `siginfo_t` for a seccomp SIGSYS.
+#[repr(C)]
+struct SigInfo {
+    signo: i32,
+    errno: i32,
+    code: i32,
+    _pad: i32,
+    call_addr: u64,
+    syscall: i32,
+    arch: u32,
+}
+
+/// `ucontext_t`: general registers at 40 (`uc_mcontext.gregs`), the signal mask at 296.
+const UC_GREGS: usize = 40;
+const UC_SIGMASK: usize = 296;
+const REG_R8: usize = 0;
+const REG_R9: usize = 1;
+const REG_R10: usize = 2;
+const REG_RDI: usize = 8;
+const REG_RSI: usize = 9;
+const REG_RDX: usize = 12;
+const REG_RAX: usize = 13;
+
+/// The last component of every mount point, `/`-separated; st_dev of the guest's /proc.
+static mut NAMES: [u8; fast::NAMES_MAX] = [0; fast::NAMES_MAX];
+static mut NAMES_LEN: usize = 0;
+static mut PROC_DEV: u64 = 0;
+/// The guest's own disposition of SIGSYS (the process's real one is the handler's).
+static mut GUEST_SIGSYS: KSigaction = DEFAULT_ACTION;
+
+fn call(n: u64, a: [u64; 6]) -> i64 {
+    // SAFETY: every call site passes arguments valid for that syscall.
+    unsafe { sys::call(n, a) }
+}
+
+/// Installs the handler and seals the stub's pages `[start, end)` (the gate's table must stay
+/// what the filter was told). False if the kernel refuses either.
+pub fn install(names: &[u8], proc_dev: u64, start: u64, end: u64) -> bool {
+    let Some(dst) = (unsafe { (*addr_of_mut!(NAMES)).get_mut(..names.len()) }) else {
+        return false;
+    };
+    dst.copy_from_slice(names);
+    // SAFETY: the process is single-threaded until the guest starts.
+    unsafe {
+        NAMES_LEN = names.len();
+        PROC_DEV = proc_dev;
+        GUEST_SIGSYS = DEFAULT_ACTION;
+    }
+    let act = KSigaction {
+        handler: on_sigsys as usize as u64,
+        flags: SA_SIGINFO | SA_RESTORER,
+        restorer: lxrun_restorer as usize as u64,
+        mask: 0,
+    };
+    call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
+        && call(NR_MSEAL, [start, end - start, 0, 0, 0, 0]) == 0
+}
+
+unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
+    let gregs = uc.add(UC_GREGS).cast::<u64>();
+    if (*info).code != SYS_SECCOMP || (*info).errno as u32 != fast::TRAP_DATA {
+        return not_ours(sig, info, uc);
+    }
+    let nr = (*info).syscall as u64;
+    let reg = |r: usize| *gregs.add(r);
+    let a = [reg(REG_RDI), reg(REG_RSI), reg(REG_RDX), reg(REG_R10), reg(REG_R8), reg(REG_R9)];
+    let ret = match nr {
+        NR_RT_SIGACTION => sigaction(a),
+        NR_RT_SIGPROCMASK => sigprocmask(a, uc.add(UC_SIGMASK).cast::<u64>()),
+        // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
+        _ => path_call(nr, a).unwrap_or_else(|| call(nr, a)),
+    };
+    *gregs.add(REG_RAX) = ret as u64;
+}
+
+/// A SIGSYS the filter did not raise for the fast path (kill, or the guest's own filter): what
+/// the guest's disposition says.
+unsafe fn not_ours(sig: i32, info: *mut SigInfo, uc: *mut u8) {
+    let act = *addr_of!(GUEST_SIGSYS);
+    match act.handler {
+        0 => {
+            // The default action (dump core): it lands when this handler returns.
+            let dfl = DEFAULT_ACTION;
+            call(NR_RT_SIGACTION, [SIGSYS, addr_of!(dfl) as u64, 0, 8, 0, 0]);
+            call(NR_TGKILL, [call(NR_GETPID, [0; 6]) as u64, call(NR_GETTID, [0; 6]) as u64, SIGSYS, 0, 0, 0]);
+        }
+        1 => {}
+        h if act.flags & SA_SIGINFO != 0 => {
+            let f: extern "C" fn(i32, *mut SigInfo, *mut u8) = core::mem::transmute(h as usize);
+            f(sig, info, uc);
+        }
+        h => {
+            let f: extern "C" fn(i32) = core::mem::transmute(h as usize);
+            f(sig);
+        }
+    }
+}
+
+/// Copies between the guest's memory and ours through the kernel, so a bad pointer is EFAULT
+/// for the guest rather than a crash in the handler.
+fn copy(nr: u64, local: u64, remote: u64, len: u64) -> bool {
+    let l = [local, len];
+    let r = [remote, len];
+    let pid = call(NR_GETPID, [0; 6]) as u64;
+    call(nr, [pid, addr_of!(l) as u64, 1, addr_of!(r) as u64, 1, 0]) == len as i64
+}
+
+/// rt_sigaction: SIGSYS's disposition is the guest's in name only; every other handler is
+/// installed with SIGSYS left out of its mask.
+unsafe fn sigaction(a: [u64; 6]) -> i64 {
+    let (sig, act, oact) = (a[0] & 0xffff_ffff, a[1], a[2]);
+    if a[3] != 8 {
+        return -EINVAL;
+    }
+    if sig == SIGSYS {
+        let old = *addr_of!(GUEST_SIGSYS);
+        let mut new = old;
+        let size = core::mem::size_of::<KSigaction>() as u64;
+        if act != 0 && !copy(NR_PROCESS_VM_READV, addr_of_mut!(new) as u64, act, size) {
+            return -EFAULT;
+        }
+        if oact != 0 && !copy(NR_PROCESS_VM_WRITEV, addr_of!(old) as u64, oact, size) {
+            return -EFAULT;
+        }
+        *addr_of_mut!(GUEST_SIGSYS) = new;
+        return 0;
+    }
+    let r = call(NR_RT_SIGACTION, [sig, act, oact, 8, 0, 0]);
+    if r < 0 || act == 0 {
+        return r;
+    }
+    let mut cur = DEFAULT_ACTION;
+    if call(NR_RT_SIGACTION, [sig, 0, addr_of_mut!(cur) as u64, 8, 0, 0]) == 0 && cur.mask & SIGSYS_BIT != 0 {
+        cur.mask &= !SIGSYS_BIT;
+        call(NR_RT_SIGACTION, [sig, addr_of!(cur) as u64, 0, 8, 0, 0]);
+    }
+    0
+}
+
+/// rt_sigprocmask (SIG_BLOCK or SIG_SETMASK with a set): the kernel applies it to the guest's
+/// mask (so it checks the pointers and fills `oset`), and the result, without SIGSYS, goes
+/// into the signal frame, which sigreturn restores.
+unsafe fn sigprocmask(a: [u64; 6], frame_mask: *mut u64) -> i64 {
+    if a[3] != 8 {
+        return -EINVAL;
+    }
+    call(NR_RT_SIGPROCMASK, [SIG_SETMASK, frame_mask as u64, 0, 8, 0, 0]);
+    let r = call(NR_RT_SIGPROCMASK, [a[0], a[1], a[2], 8, 0, 0]);
+    if r < 0 {
+        return r;
+    }
+    let mut cur = 0u64;
+    call(NR_RT_SIGPROCMASK, [SIG_BLOCK, 0, addr_of_mut!(cur) as u64, 8, 0, 0]);
+    *frame_mask = cur & !SIGSYS_BIT;
+    0
+}
+
+/// The open flags the fast path serves as `openat2` through the gate (read-only opens), as
+/// the table's bits; None for anything else.
+fn open_flags(flags: u64) -> Option<u64> {
+    let flags = flags & 0xffff_ffff;
+    let known = fast::BITS.iter().fold(0, |m, b| m | b);
+    if flags & O_ACCMODE != 0 || flags & !(known | O_NOCTTY | O_LARGEFILE) != 0 {
+        return None;
+    }
+    Some(flags & known)
+}
+
+fn gate_openat2(dirfd: u64, path: u64, how_flags: u64) -> i64 {
+    let how = addr_of!(GATE.how[fast::index(how_flags)]) as u64;
+    let gate = addr_of!(GATE.code) as u64;
+    let ret: i64;
+    // SAFETY: the gate is `syscall; ret`; openat2 reads the path and the table entry.
+    unsafe {
+        asm!(
+            "call {gate}",
+            gate = in(reg) gate,
+            inlateout("rax") NR_OPENAT2 as i64 => ret,
+            in("rdi") dirfd,
+            in("rsi") path,
+            in("rdx") how,
+            in("r10") 24u64,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    ret
+}
+
+/// Whether a component of the NUL-terminated `path` names a mount point (by its last
+/// component): such a path may lead into a mount, which only lxrun's walker knows.
+unsafe fn names_a_mount(path: *const u8) -> bool {
+    let names = match (*addr_of!(NAMES)).get(..*addr_of!(NAMES_LEN)) {
+        Some(n) => n,
+        None => return true,
+    };
+    let (mut start, mut i) = (0usize, 0usize);
+    loop {
+        let c = *path.add(i);
+        if c == b'/' || c == 0 {
+            let comp = core::slice::from_raw_parts(path.add(start), i - start);
+            if !comp.is_empty() && names.split(|&b| b == b'/').any(|n| n == comp) {
+                return true;
+            }
+            if c == 0 {
+                return false;
+            }
+            start = i + 1;
+        }
+        i += 1;
+        if i > 4096 {
+            return true;
+        }
+    }
+}
+
+/// stat, lstat, newfstatat, open and openat of a relative path, answered here when that is
+/// exactly what lxrun would answer. None: leave the call to lxrun.
+unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
+    let dirfd = |v: u64| v as i32 as i64 as u64;
+    let stat_flags = |flags: u64| {
+        if flags & 0xffff_ffff & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0 {
+            None
+        } else if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            Some(fast::O_PATH | fast::O_NOFOLLOW | fast::O_CLOEXEC)
+        } else {
+            Some(fast::O_PATH | fast::O_CLOEXEC)
+        }
+    };
+    // (directory fd, path, where a stat goes (0: an open), flags for the gate)
+    let (dir, path, statbuf, how) = match nr {
+        NR_STAT => (AT_FDCWD, a[0], a[1], stat_flags(0)?),
+        NR_LSTAT => (AT_FDCWD, a[0], a[1], stat_flags(AT_SYMLINK_NOFOLLOW)?),
+        NR_NEWFSTATAT => (dirfd(a[0]), a[1], a[2], stat_flags(a[3])?),
+        NR_OPEN => (AT_FDCWD, a[0], 0, open_flags(a[1])?),
+        NR_OPENAT => (dirfd(a[0]), a[1], 0, open_flags(a[2])?),
+        _ => return None,
+    };
+    let is_stat = matches!(nr, NR_STAT | NR_LSTAT | NR_NEWFSTATAT);
+    if path == 0 || (is_stat && statbuf == 0) {
+        return None;
+    }
+    // Absolute paths, `..` above `dir`, symlinks, mount crossings and every error go to lxrun.
+    let fd = gate_openat2(dir, path, how);
+    if fd < 0 {
+        return None;
+    }
+    let fd = fd as u64;
+    let close = || call(sys::CLOSE, [fd, 0, 0, 0, 0, 0]);
+    if names_a_mount(path as *const u8) {
+        close();
+        return None;
+    }
+    if is_stat {
+        let r = call(NR_FSTAT, [fd, statbuf, 0, 0, 0, 0]);
+        close();
+        if r < 0 {
+            return Some(r);
+        }
+        // st_dev, just written by the kernel: /proc's answers are lxrun's.
+        return (*(statbuf as *const u64) != *addr_of!(PROC_DEV)).then_some(0);
+    }
+    let mut st = [0u64; 18];
+    if call(NR_FSTAT, [fd, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] == *addr_of!(PROC_DEV) || matches!(st[3] & S_IFMT, S_IFCHR | S_IFBLK) {
+        // Devices: a terminal opened without O_NOCTTY is lxrun's to open.
+        close();
+        return None;
+    }
+    Some(fd as i64)
+}
