@@ -51,11 +51,27 @@ pub(crate) struct Spawned {
 /// Forks the guest's first process. It waits until `attach(pid)` has run in the parent, then
 /// installs `filter` (with a user-notification listener if `listener`, handed to the parent)
 /// and execs the program.
+/// EXPERIMENT (systrap): exec the loader stub by descriptor (`stub`, opened before the filter)
+/// with the sealed empty path at `empty`, the one execveat the filter lets through; the
+/// attach step prepares the plan (and may give a new argv, for a `#!` program).
+pub(crate) struct ByFd {
+    pub stub: std::ffi::CString,
+    pub empty: u64,
+}
+
+/// What the first execve is given, in lxrun's memory (which the child shares).
+pub(crate) struct FirstExec {
+    pub program: u64,
+    pub argv: u64,
+    pub envp: u64,
+}
+
 pub(crate) fn spawn(
     launch: &Launch,
     filter: &[SockFilter],
     listener: bool,
-    attach: impl FnOnce(i32) -> Result<(), SupervisorError>,
+    by_fd: Option<ByFd>,
+    attach: impl FnOnce(i32, &FirstExec) -> Result<u64, SupervisorError>,
 ) -> Result<Spawned, SupervisorError> {
     // Everything the child touches is prepared before it starts, and never freed: it shares
     // lxrun's memory and may read it until its execve has copied argv and envp (lxrun does not
@@ -80,7 +96,14 @@ pub(crate) fn spawn(
         program: launch.program.as_ptr(),
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
+        argv_override: std::sync::atomic::AtomicU64::new(0),
+        by_fd: by_fd.map(|b| (Box::leak(b.stub.into_boxed_c_str()).as_ptr(), b.empty)),
     }));
+    let first = FirstExec {
+        program: launch.program.as_ptr() as u64,
+        argv: argv.as_ptr() as u64,
+        envp: envp.as_ptr() as u64,
+    };
 
     // The child shares lxrun's memory until its execve (CLONE_VM, as posix_spawn does): a
     // fork of the multi-threaded lxrun would copy its page tables and then pay copy-on-write
@@ -121,7 +144,8 @@ pub(crate) fn spawn(
         libc::close(go_rd);
         libc::close(rep_wr);
     }
-    let result = attach(pid).and_then(|()| {
+    let result = attach(pid, &first).and_then(|argv| {
+        child.argv_override.store(argv, std::sync::atomic::Ordering::SeqCst);
         // SAFETY: writing one byte from a local to the pipe we own.
         unsafe { libc::write(go_wr, [1u8].as_ptr().cast(), 1) };
         if !listener {
@@ -178,6 +202,36 @@ struct Child {
     program: *const libc::c_char,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
+    /// Set by the attach step: the argv to exec with instead (0: `argv`).
+    argv_override: std::sync::atomic::AtomicU64,
+    /// EXPERIMENT (systrap): the stub's path and the sealed empty path's address.
+    by_fd: Option<(*const libc::c_char, u64)>,
+}
+
+/// mmap from the launch child (six arguments; fd -1).
+unsafe fn raw_mmap(addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
+    let ret: i64;
+    std::arch::asm!(
+        "syscall",
+        inlateout("rax") libc::SYS_mmap => ret,
+        in("rdi") addr, in("rsi") len, in("rdx") prot, in("r10") flags, in("r8") -1i64, in("r9") 0u64,
+        lateout("rcx") _, lateout("r11") _,
+        options(nostack)
+    );
+    ret
+}
+
+/// A system call with five arguments, touching no errno.
+unsafe fn raw6(n: i64, a: [u64; 5]) -> i64 {
+    let ret: i64;
+    std::arch::asm!(
+        "syscall",
+        inlateout("rax") n => ret,
+        in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") a[4], in("r9") 0u64,
+        lateout("rcx") _, lateout("r11") _,
+        options(nostack)
+    );
+    ret
 }
 
 /// A system call (its fifth and sixth arguments zero) that touches no errno.
@@ -213,6 +267,21 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> i32 {
         let mut byte = 0u8;
         if raw(libc::SYS_read, [c.go_rd as u64, &mut byte as *mut u8 as u64, 1, 0]) != 1 {
             exit(126);
+        }
+        // systrap: the stub, opened now (the filter will not let this open through), and the
+        // empty path at the address the filter expects (a zero page; our memory is lxrun's).
+        let mut stub_fd = -1i64;
+        if let Some((stub, empty)) = c.by_fd {
+            stub_fd = raw(
+                libc::SYS_open,
+                [stub as u64, (libc::O_RDONLY | libc::O_CLOEXEC) as u64, 0, 0],
+            );
+            if stub_fd < 0 {
+                exit(126);
+            }
+            let page = empty & !4095;
+            let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+            raw_mmap(page, 4096, libc::PROT_READ as u64, flags);
         }
         // lxrun (Rust's runtime) ignores SIGPIPE; the guest must start with the default.
         let dfl = [0u64; 4]; // struct kernel_sigaction: SIG_DFL, no flags, no restorer, empty mask
@@ -265,7 +334,17 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> i32 {
             }
             raw(libc::SYS_close, [fd as u64, 0, 0, 0]);
         }
-        let err = raw(libc::SYS_execve, [c.program as u64, c.argv as u64, c.envp as u64, 0]);
+        let argv = match c.argv_override.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => c.argv as u64,
+            a => a,
+        };
+        let err = match c.by_fd {
+            Some((_, empty)) => raw6(
+                libc::SYS_execveat,
+                [stub_fd as u64, empty, argv, c.envp as u64, libc::AT_EMPTY_PATH as u64],
+            ),
+            None => raw(libc::SYS_execve, [c.program as u64, argv, c.envp as u64, 0]),
+        };
         exit(exec_failure_status(-err as i32))
     }
 }

@@ -80,5 +80,8 @@ pub fn seccomp_support() -> Result<(), String> {
 
 /// Runs the guest described by `launch` to completion with the chosen backend.
 pub fn run(kind: BackendKind, world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
+    if kind == BackendKind::Seccomp && seccomp::systrap::wanted() && !world.observer.enabled() {
+        return seccomp::systrap::run(world, launch);
+    }
     ptrace::run(world, launch, kind == BackendKind::Seccomp)
 }

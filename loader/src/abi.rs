@@ -9,6 +9,28 @@
 /// the plan's length (or -errno). Far above every number Linux assigns, below the x32 bit.
 pub const SYS_LXRUN_PLAN: u64 = 0x4c58;
 
+/// Systrap mode (no ptrace): the stub's SIGSYS handler hands a guest's execve/execveat here,
+/// `syscall(NR, &ExecRequest)`; lxrun checks it as an execve, leaves the plan pending, puts
+/// the loader stub into the process and answers with its fd number (and `argv_out`).
+pub const SYS_LXRUN_EXEC: u64 = 0x4c59;
+/// Systrap mode: `syscall(NR, path)` for a guest's chdir: lxrun resolves it, records the new
+/// cwd and answers with an O_PATH fd of the directory, which the handler fchdirs to.
+pub const SYS_LXRUN_CHDIR: u64 = 0x4c5a;
+
+/// What the handler passes with SYS_LXRUN_EXEC.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecRequest {
+    /// The guest's call: execve or execveat, and its arguments.
+    pub nr: u64,
+    pub args: [u64; 6],
+    /// Filled by lxrun: the argv to exec the stub with.
+    pub argv_out: u64,
+    /// Room lxrun may use for a new argv (a `#!` chain's).
+    pub buf: u64,
+    pub buf_len: u64,
+}
+
 /// Where the stub puts the copy of its last instructions (the page just below its image), so
 /// that its calls from there are still recognizably the stub's.
 pub const TRAMPOLINE_AT: u64 = 0x7ff0_0000_0000 - 4096;

@@ -63,21 +63,32 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 /// the SECCOMP_RET_* action; `trap` is the action for calls lxrun must see but cannot name
 /// (x32, other architectures, numbers beyond the table).
 pub fn build(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32) -> Vec<SockFilter> {
-    build_with(verdict, trap, None)
+    build_with(verdict, trap, None, false)
 }
 
 /// Builds the filter, with the in-process fast path (`lxrun_loader::abi::fast`) when `gate`
 /// says where the stub's gate is: the calls its SIGSYS handler serves trap into the guest,
 /// except from the stub, whose calls get `verdict`'s action; `openat2` from the gate runs
 /// only with an `open_how` of the gate's own table.
-pub fn build_with(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32, gate: Option<&GateAddrs>) -> Vec<SockFilter> {
+pub fn build_with(
+    verdict: impl Fn(Option<&Entry>) -> u32,
+    trap: u32,
+    gate: Option<&GateAddrs>,
+    systrap: bool,
+) -> Vec<SockFilter> {
     // Leaves that jump to the fast path's blocks (never real SECCOMP_RET_* values).
     const TO_PATH_BLOCK: u32 = u32::MAX - 2;
     const TO_SIGNAL_BLOCK: u32 = u32::MAX - 3;
+    const TO_EXEC_BLOCK: u32 = u32::MAX - 4;
     let action_of = |nr: u32| {
         let entry = table::lookup(u64::from(nr));
         let name = entry.map(|e| e.name).unwrap_or_default();
         match gate {
+            Some(_) if systrap && SYSTRAP_CALLS.contains(&name) => TO_EXEC_BLOCK,
+            // clone3 may carry CLONE_CLEAR_SIGHAND (glibc's posix_spawn does), which would take
+            // the handler from the child; a filter cannot read its flags. ENOSYS makes libc use
+            // clone, as on kernels before 5.3.
+            Some(_) if systrap && name == "clone3" => SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
             Some(_) if FAST_PATH_CALLS.contains(&name) || name == "openat2" => TO_PATH_BLOCK,
             Some(_) if FAST_SIGNAL_CALLS.contains(&name) => TO_SIGNAL_BLOCK,
             _ => verdict(entry),
@@ -127,17 +138,49 @@ pub fn build_with(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32, gate: Opti
         path_block(gate, notify, lookup("openat2")),
         signal_block(gate, lookup("rt_sigprocmask")),
     );
+    let exec = exec_block(gate, notify, lookup("execveat"));
     let path_at = prog.len();
     let signals_at = path_at + path.len();
+    let exec_at = signals_at + signals.len();
     for (i, ins) in prog.iter_mut().enumerate() {
-        if ins.code == BPF_RET_K && (ins.k == TO_PATH_BLOCK || ins.k == TO_SIGNAL_BLOCK) {
-            let target = if ins.k == TO_PATH_BLOCK { path_at } else { signals_at };
+        if ins.code == BPF_RET_K && [TO_PATH_BLOCK, TO_SIGNAL_BLOCK, TO_EXEC_BLOCK].contains(&ins.k) {
+            let target = match ins.k {
+                TO_PATH_BLOCK => path_at,
+                TO_SIGNAL_BLOCK => signals_at,
+                _ => exec_at,
+            };
             *ins = stmt(BPF_JA, (target - i - 1) as u32);
         }
     }
     prog.extend(path);
     prog.extend(signals);
+    prog.extend(exec);
     prog
+}
+
+/// Systrap mode (no ptrace): the calls the stub's handler carries out with lxrun's help.
+pub const SYSTRAP_CALLS: [&str; 3] = ["execve", "execveat", "chdir"];
+
+/// execve, execveat, chdir in systrap mode (the number is in the accumulator): trapped into the
+/// guest's handler; from the gate, only execveat of a descriptor with the sealed empty path
+/// and AT_EMPTY_PATH runs (the loader stub lxrun put there); the stub's others go to lxrun.
+fn exec_block(gate: &GateAddrs, notify: u32, execveat: u32) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    let (allow, notif, trap, outside, in_stub) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    // execveat(fd, <the sealed empty path>, ..., AT_EMPTY_PATH) runs from anywhere: the
+    // launch child (lxrun's code) execs the first stub so; a guest gains nothing by it that
+    // the gate would not give it (it can exec only a file it holds open).
+    let _ = in_stub;
+    b.op(BPF_ST, 0);
+    b.jump(BPF_JEQ_K, execveat, L::Next, L::At(outside));
+    b.expect64(ARGS_OFFSET + 8, gate.how, L::At(outside));
+    b.expect64(ARGS_OFFSET + 4 * 8, 0x1000, L::At(outside));
+    b.ret(allow, SECCOMP_RET_ALLOW);
+    b.here(outside);
+    b.from_stub(gate, L::At(notif), L::At(trap));
+    b.ret(notif, notify);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
 }
 
 /// The path calls the stub's SIGSYS handler tries to answer itself.

@@ -57,6 +57,12 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     if call.nr == lxrun_loader::abi::SYS_LXRUN_PLAN {
         return result(handlers::exec::fetch_plan(ctx, call));
     }
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_EXEC {
+        return result(handlers::exec::exec_for_stub(ctx, call));
+    }
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_CHDIR {
+        return result(handlers::fs::chdir_for_stub(ctx, call));
+    }
     let Some(entry) = table::lookup(call.nr) else {
         return unsupported(ctx, call.nr, &table::name_of(call.nr));
     };

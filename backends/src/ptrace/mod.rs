@@ -90,7 +90,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
             crate::seccomp::fast_path::prepare(world)
         };
         (
-            filter::build_with(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF, gate.as_ref()),
+            filter::build_with(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF, gate.as_ref(), false),
             OPTIONS,
         )
     } else {
@@ -103,11 +103,12 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         m
     };
     let pool = notify.then(|| crate::seccomp::Pool::start(world));
-    let spawned = spawn(launch, &prog, notify, |pid| {
+    let spawned = spawn(launch, &prog, notify, None, |pid, _| {
         seize(pid, options).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
             err,
-        })
+        })?;
+        Ok(0)
     })?;
     let main = spawned.pid;
     if let (Some(pool), Some(listener)) = (pool, spawned.listener) {

@@ -6,6 +6,7 @@
 pub(crate) mod fast_path;
 mod perform;
 mod sendmsg;
+pub(crate) mod systrap;
 
 use lxrun_syscalls::memory::GuestMemory;
 use lxrun_syscalls::world::World;
@@ -144,7 +145,12 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         flags: 0,
     };
     let tid = req.pid as i32;
-    let (Some(tgid), Some(process)) = (world.tgid_of(tid), world.process_of(tid)) else {
+    let known = match (world.tgid_of(tid), world.process_of(tid)) {
+        (Some(tgid), Some(process)) => Some((tgid, process)),
+        _ if systrap::wanted() => systrap::discover(world, tid),
+        _ => None,
+    };
+    let Some((tgid, process)) = known else {
         tracing::warn!(tid, nr = req.data.nr, "notification from a task lxrun does not know");
         resp.error = -libc::ENOSYS;
         return Some(resp);

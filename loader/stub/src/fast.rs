@@ -44,6 +44,11 @@ const NR_NEWFSTATAT: u64 = 262;
 const NR_PROCESS_VM_READV: u64 = 310;
 const NR_PROCESS_VM_WRITEV: u64 = 311;
 const NR_OPENAT2: u64 = 437;
+const NR_EXECVE: u64 = 59;
+const NR_EXECVEAT: u64 = 322;
+const NR_CHDIR: u64 = 80;
+const NR_FCHDIR: u64 = 81;
+const AT_EMPTY_PATH: u64 = 0x1000;
 const NR_MSEAL: u64 = 462;
 
 const SIGSYS: u64 = 31;
@@ -52,6 +57,7 @@ const SYS_SECCOMP: i32 = 1;
 const SA_SIGINFO: u64 = 4;
 const SA_RESTORER: u64 = 0x0400_0000;
 const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
 const EINVAL: i64 = 22;
 const EFAULT: i64 = 14;
@@ -136,7 +142,10 @@ pub fn install(names: &[u8], proc_dev: u64, start: u64, end: u64) -> bool {
         restorer: lxrun_restorer as usize as u64,
         mask: 0,
     };
+    // SIGSYS must be deliverable whatever mask the program was exec'd with.
+    let sigsys = SIGSYS_BIT;
     call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
+        && call(NR_RT_SIGPROCMASK, [SIG_UNBLOCK, addr_of!(sigsys) as u64, 0, 8, 0, 0]) == 0
         && call(NR_MSEAL, [start, end - start, 0, 0, 0, 0]) == 0
 }
 
@@ -151,6 +160,8 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
     let ret = match nr {
         NR_RT_SIGACTION => sigaction(a),
         NR_RT_SIGPROCMASK => sigprocmask(a, uc.add(UC_SIGMASK).cast::<u64>()),
+        NR_EXECVE | NR_EXECVEAT => exec(nr, a, uc.add(UC_SIGMASK).cast::<u64>()),
+        NR_CHDIR => chdir(a),
         // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
         _ => path_call(nr, a).unwrap_or_else(|| call(nr, a)),
     };
@@ -252,23 +263,68 @@ fn open_flags(flags: u64) -> Option<u64> {
 
 fn gate_openat2(dirfd: u64, path: u64, how_flags: u64) -> i64 {
     let how = addr_of!(GATE.how[fast::index(how_flags)]) as u64;
+    gate_call(NR_OPENAT2, [dirfd, path, how, 24, 0])
+}
+
+/// A call from the gate, the one instruction whose openat2 and execveat the filter lets run
+/// (with arguments it checks).
+fn gate_call(nr: u64, a: [u64; 5]) -> i64 {
     let gate = addr_of!(GATE.code) as u64;
     let ret: i64;
-    // SAFETY: the gate is `syscall; ret`; openat2 reads the path and the table entry.
+    // SAFETY: the gate is `syscall; ret`; the caller vouches for the arguments.
     unsafe {
         asm!(
             "call {gate}",
             gate = in(reg) gate,
-            inlateout("rax") NR_OPENAT2 as i64 => ret,
-            in("rdi") dirfd,
-            in("rsi") path,
-            in("rdx") how,
-            in("r10") 24u64,
+            inlateout("rax") nr as i64 => ret,
+            in("rdi") a[0],
+            in("rsi") a[1],
+            in("rdx") a[2],
+            in("r10") a[3],
+            in("r8") a[4],
             lateout("rcx") _,
             lateout("r11") _,
         );
     }
     ret
+}
+
+/// execve/execveat: lxrun checks it and puts the loader stub into the process; the stub is
+/// exec'd from the gate by descriptor (the empty path is the sealed table's first zero byte).
+fn exec(nr: u64, a: [u64; 6], frame_mask: *const u64) -> i64 {
+    let mut buf = [0u8; 4096];
+    let mut req = crate::abi::ExecRequest {
+        nr,
+        args: a,
+        argv_out: 0,
+        buf: buf.as_mut_ptr() as u64,
+        buf_len: buf.len() as u64,
+    };
+    let fd = call(crate::abi::SYS_LXRUN_EXEC, [addr_of_mut!(req) as u64, 0, 0, 0, 0, 0]);
+    if fd < 0 {
+        return fd;
+    }
+    let envp = if nr == NR_EXECVE { a[2] } else { a[3] };
+    let empty = addr_of!(GATE.how[0]) as u64;
+    // SAFETY: lxrun wrote argv_out before answering.
+    let argv = unsafe { core::ptr::read_volatile(addr_of!(req.argv_out)) };
+    // The new program inherits the signal mask: the guest's, not this handler's (which blocks
+    // SIGSYS). A failed exec returns here, and sigreturn puts the frame's mask back anyway.
+    call(NR_RT_SIGPROCMASK, [SIG_SETMASK, frame_mask as u64, 0, 8, 0, 0]);
+    let r = gate_call(NR_EXECVEAT, [fd as u64, empty, argv, envp, AT_EMPTY_PATH]);
+    call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+    r
+}
+
+/// chdir: lxrun resolves it and answers with the directory's descriptor.
+fn chdir(a: [u64; 6]) -> i64 {
+    let fd = call(crate::abi::SYS_LXRUN_CHDIR, [a[0], 0, 0, 0, 0, 0]);
+    if fd < 0 {
+        return fd;
+    }
+    let r = call(NR_FCHDIR, [fd as u64, 0, 0, 0, 0, 0]);
+    call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+    r
 }
 
 /// Whether a component of the NUL-terminated `path` names a mount point (by its last

@@ -301,3 +301,55 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     ctx.process.state().exe = pending.exe;
     Ok(Outcome::Return(n))
 }
+
+/// Systrap mode: the stub's handler hands over a guest's execve/execveat (`abi::ExecRequest`).
+/// Checked like any execve; on success the loader stub goes into the process (its fd is the
+/// answer) and `argv_out` says which argv to exec it with.
+pub(crate) fn exec_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    use lxrun_loader::abi::ExecRequest;
+    let install = ctx.install_fd.ok_or(Errno::ENOSYS)?;
+    let at = call.args[0];
+    let mut raw = [0u8; std::mem::size_of::<ExecRequest>()];
+    ctx.mem.read_bytes(at, &mut raw)?;
+    let word = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let nr = word(0);
+    let args = [word(1), word(2), word(3), word(4), word(5), word(6)];
+    let (buf, buf_len) = (word(8), word(9));
+    let guest_call = SyscallArgs { nr, args, ..*call };
+    let outcome = match nr {
+        n if n == libc::SYS_execve as u64 => execve(ctx, &guest_call)?,
+        n if n == libc::SYS_execveat as u64 => execveat(ctx, &guest_call)?,
+        _ => return Err(Errno::EINVAL),
+    };
+    let Outcome::Exec(rewrite) = outcome else {
+        return Err(Errno::ENOSYS);
+    };
+    let argv = match rewrite.argv {
+        crate::outcome::Argv::Guest(p) => p,
+        crate::outcome::Argv::Prefixed { prefix, rest } => {
+            // The pointer array, then the new strings, in the handler's buffer.
+            let n = prefix.len() + rest.len() + 1;
+            let mut strings = Vec::new();
+            let mut ptrs = Vec::with_capacity(n);
+            let strings_at = buf + 8 * n as u64;
+            for s in &prefix {
+                ptrs.push(strings_at + strings.len() as u64);
+                strings.extend_from_slice(s);
+                strings.push(0);
+            }
+            ptrs.extend(rest);
+            ptrs.push(0);
+            if 8 * n as u64 + strings.len() as u64 > buf_len {
+                return Err(Errno::E2BIG);
+            }
+            let mut bytes: Vec<u8> = ptrs.iter().flat_map(|p| p.to_le_bytes()).collect();
+            bytes.extend(strings);
+            ctx.mem.write_bytes(buf, &bytes)?;
+            buf
+        }
+    };
+    let stub = std::fs::File::open(lxrun_vfs::path(&ctx.world.stub_path)).map_err(|e| Errno::from_io(&e))?;
+    let fd = install(std::os::fd::AsFd::as_fd(&stub))?;
+    ctx.mem.write_bytes(at + 7 * 8, &argv.to_le_bytes())?;
+    Ok(Outcome::Return(i64::from(fd)))
+}

@@ -8,6 +8,7 @@ use crate::{Errno, SyscallArgs};
 use lxrun_vfs::{Base, View};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 
 pub(crate) fn readlink(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [path, buf, size, ..] = call.args;
@@ -125,4 +126,25 @@ pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     enterable(&r.host)?;
     ctx.process.fs().root = r.guest;
     Ok(Outcome::Return(0))
+}
+
+/// Systrap mode: the stub's handler hands over a guest's chdir; the answer is a descriptor of
+/// the directory (the handler fchdirs to it; ADDFD refuses O_PATH ones, so it is opened for
+/// reading: a directory the guest may search but not read is a known gap), the cwd recorded
+/// as chdir records it.
+pub(crate) fn chdir_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let install = ctx.install_fd.ok_or(Errno::ENOSYS)?;
+    let Outcome::Rewrite(args) = chdir(ctx, call)? else {
+        return Err(Errno::ENOSYS);
+    };
+    let Some((_, NewArg::Bytes(host))) = args.first() else {
+        return Err(Errno::ENOSYS);
+    };
+    let host = host.strip_suffix(b"\0").unwrap_or(host);
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(lxrun_vfs::path(host))
+        .map_err(|e| Errno::from_io(&e))?;
+    Ok(Outcome::Return(i64::from(install(std::os::fd::AsFd::as_fd(&dir))?)))
 }

@@ -1,0 +1,174 @@
+//! EXPERIMENT (LXRUN_SYSTRAP=1): the seccomp backend with no ptrace at all, so that the stub's
+//! in-process fast path is not slowed by signal-delivery-stops. execve and chdir go through
+//! the stub's SIGSYS handler (lxrun answers private calls); processes and threads are
+//! discovered at their first notification. Not yet: job control, killing every guest when
+//! lxrun dies, sendmsg and the *xattrat calls (they still need ptrace), cleaning up the World
+//! when a process that is not lxrun's child exits.
+
+use crate::launch::{spawn, Launch};
+use crate::{signals, GuestExit, RunOutcome, SupervisorError};
+use lxrun_syscalls::filter::{self, seccomp_verdict, SECCOMP_RET_USER_NOTIF};
+use lxrun_syscalls::process::{FsState, Process, ProcessState};
+use lxrun_syscalls::world::World;
+use nix::errno::Errno as HostErrno;
+use std::sync::Arc;
+
+pub(crate) fn wanted() -> bool {
+    std::env::var_os("LXRUN_SYSTRAP").is_some_and(|v| v == "1")
+}
+
+pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
+    let identity = world.vfs.is_identity();
+    let gate = super::fast_path::prepare(world)
+        .ok_or_else(|| SupervisorError::Start("LXRUN_SYSTRAP needs the in-process fast path".into()))?;
+    let prog = filter::build_with(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+    // SAFETY: umask read by setting and restoring it.
+    let umask = unsafe {
+        let m = libc::umask(0);
+        libc::umask(m);
+        m
+    };
+    // Orphaned guests come to lxrun, which waits for all of them.
+    // SAFETY: a prctl on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let pool = super::Pool::start(world);
+    let process = Arc::new(Process::new(
+        ProcessState::default(),
+        FsState {
+            cwd: launch.guest_cwd.clone(),
+            root: b"/".to_vec(),
+            umask,
+        },
+    ));
+    let by_fd = crate::launch::ByFd {
+        stub: std::ffi::CString::new(world.stub_path.clone())
+            .map_err(|_| SupervisorError::Start("stub path".into()))?,
+        empty: gate.how,
+    };
+    let spawned = spawn(launch, &prog, true, Some(by_fd), |pid, first| {
+        world.add_process(pid, process.clone());
+        world.add_thread(pid, pid);
+        first_exec(world, pid, &process, first)
+    })?;
+    let main = spawned.pid;
+    if let Some(listener) = spawned.listener {
+        pool.serve(listener);
+    }
+    signals::forward_to(main);
+    let mut main_exit = GuestExit::Code(0);
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes the status into our local.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            match HostErrno::last() {
+                HostErrno::EINTR => continue,
+                HostErrno::ECHILD => break,
+                e => return Err(SupervisorError::Wait(e)),
+            }
+        }
+        if !(libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+            continue;
+        }
+        world.remove_process(pid);
+        if pid == main {
+            main_exit = if libc::WIFEXITED(status) {
+                GuestExit::Code(libc::WEXITSTATUS(status))
+            } else {
+                GuestExit::Signal {
+                    sig: libc::WTERMSIG(status),
+                    core: libc::WCOREDUMP(status),
+                }
+            };
+        }
+    }
+    let state = process.state();
+    let launch_error = if state.exe.is_empty() {
+        state.exec_error.clone()
+    } else {
+        None
+    };
+    Ok(RunOutcome {
+        exit: main_exit,
+        launch_error,
+    })
+}
+
+/// The first program's execve, checked before the child execs the stub (its memory is
+/// lxrun's, so the pointers are ours): the plan is left pending; a new argv for a `#!` program
+/// (0: the child's own).
+fn first_exec(
+    world: &World,
+    pid: i32,
+    process: &Arc<Process>,
+    first: &crate::launch::FirstExec,
+) -> Result<u64, SupervisorError> {
+    use lxrun_syscalls::memory::GuestMemory;
+    use lxrun_syscalls::{dispatch, Argv, Outcome, SyscallArgs, SyscallCtx};
+    let mut ctx = SyscallCtx {
+        tid: pid,
+        tgid: pid,
+        process: process.clone(),
+        mem: GuestMemory::new(pid),
+        world,
+        install_fd: None,
+    };
+    let call = SyscallArgs {
+        nr: libc::SYS_execve as u64,
+        args: [first.program, first.argv, first.envp, 0, 0, 0],
+        arch: lxrun_syscalls::AUDIT_ARCH_X86_64,
+        sp: 0,
+        ip: 0,
+    };
+    match dispatch(&mut ctx, &call) {
+        Outcome::Exec(rewrite) => Ok(match rewrite.argv {
+            Argv::Guest(_) => 0,
+            Argv::Prefixed { prefix, rest } => {
+                // Leaked: the child reads it until its execve has copied it.
+                let mut ptrs: Vec<u64> = prefix
+                    .into_iter()
+                    .map(|mut s| {
+                        s.push(0);
+                        Box::leak(s.into_boxed_slice()).as_ptr() as u64
+                    })
+                    .collect();
+                ptrs.extend(rest);
+                ptrs.push(0);
+                Box::leak(ptrs.into_boxed_slice()).as_ptr() as u64
+            }
+        }),
+        Outcome::Fail(e) => Err(SupervisorError::Start(format!("{}", e.description()))),
+        other => Err(SupervisorError::Start(format!("first exec: {other:?}"))),
+    }
+}
+
+/// A thread lxrun has not met (no ptrace events tell it about forks): from /proc, its process,
+/// and for a new process its parent's state (cwd, root, program), as fork gives them.
+pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let field = |key: &str| -> Option<i32> { status.lines().find_map(|l| l.strip_prefix(key))?.trim().parse().ok() };
+    let tgid = field("Tgid:")?;
+    let process = match world.process(tgid) {
+        Some(p) => p,
+        None => {
+            let leader = if tgid == tid {
+                status.clone()
+            } else {
+                std::fs::read_to_string(format!("/proc/{tgid}/status")).ok()?
+            };
+            let ppid: i32 = leader
+                .lines()
+                .find_map(|l| l.strip_prefix("PPid:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            let parent = world.process_of(ppid)?;
+            let p = Arc::new(parent.fork(false));
+            world.add_process(tgid, p.clone());
+            world.add_thread(tgid, tgid);
+            p
+        }
+    };
+    world.add_thread(tid, tgid);
+    Some((tgid, process))
+}
