@@ -63,6 +63,10 @@ pub mod fast {
     pub const MARKER: [u8; 16] = *b"LXRUN-FASTGATE01";
     /// RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH.
     pub const RESOLVE: u64 = 0x0f;
+    /// The same with RESOLVE_IN_ROOT for BENEATH: absolute paths, from the root's fd.
+    pub const RESOLVE_ROOTED: u64 = 0x17;
+    /// Index bit of the entries with RESOLVE_ROOTED.
+    pub const ROOTED: usize = 1 << BITS.len();
     pub const O_NONBLOCK: u64 = 0o4000;
     pub const O_DIRECTORY: u64 = 0o200000;
     pub const O_NOFOLLOW: u64 = 0o400000;
@@ -70,8 +74,8 @@ pub mod fast {
     pub const O_PATH: u64 = 0o10000000;
     /// The open flags the table varies, in index bit order.
     pub const BITS: [u64; 5] = [O_PATH, O_NOFOLLOW, O_DIRECTORY, O_CLOEXEC, O_NONBLOCK];
-    /// Entries in [`HOW`]: one per combination of [`BITS`].
-    pub const ENTRIES: usize = 1 << BITS.len();
+    /// Entries in [`HOW`]: one per combination of [`BITS`], beneath or rooted.
+    pub const ENTRIES: usize = 2 << BITS.len();
     /// Bytes between entries (an `open_how` is 24; the filter checks 32-byte alignment).
     pub const STRIDE: usize = 32;
 
@@ -103,7 +107,8 @@ pub mod fast {
         if flags & O_PATH != 0 {
             flags &= !O_NONBLOCK;
         }
-        [flags, 0, RESOLVE, 0]
+        let resolve = if index & ROOTED != 0 { RESOLVE_ROOTED } else { RESOLVE };
+        [flags, 0, resolve, 0]
     }
 
     /// The index of the entry for open `flags` (bits outside [`BITS`] ignored).
@@ -213,6 +218,12 @@ pub struct PlanHeader {
     pub _pad3: u32,
     /// With FLAG_FAST_PATH: st_dev of the guest's /proc, whose answers are lxrun's own.
     pub proc_dev: u64,
+    /// With FLAG_FAST_PATH: the guest root's directory, open in the process (fd + 1; 0: none),
+    /// and its st_dev and st_ino (the handler checks the fd still is it).
+    pub root_fd: u32,
+    pub _pad4: u32,
+    pub root_dev: u64,
+    pub root_ino: u64,
 }
 
 pub const HEADER_SIZE: usize = core::mem::size_of::<PlanHeader>();

@@ -118,6 +118,11 @@ pub struct FastPathConfig {
     pub mount_names: Vec<u8>,
     /// st_dev of the guest's /proc.
     pub proc_dev: u64,
+    /// st_dev and st_ino of the guest root's directory.
+    pub root_dev: u64,
+    pub root_ino: u64,
+    /// The root's directory, open in the new process (set when the stub asks for the plan).
+    pub root_fd: Option<i32>,
 }
 
 impl LoadPlan {
@@ -166,6 +171,9 @@ impl LoadPlan {
             header.flags |= abi::FLAG_FAST_PATH;
             header.mount_names = add_string(&fast.mount_names);
             header.proc_dev = fast.proc_dev;
+            header.root_dev = fast.root_dev;
+            header.root_ino = fast.root_ino;
+            header.root_fd = fast.root_fd.map_or(0, |fd| fd as u32 + 1);
         }
         let mut segs = Vec::with_capacity(nsegs);
         for (slot, o) in header.objects.iter_mut().zip(&self.objects) {

@@ -22,8 +22,9 @@ pub struct SyscallCtx<'a> {
     pub install_fd: Option<&'a InstallFd<'a>>,
 }
 
-/// Puts a file into the calling process (close-on-exec); its number there.
-pub type InstallFd<'a> = dyn Fn(std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno> + 'a;
+/// Puts a file into the calling process (close-on-exec), at the given number if any; its
+/// number there.
+pub type InstallFd<'a> = dyn Fn(std::os::fd::BorrowedFd<'_>, Option<i32>) -> Result<i32, Errno> + 'a;
 
 impl SyscallCtx<'_> {
     /// The guest program's name for messages: its exe's file name.

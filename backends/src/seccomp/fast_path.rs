@@ -44,9 +44,13 @@ pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
     if names.len() >= fast::NAMES_MAX {
         return refuse("too many mount points");
     }
+    let root = std::fs::metadata(world.vfs.host_of_canonical(b"/")).ok();
     let _ = world.fast_path.set(FastPathConfig {
         mount_names: names,
         proc_dev,
+        root_dev: root.as_ref().map_or(u64::MAX, |m| m.dev()),
+        root_ino: root.as_ref().map_or(u64::MAX, |m| m.ino()),
+        root_fd: None,
     });
     tracing::debug!("in-process fast path on (gate at {:#x})", gate.ip);
     Some(gate)

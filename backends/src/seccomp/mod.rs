@@ -163,7 +163,21 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         ip: req.data.instruction_pointer,
     };
     // Files a handler gives the guest at once (the loader's), close-on-exec.
-    let install_now = |src: BorrowedFd<'_>| add_fd(fd, req.id, src.as_raw_fd(), libc::O_CLOEXEC as u32, 0);
+    let install_now = |src: BorrowedFd<'_>, at: Option<i32>| {
+        let setfd = if at.is_some() {
+            libc::SECCOMP_ADDFD_FLAG_SETFD as u32
+        } else {
+            0
+        };
+        add_fd(
+            fd,
+            req.id,
+            src.as_raw_fd(),
+            at.unwrap_or(0),
+            libc::O_CLOEXEC as u32,
+            setfd,
+        )
+    };
     let mut ctx = SyscallCtx {
         tid,
         tgid,
@@ -289,6 +303,7 @@ fn install(
         fd,
         id,
         host.as_raw_fd(),
+        0,
         newfd_flags,
         libc::SECCOMP_ADDFD_FLAG_SEND as u32,
     ) {
@@ -301,12 +316,12 @@ fn install(
 }
 
 /// SECCOMP_IOCTL_NOTIF_ADDFD: copies `src` into the process behind notification `id`.
-fn add_fd(listener: i32, id: u64, src: i32, newfd_flags: u32, flags: u32) -> Result<i32, Errno> {
+fn add_fd(listener: i32, id: u64, src: i32, newfd: i32, newfd_flags: u32, flags: u32) -> Result<i32, Errno> {
     let add = libc::seccomp_notif_addfd {
         id,
         flags,
         srcfd: src as u32,
-        newfd: 0,
+        newfd: newfd as u32,
         newfd_flags,
     };
     // SAFETY: ADDFD reads `add`.

@@ -115,6 +115,8 @@ const REG_RAX: usize = 13;
 static mut NAMES: [u8; fast::NAMES_MAX] = [0; fast::NAMES_MAX];
 static mut NAMES_LEN: usize = 0;
 static mut PROC_DEV: u64 = 0;
+/// The guest root's directory (fd, or -1), and what it must be.
+static mut ROOT: (i64, u64, u64) = (-1, 0, 0);
 /// The guest's own disposition of SIGSYS (the process's real one is the handler's).
 static mut GUEST_SIGSYS: KSigaction = DEFAULT_ACTION;
 
@@ -125,7 +127,7 @@ fn call(n: u64, a: [u64; 6]) -> i64 {
 
 /// Installs the handler and seals the stub's pages `[start, end)` (the gate's table must stay
 /// what the filter was told). False if the kernel refuses either.
-pub fn install(names: &[u8], proc_dev: u64, start: u64, end: u64) -> bool {
+pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, end: u64) -> bool {
     let Some(dst) = (unsafe { (*addr_of_mut!(NAMES)).get_mut(..names.len()) }) else {
         return false;
     };
@@ -134,6 +136,7 @@ pub fn install(names: &[u8], proc_dev: u64, start: u64, end: u64) -> bool {
     unsafe {
         NAMES_LEN = names.len();
         PROC_DEV = proc_dev;
+        ROOT = root;
         GUEST_SIGSYS = DEFAULT_ACTION;
     }
     let act = KSigaction {
@@ -261,8 +264,9 @@ fn open_flags(flags: u64) -> Option<u64> {
     Some(flags & known)
 }
 
-fn gate_openat2(dirfd: u64, path: u64, how_flags: u64) -> i64 {
-    let how = addr_of!(GATE.how[fast::index(how_flags)]) as u64;
+fn gate_openat2(dirfd: u64, path: u64, how_flags: u64, rooted: bool) -> i64 {
+    let index = fast::index(how_flags) | if rooted { fast::ROOTED } else { 0 };
+    let how = addr_of!(GATE.how[index]) as u64;
     gate_call(NR_OPENAT2, [dirfd, path, how, 24, 0])
 }
 
@@ -381,7 +385,18 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         return None;
     }
     // Absolute paths, `..` above `dir`, symlinks, mount crossings and every error go to lxrun.
-    let fd = gate_openat2(dir, path, how);
+    let mut fd = gate_openat2(dir, path, how, false);
+    // An absolute path (the kernel has read it: EXDEV), from the root's directory if the fd
+    // still is it.
+    const EXDEV: i64 = 18;
+    if fd == -EXDEV && *(path as *const u8) == b'/' {
+        let (root, dev, ino) = *addr_of!(ROOT);
+        let mut st = [0u64; 18];
+        if root < 0 || call(NR_FSTAT, [root as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] != dev || st[1] != ino {
+            return None;
+        }
+        fd = gate_openat2(root as u64, path, how, true);
+    }
     if fd < 0 {
         return None;
     }

@@ -370,7 +370,8 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
             Some((_nul, s)) => s,
             None => die(b"bad plan", 0),
         };
-        if !fast::install(names, header.proc_dev, STUB_BASE, stub_end) {
+        let root = (i64::from(header.root_fd) - 1, header.root_dev, header.root_ino);
+        if !fast::install(names, header.proc_dev, root, STUB_BASE, stub_end) {
             die(b"cannot install the fast path", 0);
         }
         unmap_len = 0;

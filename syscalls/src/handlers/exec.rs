@@ -292,7 +292,18 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     // stub maps exactly those (and makes no call to open them).
     if let Some(install) = ctx.install_fd {
         for (object, file) in plan.objects.iter_mut().zip(&pending.files) {
-            object.fd = Some(install(std::os::fd::AsFd::as_fd(file.as_ref()))?);
+            object.fd = Some(install(std::os::fd::AsFd::as_fd(file.as_ref()), None)?);
+        }
+        // The fast path's absolute lookups start from the root's directory, at a number
+        // programs seldom reach (the handler checks it still is the root before each use).
+        if let Some(fast) = plan.fast_path.as_mut() {
+            let root = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(ctx.world.vfs.host_of_canonical(b"/"));
+            if let Ok(root) = root {
+                fast.root_fd = install(std::os::fd::AsFd::as_fd(&root), Some(root_fd_number())).ok();
+            }
         }
     }
     let plan = plan.encode();
@@ -349,7 +360,20 @@ pub(crate) fn exec_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Res
         }
     };
     let stub = std::fs::File::open(lxrun_vfs::path(&ctx.world.stub_path)).map_err(|e| Errno::from_io(&e))?;
-    let fd = install(std::os::fd::AsFd::as_fd(&stub))?;
+    let fd = install(std::os::fd::AsFd::as_fd(&stub), None)?;
     ctx.mem.write_bytes(at + 7 * 8, &argv.to_le_bytes())?;
     Ok(Outcome::Return(i64::from(fd)))
+}
+
+/// Where the root's directory goes in a guest process: just below the usual 1024-descriptor
+/// limit (or lxrun's own, if lower).
+fn root_fd_number() -> i32 {
+    // SAFETY: getrlimit fills the struct.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1024) as i32
+    } else {
+        1024
+    };
+    soft - 1
 }

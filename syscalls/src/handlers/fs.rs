@@ -146,5 +146,8 @@ pub(crate) fn chdir_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Re
         .custom_flags(libc::O_DIRECTORY)
         .open(lxrun_vfs::path(host))
         .map_err(|e| Errno::from_io(&e))?;
-    Ok(Outcome::Return(i64::from(install(std::os::fd::AsFd::as_fd(&dir))?)))
+    Ok(Outcome::Return(i64::from(install(
+        std::os::fd::AsFd::as_fd(&dir),
+        None,
+    )?)))
 }
