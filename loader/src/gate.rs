@@ -38,7 +38,7 @@ pub fn find(stub: &[u8]) -> Option<GateAddrs> {
     let how_len = (fast::ENTRIES * fast::STRIDE) as u64;
     // The whole gate must be in the file, as the stub's own code sees it.
     let gate_end = off + fast::HOW_OFFSET + how_len;
-    if gate_end > seg.p_offset + seg.p_filesz || marker % 64 != 0 {
+    if gate_end > seg.p_offset + seg.p_filesz || !marker.is_multiple_of(64) {
         return None;
     }
     Some(GateAddrs {

@@ -177,7 +177,7 @@ fn exec_block(gate: &GateAddrs, notify: u32, execveat: u32) -> Vec<SockFilter> {
     b.expect64(ARGS_OFFSET + 4 * 8, 0x1000, L::At(outside));
     b.ret(allow, SECCOMP_RET_ALLOW);
     b.here(outside);
-    b.from_stub(gate, L::At(notif), L::At(trap));
+    b.branch_on_stub(gate, L::At(notif), L::At(trap));
     b.ret(notif, notify);
     b.ret(trap, FAST_PATH_TRAP);
     b.assemble()
@@ -256,7 +256,7 @@ impl Block {
     }
 
     /// Goes to `inside` if the instruction pointer lies in the stub, else to `outside`.
-    fn from_stub(&mut self, gate: &GateAddrs, inside: L, outside: L) {
+    fn branch_on_stub(&mut self, gate: &GateAddrs, inside: L, outside: L) {
         self.op(BPF_LD_W_ABS, IP_OFFSET + 4);
         self.jump(BPF_JEQ_K, (gate.start >> 32) as u32, L::Next, outside);
         self.op(BPF_LD_W_ABS, IP_OFFSET);
@@ -282,7 +282,7 @@ fn path_block(gate: &GateAddrs, notify: u32, openat2: u32) -> Vec<SockFilter> {
     let mut b = Block::new();
     let (allow, notif, trap, outside, in_stub) = (b.label(), b.label(), b.label(), b.label(), b.label());
     b.op(BPF_ST, 0);
-    b.from_stub(gate, L::At(in_stub), L::At(outside));
+    b.branch_on_stub(gate, L::At(in_stub), L::At(outside));
     b.here(in_stub);
     b.op(BPF_LD_W_ABS, IP_OFFSET);
     b.jump(BPF_JEQ_K, gate.ip as u32, L::Next, L::At(notif));
@@ -313,7 +313,7 @@ fn signal_block(gate: &GateAddrs, sigprocmask: u32) -> Vec<SockFilter> {
     let mut b = Block::new();
     let (allow, trap, outside, mask, tail) = (b.label(), b.label(), b.label(), b.label(), b.label());
     b.op(BPF_ST, 0);
-    b.from_stub(gate, L::At(allow), L::At(outside));
+    b.branch_on_stub(gate, L::At(allow), L::At(outside));
     b.here(outside);
     b.op(BPF_LD_MEM, 0);
     b.jump(BPF_JEQ_K, sigprocmask, L::At(mask), L::Next);
@@ -489,7 +489,15 @@ mod tests {
         // With the host's own tree opens are not trapped at all.
         let identity = build(seccomp_verdict(true), SECCOMP_RET_USER_NOTIF);
         assert_eq!(
-            evaluate_call(&identity, AUDIT_ARCH_X86_64, openat, &[0, 0, o_path, 0, 0, 0]),
+            evaluate_call(
+                &identity,
+                &SeccompData {
+                    nr: openat,
+                    arch: AUDIT_ARCH_X86_64,
+                    ip: 0,
+                    args: [0, 0, o_path, 0, 0, 0]
+                }
+            ),
             Some(SECCOMP_RET_ALLOW)
         );
     }

@@ -84,13 +84,10 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
             OPTIONS | libc::PTRACE_O_TRACEEXEC,
         )
     } else if notify {
-        let gate = if identity {
-            None
-        } else {
-            crate::seccomp::fast_path::prepare(world)
-        };
+        // The in-process fast path pays off only without ptrace (LXRUN_SYSTRAP): every SIGSYS
+        // would be a signal-delivery-stop here.
         (
-            filter::build_with(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF, gate.as_ref(), false),
+            filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF),
             OPTIONS,
         )
     } else {

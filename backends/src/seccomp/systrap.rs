@@ -137,7 +137,7 @@ fn first_exec(
                 Box::leak(ptrs.into_boxed_slice()).as_ptr() as u64
             }
         }),
-        Outcome::Fail(e) => Err(SupervisorError::Start(format!("{}", e.description()))),
+        Outcome::Fail(e) => Err(SupervisorError::Start(e.description().to_string())),
         other => Err(SupervisorError::Start(format!("first exec: {other:?}"))),
     }
 }
