@@ -57,10 +57,12 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     if call.nr == lxrun_loader::abi::SYS_LXRUN_PLAN {
         return result(handlers::exec::fetch_plan(ctx, call));
     }
-    if call.nr == lxrun_loader::abi::SYS_LXRUN_EXEC {
+    // The systrap experiment's private calls exist only when its handler is installed.
+    let systrap = ctx.world.fast_path.get().is_some();
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_EXEC && systrap {
         return result(handlers::exec::exec_for_stub(ctx, call));
     }
-    if call.nr == lxrun_loader::abi::SYS_LXRUN_CHDIR {
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_CHDIR && systrap {
         return result(handlers::fs::chdir_for_stub(ctx, call));
     }
     let Some(entry) = table::lookup(call.nr) else {
