@@ -269,6 +269,10 @@ impl Cmd {
             ("LC_ALL".into(), "C".into()),
             ("HOME".into(), home),
         ];
+        // The systrap experiment is chosen by the environment: let it reach lxrun.
+        if let Some(v) = std::env::var_os("LXRUN_SYSTRAP") {
+            vars.push(("LXRUN_SYSTRAP".into(), v));
+        }
         for (k, v) in &self.env {
             vars.retain(|(old, _)| old != k);
             vars.push((k.clone(), v.clone()));
