@@ -59,6 +59,10 @@ pub(crate) struct ByFd {
     pub empty: u64,
 }
 
+/// What the attach step may answer instead of an argv: the first exec failed with this errno
+/// (in the low bits); the child exits as a shell would (126 or 127) without exec'ing.
+pub(crate) const EXEC_FAILED: u64 = 1 << 63;
+
 /// What the first execve is given, in lxrun's memory (which the child shares).
 pub(crate) struct FirstExec {
     pub program: u64,
@@ -334,7 +338,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> i32 {
             }
             raw(libc::SYS_close, [fd as u64, 0, 0, 0]);
         }
-        let argv = match c.argv_override.load(std::sync::atomic::Ordering::SeqCst) {
+        let over = c.argv_override.load(std::sync::atomic::Ordering::SeqCst);
+        if over & EXEC_FAILED != 0 {
+            exit(exec_failure_status((over & 0xffff) as i32));
+        }
+        let argv = match over {
             0 => c.argv as u64,
             a => a,
         };

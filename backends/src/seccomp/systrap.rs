@@ -137,7 +137,8 @@ fn first_exec(
                 Box::leak(ptrs.into_boxed_slice()).as_ptr() as u64
             }
         }),
-        Outcome::Fail(e) => Err(SupervisorError::Start(e.description().to_string())),
+        // The child exits as a shell would; the reason is on the process (exec_error).
+        Outcome::Fail(e) => Ok(crate::launch::EXEC_FAILED | e.raw() as u64),
         other => Err(SupervisorError::Start(format!("first exec: {other:?}"))),
     }
 }
@@ -162,7 +163,13 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
                 .trim()
                 .parse()
                 .ok()?;
-            let parent = world.process_of(ppid)?;
+            // A parent that never made a trapped call is not known yet either (with the host's
+            // tree most calls are not trapped): discover it first, up the line.
+            let parent = match world.process_of(ppid) {
+                Some(p) => p,
+                None if ppid > 1 && ppid != std::process::id() as i32 => discover(world, ppid)?.1,
+                None => return None,
+            };
             let p = Arc::new(parent.fork(false));
             world.add_process(tgid, p.clone());
             world.add_thread(tgid, tgid);
