@@ -218,11 +218,16 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         Outcome::ContinueThen(_) => {
             // Only ptrace sees a call's exit (proxy::needs_ptrace sends such calls there);
             // reaching here is a table bug: the call runs, its result untranslated.
-            tracing::warn!(
-                tid,
-                nr = call.nr,
-                "a call with work for its exit arrived by notification"
-            );
+            // Expected in systrap mode (no tracer sees exits); elsewhere a table bug.
+            if systrap::wanted() {
+                tracing::debug!(tid, nr = call.nr, "no work at this call's exit without ptrace");
+            } else {
+                tracing::warn!(
+                    tid,
+                    nr = call.nr,
+                    "a call with work for its exit arrived by notification"
+                );
+            }
             resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
         }
         Outcome::Exec(_) => {

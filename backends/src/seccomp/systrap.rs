@@ -21,7 +21,14 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, Sup
     let identity = world.vfs.is_identity();
     let gate = super::fast_path::prepare(world)
         .ok_or_else(|| SupervisorError::Start("LXRUN_SYSTRAP needs the in-process fast path".into()))?;
-    let prog = filter::build_with(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+    // No tracer: what would stop for ptrace is notified instead (accept runs untouched, its
+    // peer's name untranslated; an O_PATH open the handler cannot serve still fails: ADDFD).
+    let verdict = seccomp_verdict(identity);
+    let verdict = |e: Option<&lxrun_syscalls::Entry>| match verdict(e) {
+        filter::SECCOMP_RET_TRACE => SECCOMP_RET_USER_NOTIF,
+        v => v,
+    };
+    let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true);
     // SAFETY: umask read by setting and restoring it.
     let umask = unsafe {
         let m = libc::umask(0);
