@@ -173,11 +173,16 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
             // A parent that never made a trapped call is not known yet either (with the host's
             // tree most calls are not trapped): discover it first, up the line.
             let parent = match world.process_of(ppid) {
-                Some(p) => p,
-                None if ppid > 1 && ppid != std::process::id() as i32 => discover(world, ppid)?.1,
-                None => return None,
+                Some(p) => Some(p),
+                None if ppid > 1 && ppid != std::process::id() as i32 => discover(world, ppid).map(|(_, p)| p),
+                None => None,
             };
-            let p = Arc::new(parent.fork(false));
+            let p = Arc::new(match parent {
+                Some(parent) => parent.fork(false),
+                // An orphan (its parent gone, lxrun the subreaper its parent now) before its
+                // first trapped call: its cwd from the kernel, the rest as a fresh process's.
+                None => orphan(world, tgid, &leader),
+            });
             world.add_process(tgid, p.clone());
             world.add_thread(tgid, tgid);
             p
@@ -185,4 +190,26 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
     };
     world.add_thread(tid, tgid);
     Some((tgid, process))
+}
+
+/// The state of a process whose parent lxrun never met: the cwd the kernel has for it (as the
+/// guest names it), the root `/`, its umask.
+fn orphan(world: &World, tgid: i32, status: &str) -> Process {
+    let cwd = std::fs::read_link(format!("/proc/{tgid}/cwd"))
+        .ok()
+        .and_then(|h| world.vfs.guest_of(&h))
+        .unwrap_or_else(|| b"/".to_vec());
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|u| u32::from_str_radix(u.trim(), 8).ok())
+        .unwrap_or(0o022);
+    Process::new(
+        ProcessState::default(),
+        FsState {
+            cwd,
+            root: b"/".to_vec(),
+            umask,
+        },
+    )
 }
