@@ -31,6 +31,8 @@ extern "C" {
 }
 
 const NR_OPEN: u64 = 2;
+const NR_MMAP: u64 = 9;
+const NR_MUNMAP: u64 = 11;
 const NR_STAT: u64 = 4;
 const NR_FSTAT: u64 = 5;
 const NR_LSTAT: u64 = 6;
@@ -296,16 +298,25 @@ fn gate_call(nr: u64, a: [u64; 5]) -> i64 {
 /// execve/execveat: lxrun checks it and puts the loader stub into the process; the stub is
 /// exec'd from the gate by descriptor (the empty path is the sealed table's first zero byte).
 fn exec(nr: u64, a: [u64; 6], frame_mask: *const u64) -> i64 {
-    let mut buf = [0u8; 4096];
+    // Room for a `#!` chain's argv, off the stack: a vfork child (musl's posix_spawn) may run
+    // this handler on a stack of a few kilobytes. A successful exec drops it with the old
+    // address space.
+    const BUF: u64 = 4096;
+    let buf = call(NR_MMAP, [0, BUF, 3, 0x22, u64::MAX, 0]);
+    if buf < 0 {
+        return buf;
+    }
+    let unmap = || call(NR_MUNMAP, [buf as u64, BUF, 0, 0, 0, 0]);
     let mut req = crate::abi::ExecRequest {
         nr,
         args: a,
         argv_out: 0,
-        buf: buf.as_mut_ptr() as u64,
-        buf_len: buf.len() as u64,
+        buf: buf as u64,
+        buf_len: BUF,
     };
     let fd = call(crate::abi::SYS_LXRUN_EXEC, [addr_of_mut!(req) as u64, 0, 0, 0, 0, 0]);
     if fd < 0 {
+        unmap();
         return fd;
     }
     let envp = if nr == NR_EXECVE { a[2] } else { a[3] };
@@ -317,6 +328,7 @@ fn exec(nr: u64, a: [u64; 6], frame_mask: *const u64) -> i64 {
     call(NR_RT_SIGPROCMASK, [SIG_SETMASK, frame_mask as u64, 0, 8, 0, 0]);
     let r = gate_call(NR_EXECVEAT, [fd as u64, empty, argv, envp, AT_EMPTY_PATH]);
     call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+    unmap();
     r
 }
 
