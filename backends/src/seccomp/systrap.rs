@@ -178,7 +178,9 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
                 None => None,
             };
             let p = Arc::new(match parent {
-                Some(parent) => parent.fork(false),
+                // clone(CLONE_FS) without CLONE_THREAD: the kernel knows whether the two share
+                // root, cwd and umask (no ptrace event tells lxrun the clone's flags).
+                Some(parent) => parent.fork(shares_fs(tgid, ppid)),
                 // An orphan (its parent gone, lxrun the subreaper its parent now) before its
                 // first trapped call: its cwd from the kernel, the rest as a fresh process's.
                 None => orphan(world, tgid, &leader),
@@ -190,6 +192,13 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
     };
     world.add_thread(tid, tgid);
     Some((tgid, process))
+}
+
+/// Whether two processes share one fs_struct (kcmp KCMP_FS: 0 means the same object).
+fn shares_fs(a: i32, b: i32) -> bool {
+    const KCMP_FS: i32 = 3;
+    // SAFETY: kcmp only compares kernel objects of two processes we may trace.
+    unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_FS, 0, 0) == 0 }
 }
 
 /// The state of a process whose parent lxrun never met: the cwd the kernel has for it (as the
