@@ -17,6 +17,15 @@ fn pgrep(marker: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// How many processes' command lines match the regular expression `pattern`.
+fn matching(pattern: &str) -> usize {
+    Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .map(|o| o.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count())
+        .unwrap_or(0)
+}
+
 /// Waits up to `limit` for no process to match `marker`.
 fn gone(marker: &str, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
@@ -69,11 +78,16 @@ fn killing_lxrun_kills_every_guest_process() {
             ])
             .spawn()
             .unwrap();
+        // Both sleeps running (not only the shell whose command line names them), so that
+        // the guests are already past every call lxrun would answer.
+        let sleeps = format!("^sleep {marker}$");
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !pgrep(&format!("sleep {marker}")) && Instant::now() < deadline {
+        while matching(&sleeps) < 2 && Instant::now() < deadline {
             sleep(Duration::from_millis(20));
         }
-        child.kill().unwrap(); // SIGKILL: lxrun cannot clean up; PTRACE_O_EXITKILL must.
+        assert_eq!(matching(&sleeps), 2, "[{backend}] the guest's sleeps did not start");
+        // SIGKILL: lxrun cannot clean up; PTRACE_O_EXITKILL or the guardian process must.
+        child.kill().unwrap();
         child.wait().unwrap();
         assert!(
             gone(&format!("sleep {marker}"), Duration::from_secs(3)),

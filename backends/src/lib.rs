@@ -2,6 +2,7 @@
 //! table says to catch, hands them to `lxrun_syscalls::dispatch` and carries out the outcome;
 //! the translation layer never knows which backend caught a call.
 
+mod guardian;
 mod launch;
 mod ptrace;
 mod seccomp;

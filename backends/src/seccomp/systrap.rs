@@ -29,6 +29,9 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, Sup
         v => v,
     };
     let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+    if let crate::guardian::Role::Guardian(outcome) = crate::guardian::split()? {
+        return Ok(outcome);
+    }
     // SAFETY: umask read by setting and restoring it.
     let umask = unsafe {
         let m = libc::umask(0);
@@ -66,13 +69,18 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, Sup
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes the status into our local.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WUNTRACED) };
         if pid < 0 {
             match HostErrno::last() {
                 HostErrno::EINTR => continue,
                 HostErrno::ECHILD => break,
                 e => return Err(SupervisorError::Wait(e)),
             }
+        }
+        // The job stops as a whole: the guardian, and so whoever started lxrun, sees it stop.
+        if libc::WIFSTOPPED(status) && pid == main {
+            signals::stop_like(libc::WSTOPSIG(status));
+            continue;
         }
         if !(libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
             continue;
