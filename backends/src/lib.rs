@@ -81,8 +81,12 @@ pub fn seccomp_support() -> Result<(), String> {
 
 /// Runs the guest described by `launch` to completion with the chosen backend.
 pub fn run(kind: BackendKind, world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
-    if kind == BackendKind::Seccomp && seccomp::systrap::wanted() && !world.observer.enabled() {
-        return seccomp::systrap::run(world, launch);
+    // The seccomp backend runs without ptrace where the kernel allows the stub's in-process
+    // fast path; an observed run (--trace, --stats) needs ptrace's view of every call.
+    if kind == BackendKind::Seccomp && !world.observer.enabled() && seccomp::systrap::allowed() {
+        if let Some(gate) = seccomp::fast_path::prepare(world) {
+            return seccomp::systrap::run(world, launch, gate);
+        }
     }
     ptrace::run(world, launch, kind == BackendKind::Seccomp)
 }

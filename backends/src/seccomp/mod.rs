@@ -147,7 +147,7 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
     let tid = req.pid as i32;
     let known = match (world.tgid_of(tid), world.process_of(tid)) {
         (Some(tgid), Some(process)) => Some((tgid, process)),
-        _ if systrap::wanted() => systrap::discover(world, tid),
+        _ if systrap::active(world) => systrap::discover(world, tid),
         _ => None,
     };
     let Some((tgid, process)) = known else {
@@ -219,7 +219,7 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
             // Only ptrace sees a call's exit (proxy::needs_ptrace sends such calls there);
             // reaching here is a table bug: the call runs, its result untranslated.
             // Expected in systrap mode (no tracer sees exits); elsewhere a table bug.
-            if systrap::wanted() {
+            if systrap::active(world) {
                 tracing::debug!(tid, nr = call.nr, "no work at this call's exit without ptrace");
             } else {
                 tracing::warn!(

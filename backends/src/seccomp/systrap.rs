@@ -5,22 +5,30 @@
 //! lxrun dies, sendmsg and the *xattrat calls (they still need ptrace), cleaning up the World
 //! when a process that is not lxrun's child exits.
 
+mod exits;
+
 use crate::launch::{spawn, Launch};
 use crate::{signals, GuestExit, RunOutcome, SupervisorError};
+use lxrun_loader::gate::GateAddrs;
 use lxrun_syscalls::filter::{self, seccomp_verdict, SECCOMP_RET_USER_NOTIF};
 use lxrun_syscalls::process::{FsState, Process, ProcessState};
 use lxrun_syscalls::world::World;
 use nix::errno::Errno as HostErrno;
 use std::sync::Arc;
 
-pub(crate) fn wanted() -> bool {
-    std::env::var_os("LXRUN_SYSTRAP").is_some_and(|v| v == "1")
+/// Whether the user left systrap mode on (LXRUN_SYSTRAP=0 asks for the seccomp backend's
+/// ptrace-assisted mode, as on kernels without mseal).
+pub(crate) fn allowed() -> bool {
+    std::env::var_os("LXRUN_SYSTRAP").is_none_or(|v| v != "0")
 }
 
-pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, SupervisorError> {
+/// Whether this run's seccomp backend is in systrap mode (its fast path set up).
+pub(crate) fn active(world: &World) -> bool {
+    world.fast_path.get().is_some()
+}
+
+pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Result<RunOutcome, SupervisorError> {
     let identity = world.vfs.is_identity();
-    let gate = super::fast_path::prepare(world)
-        .ok_or_else(|| SupervisorError::Start("LXRUN_SYSTRAP needs the in-process fast path".into()))?;
     // No tracer: what would stop for ptrace is notified instead (accept runs untouched, its
     // peer's name untranslated; an O_PATH open the handler cannot serve still fails: ADDFD).
     let verdict = seccomp_verdict(identity);
@@ -42,6 +50,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, Sup
     // SAFETY: a prctl on ourselves.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let pool = super::Pool::start(world);
+    exits::start(world);
     let process = Arc::new(Process::new(
         ProcessState::default(),
         FsState {
@@ -195,10 +204,14 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
             });
             world.add_process(tgid, p.clone());
             world.add_thread(tgid, tgid);
+            exits::watch(tgid, false);
             p
         }
     };
-    world.add_thread(tid, tgid);
+    if tid != tgid {
+        world.add_thread(tid, tgid);
+        exits::watch(tid, true);
+    }
     Some((tgid, process))
 }
 
