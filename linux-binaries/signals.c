@@ -135,6 +135,36 @@ static void restart_test(const char *name, int flags, long want_ret,
     install(SIGALRM, SIG_DFL, 0);
 }
 
+static volatile sig_atomic_t nested_count;
+
+static void on_alrm_masking(int sig)
+{
+    sigset_t set, old;
+    (void)sig;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    nested_count++;
+}
+
+static void nested_mask_test(void)
+{
+    struct itimerval every = {{0, 50}, {0, 50}}, off = {{0, 0}, {0, 0}};
+    sigset_t set, old;
+    install(SIGALRM, on_alrm_masking, SA_RESTART);
+    setitimer(ITIMER_REAL, &every, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    for (long i = 0; i < 2000000 && nested_count < 2000; i++) {
+        sigprocmask(SIG_BLOCK, &set, &old);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    setitimer(ITIMER_REAL, &off, NULL);
+    install(SIGALRM, SIG_DFL, 0);
+    expect("masking handler ran 2000 times amid masking", nested_count >= 2000, 1);
+}
+
 int main(void)
 {
     sigset_t pending, mask;
@@ -209,6 +239,10 @@ int main(void)
     /* 6. SA_RESTART vs EINTR on a pipe read interrupted by SIGALRM */
     restart_test("with SA_RESTART", SA_RESTART, 1, 0);
     restart_test("without SA_RESTART", 0, -1, EINTR);
+
+    /* 7. a handler that changes the mask, run while the interrupted code changes it too (a
+     * layer catching rt_sigprocmask in a signal handler of its own must let signals nest) */
+    nested_mask_test();
 
     printf("failures: %d\n", failures);
     return failures ? 1 : 0;

@@ -58,6 +58,7 @@ const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 const SYS_SECCOMP: i32 = 1;
 const SA_SIGINFO: u64 = 4;
 const SA_RESTORER: u64 = 0x0400_0000;
+const SA_NODEFER: u64 = 0x4000_0000;
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
@@ -143,7 +144,10 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, e
     }
     let act = KSigaction {
         handler: on_sigsys as usize as u64,
-        flags: SA_SIGINFO | SA_RESTORER,
+        // SA_NODEFER: a guest's handler for a signal that arrives while this one runs (its
+        // syscall returning) is nested inside it, and must still be able to make trapped
+        // calls; a SIGSYS raised while SIGSYS is blocked would kill the process.
+        flags: SA_SIGINFO | SA_RESTORER | SA_NODEFER,
         restorer: lxrun_restorer as usize as u64,
         mask: 0,
     };
