@@ -56,10 +56,8 @@ def runners(root):
         "native": lambda c: chroot_argv(root, c),
         "lxrun-ptrace": lambda c: [LXRUN, "--backend", "ptrace", "--root", root, "--", "/bin/sh", "-c", c],
         "lxrun-seccomp": lambda c: [LXRUN, "--backend", "seccomp", "--root", root, "--", "/bin/sh", "-c", c],
-        # The seccomp backend's ptrace-assisted mode (kernels without mseal, --trace, --stats):
-        # only with --runners, as `env` adds an exec to each run.
-        "lxrun-seccomp-ptrace": lambda c: ["env", "LXRUN_SYSTRAP=0", LXRUN, "--backend", "seccomp", "--root", root,
-                                           "--", "/bin/sh", "-c", c],
+        # The seccomp backend's ptrace-assisted mode (kernels without mseal, --trace, --stats).
+        "lxrun-seccomp-ptrace": lambda c: [LXRUN, "--backend", "seccomp-ptrace", "--root", root, "--", "/bin/sh", "-c", c],
     }
     if shutil.which("proot"):
         r["proot"] = lambda c: ["proot", "-r", root, "-b", "/proc", "-b", "/dev", "/bin/sh", "-c", c]
@@ -145,7 +143,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="one run each: checks that every runner works")
     ap.add_argument("--only", default="")
-    ap.add_argument("--runners", default="", help="comma-separated subset of native,lxrun-ptrace,lxrun-seccomp,lxrun-seccomp-ptrace,proot,runsc (native is always run; lxrun-seccomp-ptrace only when named)")
+    ap.add_argument("--runners", default="", help="comma-separated subset of native,lxrun-ptrace,lxrun-seccomp,lxrun-seccomp-ptrace,proot,runsc (native is always run)")
     ap.add_argument("--startup-runs", type=int, default=60)
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
@@ -159,8 +157,6 @@ def main():
     if a.runners:
         keep = set(a.runners.split(",")) | {"native"}
         rs = {r: m for r, m in rs.items() if r in keep}
-    else:
-        rs.pop("lxrun-seccomp-ptrace")
     peaks = {}
     times = {(w, r): [] for w in names for r in rs}
     broken = {}

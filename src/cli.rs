@@ -86,6 +86,9 @@ pub enum BackendChoice {
     Auto,
     /// seccomp SECCOMP_RET_TRACE stops served through ptrace
     Ptrace,
-    /// seccomp user notification
+    /// seccomp user notification, with the in-process fast path and no ptrace on Linux >= 6.10
     Seccomp,
+    /// seccomp user notification, with ptrace for execve and process tracking (what seccomp
+    /// falls back to without mseal, and uses for --trace and --stats)
+    SeccompPtrace,
 }

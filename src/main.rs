@@ -105,11 +105,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         },
         BackendChoice::Ptrace => BackendKind::Ptrace,
-        BackendChoice::Seccomp => {
+        BackendChoice::Seccomp | BackendChoice::SeccompPtrace => {
             if let Err(why) = lxrun_backends::seccomp_support() {
                 bail!("--backend seccomp: {why}");
             }
-            BackendKind::Seccomp
+            if cli.backend == BackendChoice::SeccompPtrace {
+                BackendKind::SeccompPtrace
+            } else {
+                BackendKind::Seccomp
+            }
         }
     };
 

@@ -49,8 +49,11 @@ pub enum BackendKind {
     /// seccomp SECCOMP_RET_TRACE + ptrace stops for every translated call.
     Ptrace,
     /// seccomp user notification, answered by lxrun's worker threads on the guest's behalf;
-    /// ptrace only for execve and task tracking.
+    /// where the kernel allows it (mseal, 6.10) the stub's in-process fast path and no ptrace
+    /// at all (`seccomp::systrap`), else as `SeccompPtrace`.
     Seccomp,
+    /// seccomp user notification, with ptrace for execve and task tracking.
+    SeccompPtrace,
 }
 
 /// Whether this kernel has what the seccomp backend needs (SECCOMP_ADDFD_FLAG_SEND, 5.14),
@@ -88,5 +91,5 @@ pub fn run(kind: BackendKind, world: &Arc<World>, launch: &Launch) -> Result<Run
             return seccomp::systrap::run(world, launch, gate);
         }
     }
-    ptrace::run(world, launch, kind == BackendKind::Seccomp)
+    ptrace::run(world, launch, kind != BackendKind::Ptrace)
 }

@@ -398,7 +398,7 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
             continue;
         }
         if !known::COLUMNS.contains(&b.as_str()) || b == "native" || b == "proot" {
-            bail!("--backend {b}: lxrun's backends are ptrace and seccomp");
+            bail!("--backend {b}: lxrun's backends are ptrace, seccomp and seccomp-ptrace");
         }
         let probe = |root: Option<&Path>| -> anyhow::Result<Option<String>> {
             let mut argv: Vec<OsString> = vec![lxrun.into(), "--backend".into(), b.into()];

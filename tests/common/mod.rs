@@ -72,7 +72,7 @@ pub const VARIANTS: &[&str] = &["static", "static-pie", "dynamic", "dynamic-nopi
 /// The supervisor backends every lxrun test is run with.  The single place
 /// to add "seccomp" once it exists.
 pub fn backends() -> Vec<&'static str> {
-    vec!["ptrace", "seccomp"]
+    vec!["ptrace", "seccomp", "seccomp-ptrace"]
 }
 
 /// Builds linux-binaries (incrementally) once per test process.  Panics
@@ -269,7 +269,7 @@ impl Cmd {
             ("LC_ALL".into(), "C".into()),
             ("HOME".into(), home),
         ];
-        // The systrap experiment is chosen by the environment: let it reach lxrun.
+        // LXRUN_SYSTRAP=0 (the seccomp backend without its fast path) must reach lxrun.
         if let Some(v) = std::env::var_os("LXRUN_SYSTRAP") {
             vars.push(("LXRUN_SYSTRAP".into(), v));
         }

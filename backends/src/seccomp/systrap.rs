@@ -16,8 +16,8 @@ use lxrun_syscalls::world::World;
 use nix::errno::Errno as HostErrno;
 use std::sync::Arc;
 
-/// Whether the user left systrap mode on (LXRUN_SYSTRAP=0 asks for the seccomp backend's
-/// ptrace-assisted mode, as on kernels without mseal).
+/// Whether the user left systrap mode on (LXRUN_SYSTRAP=0 has the same effect as
+/// `--backend seccomp-ptrace`, for a run whose command line cannot be changed).
 pub(crate) fn allowed() -> bool {
     std::env::var_os("LXRUN_SYSTRAP").is_none_or(|v| v != "0")
 }
