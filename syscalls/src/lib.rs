@@ -86,6 +86,16 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     }
 }
 
+/// Systrap mode's SYS_LXRUN_OPEN_PATH (`lxrun_loader::abi`): the O_PATH open the stub's
+/// handler carries, and what its handler answers, for the backend to perform (it must hand the
+/// descriptor over in its own way). ENOSYS outside systrap mode.
+pub fn open_path_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<(SyscallArgs, Outcome), Errno> {
+    if call.nr != lxrun_loader::abi::SYS_LXRUN_OPEN_PATH || ctx.world.fast_path.get().is_none() {
+        return Err(Errno::ENOSYS);
+    }
+    handlers::path::open_path_for_stub(ctx, call)
+}
+
 /// At the exit of a call whose handler answered `Outcome::ContinueThen(after)`, with the
 /// call's result `ret` (the guest is stopped there, its memory intact).
 pub fn after_exit(ctx: &SyscallCtx<'_>, after: After, ret: i64) {

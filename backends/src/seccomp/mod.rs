@@ -4,6 +4,7 @@
 //! cannot change a path after lxrun has read it.
 
 pub(crate) mod fast_path;
+mod open_path;
 mod perform;
 mod sendmsg;
 pub(crate) mod systrap;
@@ -186,6 +187,9 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         world,
         install_fd: Some(&install_now),
     };
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_OPEN_PATH && systrap::wanted() {
+        return Some(open_path::serve(&mut ctx, &call, fd, req));
+    }
     let outcome = dispatch(&mut ctx, &call);
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
     match outcome {

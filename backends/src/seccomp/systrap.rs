@@ -22,7 +22,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, Sup
     let gate = super::fast_path::prepare(world)
         .ok_or_else(|| SupervisorError::Start("LXRUN_SYSTRAP needs the in-process fast path".into()))?;
     // No tracer: what would stop for ptrace is notified instead (accept runs untouched, its
-    // peer's name untranslated; an O_PATH open the handler cannot serve still fails: ADDFD).
+    // peer's name untranslated; O_PATH opens come as SYS_LXRUN_OPEN_PATH from the handler).
     let verdict = seccomp_verdict(identity);
     let verdict = |e: Option<&lxrun_syscalls::Entry>| match verdict(e) {
         filter::SECCOMP_RET_TRACE => SECCOMP_RET_USER_NOTIF,
