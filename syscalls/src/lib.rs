@@ -104,6 +104,21 @@ pub fn after_exit(ctx: &SyscallCtx<'_>, after: After, ret: i64) {
     }
 }
 
+/// A backend that performs accept/accept4 itself where the handler answered
+/// `Outcome::ContinueThen(After::PeerName ..)` (it sees no call's exit): writes the accepted
+/// `sock`'s peer name for the guest, translated as at the exit; `reported` is the address
+/// the backend's accept got.
+pub fn write_accepted_peer(
+    ctx: &SyscallCtx<'_>,
+    after: After,
+    sock: &std::os::fd::OwnedFd,
+    reported: &[u8],
+) -> Result<(), Errno> {
+    match after {
+        After::PeerName { addr, lenp, .. } => handlers::socket::write_accepted(ctx, sock, reported, addr, lenp),
+    }
+}
+
 fn result(r: Result<Outcome, Errno>) -> Outcome {
     r.unwrap_or_else(Outcome::Fail)
 }

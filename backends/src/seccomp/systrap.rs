@@ -21,8 +21,8 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch) -> Result<RunOutcome, Sup
     let identity = world.vfs.is_identity();
     let gate = super::fast_path::prepare(world)
         .ok_or_else(|| SupervisorError::Start("LXRUN_SYSTRAP needs the in-process fast path".into()))?;
-    // No tracer: what would stop for ptrace is notified instead (accept runs untouched, its
-    // peer's name untranslated; O_PATH opens come as SYS_LXRUN_OPEN_PATH from the handler).
+    // No tracer: what would stop for ptrace is notified instead (lxrun performs an accept whose
+    // peer's name it translates; O_PATH opens come as SYS_LXRUN_OPEN_PATH from the handler).
     let verdict = seccomp_verdict(identity);
     let verdict = |e: Option<&lxrun_syscalls::Entry>| match verdict(e) {
         filter::SECCOMP_RET_TRACE => SECCOMP_RET_USER_NOTIF,
