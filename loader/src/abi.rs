@@ -16,6 +16,11 @@ pub const SYS_LXRUN_EXEC: u64 = 0x4c59;
 /// Systrap mode: `syscall(NR, path)` for a guest's chdir: lxrun resolves it, records the new
 /// cwd and answers with an O_PATH fd of the directory, which the handler fchdirs to.
 pub const SYS_LXRUN_CHDIR: u64 = 0x4c5a;
+/// Systrap mode: `syscall(NR, nr, a0, a1, a2, a3)` for a guest's open, openat or openat2
+/// (`nr`, and its first four arguments) with O_PATH, which lxrun opens as it would answer the
+/// call but cannot install (SECCOMP_IOCTL_NOTIF_ADDFD refuses O_PATH files): it answers with
+/// the number of a socket it put into the process, on which the descriptor waits (SCM_RIGHTS).
+pub const SYS_LXRUN_OPEN_PATH: u64 = 0x4c5b;
 
 /// What the handler passes with SYS_LXRUN_EXEC.
 #[repr(C)]
@@ -50,8 +55,8 @@ pub const FLAG_FAST_PATH: u32 = 2;
 
 /// The in-process fast path's contract between lxrun's seccomp filter and the stub.
 ///
-/// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat) made anywhere
-/// but the stub to SECCOMP_RET_TRAP with [`fast::TRAP_DATA`]; the stub's SIGSYS handler tries
+/// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat; and openat2, for
+/// its O_PATH opens) made anywhere but the stub to SECCOMP_RET_TRAP with [`fast::TRAP_DATA`]; the stub's SIGSYS handler tries
 /// them as `openat2` beneath the caller's directory fd, without symlinks or mount crossings,
 /// issued from one `syscall` instruction (the gate) that the filter lets through only with an
 /// `open_how` from [`fast::HOW`], all read-only and all confined by RESOLVE_BENEATH. What the

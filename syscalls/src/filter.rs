@@ -276,7 +276,8 @@ pub fn gate_fits(gate: &GateAddrs) -> bool {
 }
 
 /// The fast path's path calls (the number is in the accumulator): from outside the stub they
-/// trap (openat2 goes to lxrun); from the stub they get `notify`; from the gate, openat2
+/// trap (openat2 too: the handler sends its O_PATH opens, which user notification cannot
+/// answer, to lxrun another way); from the stub they get `notify`; from the gate, openat2
 /// with one of the table's `open_how`s runs.
 fn path_block(gate: &GateAddrs, notify: u32, openat2: u32) -> Vec<SockFilter> {
     let mut b = Block::new();
@@ -299,10 +300,8 @@ fn path_block(gate: &GateAddrs, notify: u32, openat2: u32) -> Vec<SockFilter> {
     b.jump(BPF_JEQ_K, 0, L::Next, L::At(notif));
     b.expect64(ARGS_OFFSET + 3 * 8, 24, L::At(notif));
     b.ret(allow, SECCOMP_RET_ALLOW);
-    b.here(outside);
-    b.op(BPF_LD_MEM, 0);
-    b.jump(BPF_JEQ_K, openat2, L::At(notif), L::At(trap));
     b.ret(notif, notify);
+    b.here(outside);
     b.ret(trap, FAST_PATH_TRAP);
     b.assemble()
 }
@@ -500,6 +499,37 @@ mod tests {
             ),
             Some(SECCOMP_RET_ALLOW)
         );
+    }
+
+    #[test]
+    fn the_guests_openat2_traps_into_the_stub_in_systrap_mode() {
+        use lxrun_loader::abi::fast;
+        let start = 0x7ff0_0000_0000;
+        let gate = GateAddrs {
+            ip: start + 0x1012,
+            how: start + 0x1020,
+            how_len: (fast::ENTRIES * fast::STRIDE) as u64,
+            start,
+            end: start + 0x10000,
+        };
+        assert!(gate_fits(&gate));
+        let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+        let openat2 = |ip, how| {
+            let data = SeccompData {
+                nr: libc::SYS_openat2 as u32,
+                arch: AUDIT_ARCH_X86_64,
+                ip,
+                args: [0, 0, how, 24, 0, 0],
+            };
+            evaluate_call(&prog, &data)
+        };
+        // The guest's own: to the handler (which sends its O_PATH opens to lxrun).
+        assert_eq!(openat2(0x40_0000, 0x1000), Some(FAST_PATH_TRAP));
+        // Re-issued by the handler: to lxrun.
+        assert_eq!(openat2(start + 0x2000, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
+        // From the gate with an entry of its table: runs; with anything else: to lxrun.
+        assert_eq!(openat2(gate.ip, gate.how + 32), Some(SECCOMP_RET_ALLOW));
+        assert_eq!(openat2(gate.ip, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
     }
 
     proptest! {

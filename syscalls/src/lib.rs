@@ -86,11 +86,36 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     }
 }
 
+/// Systrap mode's SYS_LXRUN_OPEN_PATH (`lxrun_loader::abi`): the O_PATH open the stub's
+/// handler carries, and what its handler answers, for the backend to perform (it must hand the
+/// descriptor over in its own way). ENOSYS outside systrap mode.
+pub fn open_path_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<(SyscallArgs, Outcome), Errno> {
+    if call.nr != lxrun_loader::abi::SYS_LXRUN_OPEN_PATH || ctx.world.fast_path.get().is_none() {
+        return Err(Errno::ENOSYS);
+    }
+    handlers::path::open_path_for_stub(ctx, call)
+}
+
 /// At the exit of a call whose handler answered `Outcome::ContinueThen(after)`, with the
 /// call's result `ret` (the guest is stopped there, its memory intact).
 pub fn after_exit(ctx: &SyscallCtx<'_>, after: After, ret: i64) {
     match after {
         After::PeerName { addr, lenp, room } => handlers::socket::accepted(ctx, ret, addr, lenp, room),
+    }
+}
+
+/// A backend that performs accept/accept4 itself where the handler answered
+/// `Outcome::ContinueThen(After::PeerName ..)` (it sees no call's exit): writes the accepted
+/// `sock`'s peer name for the guest, translated as at the exit; `reported` is the address
+/// the backend's accept got.
+pub fn write_accepted_peer(
+    ctx: &SyscallCtx<'_>,
+    after: After,
+    sock: &std::os::fd::OwnedFd,
+    reported: &[u8],
+) -> Result<(), Errno> {
+    match after {
+        After::PeerName { addr, lenp, .. } => handlers::socket::write_accepted(ctx, sock, reported, addr, lenp),
     }
 }
 

@@ -3,14 +3,16 @@
 //! on the guest's behalf (see `perform`) instead of letting a rewritten path run, so the guest
 //! cannot change a path after lxrun has read it.
 
+mod accept;
 pub(crate) mod fast_path;
+mod open_path;
 mod perform;
 mod sendmsg;
 pub(crate) mod systrap;
 
 use lxrun_syscalls::memory::GuestMemory;
 use lxrun_syscalls::world::World;
-use lxrun_syscalls::{dispatch, Errno, NewArg, Outcome, SyscallArgs, SyscallCtx};
+use lxrun_syscalls::{dispatch, After, Errno, NewArg, Outcome, SyscallArgs, SyscallCtx};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
@@ -186,6 +188,9 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         world,
         install_fd: Some(&install_now),
     };
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_OPEN_PATH && systrap::active(world) {
+        return Some(open_path::serve(&mut ctx, &call, fd, req));
+    }
     let outcome = dispatch(&mut ctx, &call);
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
     match outcome {
@@ -194,31 +199,20 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         Outcome::Fail(e) => resp.error = -e.raw(),
         Outcome::Rewrite(args) if may_wait(&call, &args) => {
             // Opening a FIFO waits for its other end, and a send for room in its receiver's
-            // queue, which may come from a call this very pool must serve: wait on a thread of
-            // its own.
-            let (world, listener, req) = (world.clone(), listener.clone(), *req);
-            let process = ctx.process.clone();
-            std::thread::spawn(move || {
-                let ctx = SyscallCtx {
-                    tid,
-                    tgid,
-                    process,
-                    mem: GuestMemory::new(tid),
-                    world: &world,
-                    install_fd: None,
-                };
-                if let Some(resp) = performed(&ctx, &call, &args, listener.as_raw_fd(), &req) {
-                    // SAFETY: SEND reads `resp`.
-                    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
-                }
+            // queue, which may come from a call this very pool must serve.
+            on_own_thread(world, listener, req, &ctx, move |ctx, fd, req| {
+                performed(ctx, &call, &args, fd, req)
             });
             return None;
         }
         Outcome::Rewrite(args) => return performed(&ctx, &call, &args, fd, req),
+        // No tracer sees the call's exit: lxrun accepts for the guest.
+        Outcome::ContinueThen(after @ After::PeerName { .. }) if systrap::active(world) => {
+            return accept::serve(world, listener, req, &ctx, &call, after)
+        }
         Outcome::ContinueThen(_) => {
-            // Only ptrace sees a call's exit (proxy::needs_ptrace sends such calls there);
-            // reaching here is a table bug: the call runs, its result untranslated.
-            // Expected in systrap mode (no tracer sees exits); elsewhere a table bug.
+            // Only ptrace sees a call's exit (proxy::needs_ptrace sends such calls there): in
+            // systrap mode the call runs, its result untranslated; elsewhere a table bug.
             if systrap::active(world) {
                 tracing::debug!(tid, nr = call.nr, "no work at this call's exit without ptrace");
             } else {
@@ -237,6 +231,36 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         }
     }
     Some(resp)
+}
+
+/// Answers notification `req` from a thread of its own with what `work` returns (None: it
+/// answered already): for a call that may wait for another guest call, which may be one this
+/// very pool must serve. `work` gets the listener's fd.
+fn on_own_thread<F>(
+    world: &Arc<World>,
+    listener: &Arc<OwnedFd>,
+    req: &libc::seccomp_notif,
+    ctx: &SyscallCtx<'_>,
+    work: F,
+) where
+    F: FnOnce(&SyscallCtx<'_>, i32, &libc::seccomp_notif) -> Option<libc::seccomp_notif_resp> + Send + 'static,
+{
+    let (world, listener, req) = (world.clone(), listener.clone(), *req);
+    let (tid, tgid, process) = (ctx.tid, ctx.tgid, ctx.process.clone());
+    std::thread::spawn(move || {
+        let ctx = SyscallCtx {
+            tid,
+            tgid,
+            process,
+            mem: GuestMemory::new(tid),
+            world: &world,
+            install_fd: None,
+        };
+        if let Some(resp) = work(&ctx, listener.as_raw_fd(), &req) {
+            // SAFETY: SEND reads `resp`.
+            unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        }
+    });
 }
 
 /// Performs a rewritten call for the guest and answers it (None: answered already by ADDFD).

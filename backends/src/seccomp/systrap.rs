@@ -29,8 +29,8 @@ pub(crate) fn active(world: &World) -> bool {
 
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Result<RunOutcome, SupervisorError> {
     let identity = world.vfs.is_identity();
-    // No tracer: what would stop for ptrace is notified instead (accept runs untouched, its
-    // peer's name untranslated; an O_PATH open the handler cannot serve still fails: ADDFD).
+    // No tracer: what would stop for ptrace is notified instead (lxrun performs an accept whose
+    // peer's name it translates; O_PATH opens come as SYS_LXRUN_OPEN_PATH from the handler).
     let verdict = seccomp_verdict(identity);
     let verdict = |e: Option<&lxrun_syscalls::Entry>| match verdict(e) {
         filter::SECCOMP_RET_TRACE => SECCOMP_RET_USER_NOTIF,

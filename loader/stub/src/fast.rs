@@ -1,13 +1,15 @@
 //! The in-process fast path (`abi::fast`): a SIGSYS handler that answers the commonest path
 //! calls inside the guest process, with no round trip to lxrun.
 //!
-//! The filter traps stat, lstat, open, openat and newfstatat made outside the stub. The handler
-//! opens the path with `openat2` through the gate, beneath the caller's directory fd, with no
-//! symlink, no `..` above that fd and no mount crossing (all enforced by the kernel), then
-//! answers from the opened file. Whatever it cannot answer exactly (absolute paths, symlinks,
-//! errors, names of mount points, /proc) it re-issues from the stub, which the filter sends to
-//! lxrun like any translated call. It also keeps SIGSYS deliverable: the guest's signal masks
-//! and handler masks never block it, and the guest's own SIGSYS disposition is kept apart.
+//! The filter traps stat, lstat, open, openat, openat2 and newfstatat made outside the stub.
+//! The handler opens the path with `openat2` through the gate, beneath the caller's directory
+//! fd, with no symlink, no `..` above that fd and no mount crossing (all enforced by the
+//! kernel), then answers from the opened file. Whatever it cannot answer exactly (absolute
+//! paths, symlinks, errors, names of mount points, /proc, any openat2 of the guest's) it
+//! re-issues from the stub, which the filter sends to lxrun like any translated call; an O_PATH
+//! open it cannot answer it asks lxrun for with SYS_LXRUN_OPEN_PATH instead. It also keeps
+//! SIGSYS deliverable: the guest's signal masks and handler masks never block it, and the
+//! guest's own SIGSYS disposition is kept apart.
 
 use crate::abi::fast;
 use crate::sys;
@@ -43,6 +45,8 @@ const NR_GETTID: u64 = 186;
 const NR_TGKILL: u64 = 234;
 const NR_OPENAT: u64 = 257;
 const NR_NEWFSTATAT: u64 = 262;
+const NR_RECVMSG: u64 = 47;
+const NR_FCNTL: u64 = 72;
 const NR_PROCESS_VM_READV: u64 = 310;
 const NR_PROCESS_VM_WRITEV: u64 = 311;
 const NR_OPENAT2: u64 = 437;
@@ -64,6 +68,11 @@ const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
 const EINVAL: i64 = 22;
 const EFAULT: i64 = 14;
+const EMFILE: i64 = 24;
+const MSG_DONTWAIT: u64 = 0x40;
+const MSG_CMSG_CLOEXEC: u64 = 0x4000_0000;
+const SOL_SOCKET: u64 = 1;
+const SCM_RIGHTS: u64 = 1;
 const AT_FDCWD: u64 = -100i64 as u64;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_NO_AUTOMOUNT: u64 = 0x800;
@@ -171,8 +180,7 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_RT_SIGPROCMASK => sigprocmask(a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_EXECVE | NR_EXECVEAT => exec(nr, a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_CHDIR => chdir(a),
-        // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
-        _ => path_call(nr, a).unwrap_or_else(|| call(nr, a)),
+        _ => path_call(nr, a).unwrap_or_else(|| to_lxrun(nr, a)),
     };
     *gregs.add(REG_RAX) = ret as u64;
 }
@@ -334,6 +342,118 @@ fn exec(nr: u64, a: [u64; 6], frame_mask: *const u64) -> i64 {
     call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
     unmap();
     r
+}
+
+/// A call the handler leaves to lxrun: re-issued from the stub, it goes there as if the guest
+/// had made it; but lxrun cannot make an O_PATH descriptor the answer to a call (ADDFD refuses
+/// them), so such opens go through `open_path`.
+fn to_lxrun(nr: u64, a: [u64; 6]) -> i64 {
+    match o_path_flags(nr, a) {
+        Some(flags) => open_path(nr, a, flags),
+        None => call(nr, a),
+    }
+}
+
+/// The flags of an open, openat or openat2 that asks for O_PATH; None for any other call (and
+/// for an openat2 whose `open_how` lxrun refuses as the kernel would: too small, unreadable).
+fn o_path_flags(nr: u64, a: [u64; 6]) -> Option<u64> {
+    const OPEN_HOW_SIZE_VER0: u64 = 24;
+    let flags = match nr {
+        NR_OPEN => a[1] & 0xffff_ffff,
+        NR_OPENAT => a[2] & 0xffff_ffff,
+        NR_OPENAT2 => {
+            // open_how.flags, its first field.
+            let mut flags = 0u64;
+            if a[3] < OPEN_HOW_SIZE_VER0 || !copy(NR_PROCESS_VM_READV, addr_of_mut!(flags) as u64, a[2], 8) {
+                return None;
+            }
+            flags
+        }
+        _ => return None,
+    };
+    (flags & fast::O_PATH != 0).then_some(flags)
+}
+
+/// An O_PATH open (`flags`), performed by lxrun: it answers with a socket it put into the
+/// process, on which the descriptor waits (SCM_RIGHTS passes O_PATH files).
+fn open_path(nr: u64, a: [u64; 6], flags: u64) -> i64 {
+    let sock = call(crate::abi::SYS_LXRUN_OPEN_PATH, [nr, a[0], a[1], a[2], a[3], 0]);
+    if sock < 0 {
+        return sock;
+    }
+    let cloexec = flags & fast::O_CLOEXEC != 0;
+    let fd = receive_fd(sock as u64, cloexec);
+    call(sys::CLOSE, [sock as u64, 0, 0, 0, 0, 0]);
+    if fd < 0 {
+        return fd;
+    }
+    lowest(fd, cloexec)
+}
+
+/// `fd` moved to the lowest free number, as an open would have given it: the socket held
+/// that one while the descriptor came.
+fn lowest(fd: i64, cloexec: bool) -> i64 {
+    const F_DUPFD: u64 = 0;
+    const F_DUPFD_CLOEXEC: u64 = 1030;
+    let cmd = if cloexec { F_DUPFD_CLOEXEC } else { F_DUPFD };
+    let low = call(NR_FCNTL, [fd as u64, cmd, 0, 0, 0, 0]);
+    if low < 0 || low > fd {
+        if low >= 0 {
+            call(sys::CLOSE, [low as u64, 0, 0, 0, 0, 0]);
+        }
+        return fd;
+    }
+    call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+    low
+}
+
+/// `struct msghdr`.
+#[repr(C)]
+struct MsgHdr {
+    name: u64,
+    namelen: u64,
+    iov: u64,
+    iovlen: u64,
+    control: u64,
+    controllen: u64,
+    flags: u64,
+}
+
+/// The one descriptor waiting on `sock`, close-on-exec if `cloexec`. lxrun sent it before it
+/// answered: nothing to wait for (a guest thread that put something else at that number in
+/// the meantime gets an error, not a hang).
+fn receive_fd(sock: u64, cloexec: bool) -> i64 {
+    let mut byte = 0u8;
+    let iov = [addr_of_mut!(byte) as u64, 1];
+    // CMSG_SPACE(sizeof(int)): a cmsghdr (u64 length, i32 level, i32 type), an int, padding.
+    let mut control = [0u64; 3];
+    let mut msg = MsgHdr {
+        name: 0,
+        namelen: 0,
+        iov: addr_of!(iov) as u64,
+        iovlen: 1,
+        control: addr_of_mut!(control) as u64,
+        controllen: 24,
+        flags: 0,
+    };
+    let flags = MSG_DONTWAIT | if cloexec { MSG_CMSG_CLOEXEC } else { 0 };
+    let r = call(NR_RECVMSG, [sock, addr_of_mut!(msg) as u64, flags, 0, 0, 0]);
+    if r < 0 {
+        return r;
+    }
+    // SAFETY: the kernel wrote them; they are ours.
+    let (len, head, fd) = unsafe {
+        (
+            core::ptr::read_volatile(addr_of!(msg.controllen)),
+            core::ptr::read_volatile(addr_of!(control[1])),
+            core::ptr::read_volatile(addr_of!(control[2])),
+        )
+    };
+    // No descriptor came: the process had no room for it (the kernel dropped it).
+    if len < 20 || head != SOL_SOCKET | SCM_RIGHTS << 32 {
+        return -EMFILE;
+    }
+    fd as u32 as i32 as i64
 }
 
 /// chdir: lxrun resolves it and answers with the directory's descriptor.

@@ -344,3 +344,30 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
         (2, NewArg::Bytes(bytes.to_vec())),
     ]))
 }
+
+/// Systrap mode's SYS_LXRUN_OPEN_PATH: the guest's open, openat or openat2 that the stub's
+/// handler carries (its number and first four arguments), and what lxrun answers to it; the
+/// backend performs it and passes the descriptor over a socket (ADDFD refuses O_PATH files).
+/// Only O_PATH opens come this way: anything else is refused.
+pub(crate) fn open_path_for_stub(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+) -> Result<(SyscallArgs, Outcome), Errno> {
+    let [nr, a0, a1, a2, a3, _] = call.args;
+    let flags = match nr as i64 {
+        libc::SYS_open => a1,
+        libc::SYS_openat => a2,
+        // open_how.flags, its first field.
+        libc::SYS_openat2 => ctx.mem.read::<u64>(GuestPtr::new(a2))?,
+        _ => return Err(Errno::ENOSYS),
+    };
+    if flags & libc::O_PATH as u64 == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let open = SyscallArgs {
+        nr,
+        args: [a0, a1, a2, a3, 0, 0],
+        ..*call
+    };
+    Ok((open, crate::dispatch(ctx, &open)))
+}

@@ -225,6 +225,29 @@ pub(crate) fn accepted(ctx: &SyscallCtx<'_>, ret: i64, addr: u64, lenp: u64, roo
     }
 }
 
+/// accept/accept4 performed by lxrun (no tracer sees the call's exit): the peer's name of the
+/// accepted `sock` written as the kernel writes it, the guest's name where the peer has an
+/// AF_UNIX path, else `reported` (what lxrun's accept got); at most as many bytes as `*lenp`
+/// leaves room for (read now: the kernel reads it once the connection is accepted), the full
+/// length stored at `lenp`.
+pub(crate) fn write_accepted(
+    ctx: &SyscallCtx<'_>,
+    sock: &OwnedFd,
+    reported: &[u8],
+    addr: u64,
+    lenp: u64,
+) -> Result<(), Errno> {
+    let room: i32 = ctx.mem.read(GuestPtr::new(lenp))?;
+    if room < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let out = match guest_name(ctx, sock, true) {
+        Ok(Some(out)) => out,
+        _ => reported.to_vec(),
+    };
+    write_name(ctx, addr, lenp, room as u32, &out)
+}
+
 pub(crate) fn getsockname(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     name_of(ctx, call, false)
 }
