@@ -29,14 +29,20 @@ pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
     }
     let mut names = Vec::new();
     let mut proc_dev = u64::MAX;
+    // Every component of every mount point: a path naming one may lead into a mount, or be
+    // a directory lxrun makes up on the way to one (its glue), which the root does not have.
+    let mut seen: Vec<&[u8]> = Vec::new();
     for m in world.vfs.mounts().mounts() {
-        let Some(last) = m.guest.last() else {
-            continue;
-        };
-        if !names.is_empty() {
-            names.push(b'/');
+        for name in m.guest.iter() {
+            if seen.contains(&name.as_slice()) {
+                continue;
+            }
+            seen.push(name);
+            if !names.is_empty() {
+                names.push(b'/');
+            }
+            names.extend_from_slice(name);
         }
-        names.extend_from_slice(last);
         if m.kind == MountKind::Proc {
             proc_dev = std::fs::metadata(&m.host).map_or(u64::MAX, |md| md.dev());
         }

@@ -4,8 +4,9 @@
 //! The filter traps stat, lstat, open, openat, openat2 and newfstatat made outside the stub.
 //! The handler opens the path with `openat2` through the gate, beneath the caller's directory
 //! fd, with no symlink, no `..` above that fd and no mount crossing (all enforced by the
-//! kernel), then answers from the opened file. Whatever it cannot answer exactly (absolute
-//! paths, symlinks, errors, names of mount points, /proc, any openat2 of the guest's) it
+//! kernel), then answers from the opened file, or with ENOENT/ENOTDIR where the walk ended
+//! there; absolute paths likewise from the guest root's directory. Whatever it cannot answer
+//! exactly (symlinks, other errors, names of mount points, /proc, any openat2 of the guest's) it
 //! re-issues from the stub, which the filter sends to lxrun like any translated call; an O_PATH
 //! open it cannot answer it asks lxrun for with SYS_LXRUN_OPEN_PATH instead. It also keeps
 //! SIGSYS deliverable: the guest's signal masks and handler masks never block it, and the
@@ -467,8 +468,9 @@ fn chdir(a: [u64; 6]) -> i64 {
     r
 }
 
-/// Whether a component of the NUL-terminated `path` names a mount point (by its last
-/// component): such a path may lead into a mount, which only lxrun's walker knows.
+/// Whether a component of the NUL-terminated `path` is a component of a mount point's path:
+/// such a path may lead into a mount (or a directory made up on the way to one), which only
+/// lxrun's walker knows.
 unsafe fn names_a_mount(path: *const u8) -> bool {
     let names = match (*addr_of!(NAMES)).get(..*addr_of!(NAMES_LEN)) {
         Some(n) => n,
@@ -520,7 +522,7 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
     if path == 0 || (is_stat && statbuf == 0) {
         return None;
     }
-    // Absolute paths, `..` above `dir`, symlinks, mount crossings and every error go to lxrun.
+    // `..` above `dir`, symlinks and mount crossings fail here (ELOOP, EXDEV) and go to lxrun.
     let mut fd = gate_openat2(dir, path, how, false);
     // An absolute path (the kernel has read it: EXDEV), from the root's directory if the fd
     // still is it.
@@ -534,6 +536,14 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         fd = gate_openat2(root as u64, path, how, true);
     }
     if fd < 0 {
+        // A missing name is missing for lxrun too: the kernel's walk met no symlink (ELOOP),
+        // no `..` above its start and no mount crossing (EXDEV) before it, and no component
+        // names a mount point (nor a directory lxrun makes up on the way to one).
+        const ENOENT: i64 = 2;
+        const ENOTDIR: i64 = 20;
+        if (fd == -ENOENT || fd == -ENOTDIR) && !names_a_mount(path as *const u8) {
+            return Some(fd);
+        }
         return None;
     }
     let fd = fd as u64;
