@@ -48,12 +48,28 @@ pub trait Source {
     }
 }
 
-impl Source for File {
+/// A file read by offset, its length taken once: every `metadata` of a `File` is an fstat,
+/// and execve's checks read a program's headers piece by piece.
+pub struct FileSource<'a> {
+    file: &'a File,
+    len: u64,
+}
+
+impl<'a> FileSource<'a> {
+    pub fn new(file: &'a File) -> std::io::Result<FileSource<'a>> {
+        Ok(FileSource {
+            file,
+            len: file.metadata()?.len(),
+        })
+    }
+}
+
+impl Source for FileSource<'_> {
     fn len(&self) -> u64 {
-        self.metadata().map(|m| m.len()).unwrap_or(0)
+        self.len
     }
     fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        FileExt::read_at(self, buf, off)
+        FileExt::read_at(self.file, buf, off)
     }
 }
 

@@ -29,15 +29,21 @@ pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
     }
     let mut names = Vec::new();
     let mut proc_dev = u64::MAX;
-    // Every component of every mount point: a path naming one may lead into a mount, or be
-    // a directory lxrun makes up on the way to one (its glue), which the root does not have.
-    let mut seen: Vec<&[u8]> = Vec::new();
+    // The last component of every mount point (a path naming one may lead into the mount),
+    // and every directory on the way to one that the tree under it lacks (lxrun's glue: the
+    // kernel would call it missing).
+    let mut seen: Vec<Vec<u8>> = Vec::new();
     for m in world.vfs.mounts().mounts() {
-        for name in m.guest.iter() {
-            if seen.contains(&name.as_slice()) {
+        let mut prefix = Vec::new();
+        for (i, name) in m.guest.iter().enumerate() {
+            prefix.push(b'/');
+            prefix.extend_from_slice(name);
+            let last = i + 1 == m.guest.len();
+            let glue = || std::fs::symlink_metadata(world.vfs.host_of_canonical(&prefix)).is_err();
+            if seen.contains(name) || !(last || glue()) {
                 continue;
             }
-            seen.push(name);
+            seen.push(name.clone());
             if !names.is_empty() {
                 names.push(b'/');
             }

@@ -170,7 +170,7 @@ fn first_exec(
 /// A thread lxrun has not met (no ptrace events tell it about forks): from /proc, its process,
 /// and for a new process its parent's state (cwd, root, program), as fork gives them.
 pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let status = proc_status(tid)?;
     let field = |key: &str| -> Option<i32> { status.lines().find_map(|l| l.strip_prefix(key))?.trim().parse().ok() };
     let tgid = field("Tgid:")?;
     let process = match world.process(tgid) {
@@ -179,7 +179,7 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
             let leader = if tgid == tid {
                 status.clone()
             } else {
-                std::fs::read_to_string(format!("/proc/{tgid}/status")).ok()?
+                proc_status(tgid)?
             };
             let ppid: i32 = leader
                 .lines()
@@ -213,6 +213,26 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
         exits::watch(tid, true);
     }
     Some((tgid, process))
+}
+
+/// /proc/PID/status, in one read: the file claims size 0, so `fs::read_to_string` would stat
+/// it and then read in growing pieces, eight reads for its 1.5 KB.
+fn proc_status(pid: i32) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/status")).ok()?;
+    let mut text = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        match file.read(&mut text[len..]).ok()? {
+            0 => break,
+            n => len += n,
+        }
+        if len == text.len() {
+            text.resize(2 * len, 0);
+        }
+    }
+    text.truncate(len);
+    String::from_utf8(text).ok()
 }
 
 /// Whether two processes share one fs_struct (kcmp KCMP_FS: 0 means the same object).

@@ -11,7 +11,7 @@ use crate::memory::GuestPtr;
 use crate::outcome::{Argv, ExecRewrite, Outcome};
 use crate::process::PendingExec;
 use crate::{Errno, SyscallArgs};
-use lxrun_loader::elf::{is_elf, ElfImage};
+use lxrun_loader::elf::{is_elf, ElfImage, FileSource};
 use lxrun_loader::plan::LoadPlan;
 use lxrun_loader::script::{self, PREFIX_LEN};
 use lxrun_loader::LoadError;
@@ -152,7 +152,8 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
         let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
         let head = &head[..n];
         if is_elf(head) {
-            let image = ElfImage::parse(&file).map_err(ExecFailure::load)?;
+            let source = FileSource::new(&file).map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
+            let image = ElfImage::parse(&source).map_err(ExecFailure::load)?;
             let interp = match &image.interp {
                 Some(path) => Some(load_interp(ctx, path)?),
                 None => None,
@@ -269,8 +270,10 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage,
     let file = File::open(&r.host)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot open")))?;
     // Linux answers ELIBBAD for an interpreter it cannot load.
+    let source = FileSource::new(&file)
+        .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot stat it")))?;
     let image =
-        ElfImage::parse(&file).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
+        ElfImage::parse(&source).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
     if image.interp.is_some() {
         return Err(ExecFailure::new(
             Errno::ELIBBAD,
