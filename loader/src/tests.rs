@@ -138,7 +138,7 @@ fn reads_pt_interp_and_gnu_stack() {
 fn parses_real_binaries() {
     for p in ["/bin/true", "/bin/sh", "/lib64/ld-linux-x86-64.so.2"] {
         let file = std::fs::File::open(p).unwrap();
-        let img = ElfImage::parse(&file).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let img = ElfImage::parse(&crate::elf::FileSource::new(&file).unwrap()).unwrap_or_else(|e| panic!("{p}: {e}"));
         assert!(!img.loads.is_empty());
     }
 }
