@@ -89,7 +89,12 @@ pub fn build_with(
             // the handler from the child; a filter cannot read its flags. ENOSYS makes libc use
             // clone, as on kernels before 5.3.
             Some(_) if systrap && name == "clone3" => SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
-            Some(_) if FAST_PATH_CALLS.contains(&name) || name == "openat2" => TO_PATH_BLOCK,
+            // Only where lxrun would translate them: on the host's own tree they run natively.
+            Some(_)
+                if (FAST_PATH_CALLS.contains(&name) || name == "openat2") && verdict(entry) != SECCOMP_RET_ALLOW =>
+            {
+                TO_PATH_BLOCK
+            }
             Some(_) if FAST_SIGNAL_CALLS.contains(&name) => TO_SIGNAL_BLOCK,
             _ => verdict(entry),
         }
@@ -135,7 +140,11 @@ pub fn build_with(
     let lookup = |name: &str| table::number_of(name).unwrap_or(u64::MAX) as u32;
     let notify = SECCOMP_RET_USER_NOTIF;
     let (path, signals) = (
-        path_block(gate, notify, lookup("openat2")),
+        path_block(
+            gate,
+            notify,
+            [lookup("openat2"), lookup("readlinkat"), lookup("faccessat2")],
+        ),
         signal_block(gate, lookup("rt_sigprocmask")),
     );
     let exec = exec_block(gate, notify, lookup("execveat"));
@@ -184,7 +193,18 @@ fn exec_block(gate: &GateAddrs, notify: u32, execveat: u32) -> Vec<SockFilter> {
 }
 
 /// The path calls the stub's SIGSYS handler tries to answer itself.
-pub const FAST_PATH_CALLS: [&str; 5] = ["open", "stat", "lstat", "openat", "newfstatat"];
+pub const FAST_PATH_CALLS: [&str; 10] = [
+    "open",
+    "stat",
+    "lstat",
+    "openat",
+    "newfstatat",
+    "readlink",
+    "readlinkat",
+    "access",
+    "faccessat",
+    "faccessat2",
+];
 /// The signal calls it filters so that SIGSYS stays deliverable.
 pub const FAST_SIGNAL_CALLS: [&str; 2] = ["rt_sigaction", "rt_sigprocmask"];
 /// SIGSYS, and rt_sigprocmask's SIG_UNBLOCK.
@@ -279,10 +299,20 @@ pub fn gate_fits(gate: &GateAddrs) -> bool {
 /// trap (openat2 too: the handler sends its O_PATH opens, which user notification cannot
 /// answer, to lxrun another way); from the stub they get `notify`; from the gate, openat2
 /// with one of the table's `open_how`s runs.
-fn path_block(gate: &GateAddrs, notify: u32, openat2: u32) -> Vec<SockFilter> {
+///
+/// readlinkat and faccessat2 of the sealed empty path run from anywhere: they act on a
+/// descriptor the caller holds (the handler's, opened through the gate), as fstat would.
+fn path_block(gate: &GateAddrs, notify: u32, [openat2, readlinkat, faccessat2]: [u32; 3]) -> Vec<SockFilter> {
     let mut b = Block::new();
     let (allow, notif, trap, outside, in_stub) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    let (on_fd, allow_on_fd, start) = (b.label(), b.label(), b.label());
     b.op(BPF_ST, 0);
+    b.jump(BPF_JEQ_K, readlinkat, L::At(on_fd), L::Next);
+    b.jump(BPF_JEQ_K, faccessat2, L::At(on_fd), L::At(start));
+    b.here(on_fd);
+    b.expect64(ARGS_OFFSET + 8, gate.how, L::At(start));
+    b.ret(allow_on_fd, SECCOMP_RET_ALLOW);
+    b.here(start);
     b.branch_on_stub(gate, L::At(in_stub), L::At(outside));
     b.here(in_stub);
     b.op(BPF_LD_W_ABS, IP_OFFSET);
@@ -530,6 +560,42 @@ mod tests {
         // From the gate with an entry of its table: runs; with anything else: to lxrun.
         assert_eq!(openat2(gate.ip, gate.how + 32), Some(SECCOMP_RET_ALLOW));
         assert_eq!(openat2(gate.ip, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
+    }
+
+    #[test]
+    fn readlink_and_access_trap_into_the_stub_but_run_on_its_empty_path() {
+        use lxrun_loader::abi::fast;
+        let start = 0x7ff0_0000_0000;
+        let gate = GateAddrs {
+            ip: start + 0x1012,
+            how: start + 0x1020,
+            how_len: (fast::ENTRIES * fast::STRIDE) as u64,
+            start,
+            end: start + 0x10000,
+        };
+        let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+        let call = |nr: i64, ip, path| {
+            let data = SeccompData {
+                nr: nr as u32,
+                arch: AUDIT_ARCH_X86_64,
+                ip,
+                args: [3, path, 0, 0, 0x1000, 0],
+            };
+            evaluate_call(&prog, &data)
+        };
+        for nr in [libc::SYS_readlinkat, libc::SYS_faccessat2] {
+            // On a descriptor with the sealed empty path: runs, from the gate or anywhere.
+            assert_eq!(call(nr, gate.ip, gate.how), Some(SECCOMP_RET_ALLOW));
+            assert_eq!(call(nr, 0x40_0000, gate.how), Some(SECCOMP_RET_ALLOW));
+            // Any other path: the guest's to the handler, the stub's to lxrun, even from the gate.
+            assert_eq!(call(nr, 0x40_0000, 0x1000), Some(FAST_PATH_TRAP));
+            assert_eq!(call(nr, start + 0x2000, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
+            assert_eq!(call(nr, gate.ip, gate.how + 1), Some(SECCOMP_RET_USER_NOTIF));
+        }
+        for nr in [libc::SYS_readlink, libc::SYS_access, libc::SYS_faccessat] {
+            assert_eq!(call(nr, 0x40_0000, gate.how), Some(FAST_PATH_TRAP));
+            assert_eq!(call(nr, start + 0x2000, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
+        }
     }
 
     proptest! {

@@ -51,6 +51,11 @@ const NR_FCNTL: u64 = 72;
 const NR_PROCESS_VM_READV: u64 = 310;
 const NR_PROCESS_VM_WRITEV: u64 = 311;
 const NR_OPENAT2: u64 = 437;
+const NR_ACCESS: u64 = 21;
+const NR_READLINK: u64 = 89;
+const NR_READLINKAT: u64 = 267;
+const NR_FACCESSAT: u64 = 269;
+const NR_FACCESSAT2: u64 = 439;
 const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 const NR_CHDIR: u64 = 80;
@@ -76,12 +81,14 @@ const SOL_SOCKET: u64 = 1;
 const SCM_RIGHTS: u64 = 1;
 const AT_FDCWD: u64 = -100i64 as u64;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_EACCESS: u64 = 0x200;
 const AT_NO_AUTOMOUNT: u64 = 0x800;
 const O_ACCMODE: u64 = 3;
 const O_NOCTTY: u64 = 0o400;
 const O_LARGEFILE: u64 = 0o100000;
 const S_IFMT: u64 = 0o170000;
 const S_IFCHR: u64 = 0o020000;
+const S_IFLNK: u64 = 0o120000;
 const S_IFBLK: u64 = 0o060000;
 
 /// The kernel's `struct sigaction` for rt_sigaction with an 8-byte mask.
@@ -496,8 +503,22 @@ unsafe fn names_a_mount(path: *const u8) -> bool {
     }
 }
 
-/// stat, lstat, newfstatat, open and openat of a relative path, answered here when that is
-/// exactly what lxrun would answer. None: leave the call to lxrun.
+/// What a path call does with the file it names, once the gate has opened it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// stat into this buffer.
+    Stat(u64),
+    /// open: the descriptor is the answer.
+    Open,
+    /// readlink into (buffer, size).
+    Readlink(u64, u64),
+    /// access with (mode, AT_EACCESS or 0).
+    Access(u64, u64),
+}
+
+/// stat, lstat, newfstatat, open, openat, readlink, readlinkat, access, faccessat and
+/// faccessat2, answered here when that is exactly what lxrun would answer. None: leave the
+/// call to lxrun.
 unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
     let dirfd = |v: u64| v as i32 as i64 as u64;
     let stat_flags = |flags: u64| {
@@ -509,18 +530,30 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
             Some(fast::O_PATH | fast::O_CLOEXEC)
         }
     };
-    // (directory fd, path, where a stat goes (0: an open), flags for the gate)
-    let (dir, path, statbuf, how) = match nr {
-        NR_STAT => (AT_FDCWD, a[0], a[1], stat_flags(0)?),
-        NR_LSTAT => (AT_FDCWD, a[0], a[1], stat_flags(AT_SYMLINK_NOFOLLOW)?),
-        NR_NEWFSTATAT => (dirfd(a[0]), a[1], a[2], stat_flags(a[3])?),
-        NR_OPEN => (AT_FDCWD, a[0], 0, open_flags(a[1])?),
-        NR_OPENAT => (dirfd(a[0]), a[1], 0, open_flags(a[2])?),
+    let access_flags = |flags: u64| stat_flags(flags & !AT_EACCESS);
+    let link = fast::O_PATH | fast::O_NOFOLLOW | fast::O_CLOEXEC;
+    // (directory fd, path, what to do with the file, flags for the gate)
+    let (dir, path, act, how) = match nr {
+        NR_STAT => (AT_FDCWD, a[0], Use::Stat(a[1]), stat_flags(0)?),
+        NR_LSTAT => (AT_FDCWD, a[0], Use::Stat(a[1]), stat_flags(AT_SYMLINK_NOFOLLOW)?),
+        NR_NEWFSTATAT => (dirfd(a[0]), a[1], Use::Stat(a[2]), stat_flags(a[3])?),
+        NR_OPEN => (AT_FDCWD, a[0], Use::Open, open_flags(a[1])?),
+        NR_OPENAT => (dirfd(a[0]), a[1], Use::Open, open_flags(a[2])?),
+        NR_READLINK => (AT_FDCWD, a[0], Use::Readlink(a[1], a[2]), link),
+        NR_READLINKAT => (dirfd(a[0]), a[1], Use::Readlink(a[2], a[3]), link),
+        NR_ACCESS => (AT_FDCWD, a[0], Use::Access(a[1], 0), stat_flags(0)?),
+        NR_FACCESSAT => (dirfd(a[0]), a[1], Use::Access(a[2], 0), stat_flags(0)?),
+        NR_FACCESSAT2 => (dirfd(a[0]), a[1], Use::Access(a[2], a[3] & AT_EACCESS), access_flags(a[3])?),
         _ => return None,
     };
-    let is_stat = matches!(nr, NR_STAT | NR_LSTAT | NR_NEWFSTATAT);
-    if path == 0 || (is_stat && statbuf == 0) {
+    if path == 0 || act == Use::Stat(0) {
         return None;
+    }
+    // The kernel checks readlink's size, and access's mode and flags, before the path.
+    match act {
+        Use::Readlink(_, size) if size as i32 <= 0 => return Some(-EINVAL),
+        Use::Access(mode, _) if mode as u32 & !0o7 != 0 => return Some(-EINVAL),
+        _ => {}
     }
     // `..` above `dir`, symlinks and mount crossings fail here (ELOOP, EXDEV) and go to lxrun.
     let mut fd = gate_openat2(dir, path, how, false);
@@ -552,20 +585,35 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         close();
         return None;
     }
-    if is_stat {
-        let r = call(NR_FSTAT, [fd, statbuf, 0, 0, 0, 0]);
-        close();
-        if r < 0 {
-            return Some(r);
-        }
-        // st_dev, just written by the kernel: /proc's answers are lxrun's.
-        return (*(statbuf as *const u64) != *addr_of!(PROC_DEV)).then_some(0);
-    }
+    let proc_dev = *addr_of!(PROC_DEV);
+    let empty = addr_of!(GATE.how[0]) as u64;
     let mut st = [0u64; 18];
-    if call(NR_FSTAT, [fd, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] == *addr_of!(PROC_DEV) || matches!(st[3] & S_IFMT, S_IFCHR | S_IFBLK) {
-        // Devices: a terminal opened without O_NOCTTY is lxrun's to open.
+    let (statbuf, on) = match act {
+        Use::Stat(buf) => (buf, true),
+        _ => (addr_of_mut!(st) as u64, false),
+    };
+    let r = call(NR_FSTAT, [fd, statbuf, 0, 0, 0, 0]);
+    // st_dev, just written by the kernel: /proc's answers are lxrun's.
+    if r < 0 || *(statbuf as *const u64) == proc_dev {
         close();
-        return None;
+        return if on && r < 0 { Some(r) } else { None };
     }
-    Some(fd as i64)
+    let answer = match act {
+        Use::Stat(_) => 0,
+        // The sealed empty path: the filter lets these two run on a descriptor.
+        // readlinkat of the empty path says ENOENT for what is not a symlink; readlink EINVAL.
+        Use::Readlink(_, _) if st[3] & S_IFMT != S_IFLNK => -EINVAL,
+        Use::Readlink(buf, size) => call(NR_READLINKAT, [fd, empty, buf, size, 0, 0]),
+        Use::Access(mode, eaccess) => call(NR_FACCESSAT2, [fd, empty, mode, AT_EMPTY_PATH | eaccess, 0, 0]),
+        Use::Open => {
+            // Devices: a terminal opened without O_NOCTTY is lxrun's to open.
+            if matches!(st[3] & S_IFMT, S_IFCHR | S_IFBLK) {
+                close();
+                return None;
+            }
+            return Some(fd as i64);
+        }
+    };
+    close();
+    Some(answer)
 }

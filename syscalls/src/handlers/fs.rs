@@ -35,6 +35,10 @@ fn readlink_common(
     size: u64,
     path_arg: usize,
 ) -> Result<Outcome, Errno> {
+    // The kernel checks the size (an int) before it reads the path.
+    if size as i32 <= 0 {
+        return Err(Errno::EINVAL);
+    }
     let guest_path = read_path(ctx, path)?;
     if guest_path.is_empty() {
         // readlinkat(fd, "") reads the link fd itself (opened with O_PATH|O_NOFOLLOW).
@@ -48,10 +52,7 @@ fn readlink_common(
         guests: ctx,
     };
     if let Some(target) = ctx.world.vfs.proc_link(&view, &r.guest) {
-        if (size as i64) <= 0 {
-            return Err(Errno::EINVAL);
-        }
-        let n = target.len().min(size as usize);
+        let n = target.len().min(size as u32 as usize);
         ctx.mem.write_bytes(buf, &target[..n])?;
         return Ok(Outcome::Return(n as i64));
     }

@@ -209,6 +209,30 @@ fn memfd_with(content: &[u8]) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
+/// The kernel refuses a bad mode, and bad flags, before it looks at the path.
+fn access_args(mode: u64, flags: u64) -> Result<(), Errno> {
+    let known = (libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u32;
+    if mode as u32 & !0o7 != 0 || flags as u32 & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+pub(crate) fn access(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    access_args(call.args[1], 0)?;
+    access_path(ctx, call)
+}
+
+pub(crate) fn faccessat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    access_args(call.args[2], 0)?;
+    faccessat_path(ctx, call)
+}
+
+pub(crate) fn faccessat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    access_args(call.args[2], call.args[3])?;
+    faccessat2_path(ctx, call)
+}
+
 macro_rules! path_calls {
     ($($name:ident => [$($spec:expr),+ $(,)?];)*) => {
         $(
@@ -226,9 +250,9 @@ path_calls! {
     lstat => [arg(0, No, Writes::No)];
     newfstatat => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::No), 3)];
     statx => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
-    access => [arg(0, Yes, Writes::No)];
-    faccessat => [at(0, 1, Yes, Writes::No)];
-    faccessat2 => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::No), 3)];
+    access_path => [arg(0, Yes, Writes::No)];
+    faccessat_path => [at(0, 1, Yes, Writes::No)];
+    faccessat2_path => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::No), 3)];
     mkdir => [arg(0, No, Writes::Yes)];
     mkdirat => [at(0, 1, No, Writes::Yes)];
     mknod => [arg(0, No, Writes::Yes)];
