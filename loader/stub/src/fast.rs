@@ -10,6 +10,7 @@
 //! and handler masks never block it, and the guest's own SIGSYS disposition is kept apart.
 
 use crate::abi::fast;
+use crate::frame::{self, REG_R10, REG_R8, REG_R9, REG_RAX, REG_RDI, REG_RDX, REG_RSI, UC_SIGMASK};
 use crate::sys;
 use core::arch::{asm, global_asm};
 use core::ptr::{addr_of, addr_of_mut};
@@ -102,17 +103,6 @@ struct SigInfo {
     arch: u32,
 }
 
-/// `ucontext_t`: general registers at 40 (`uc_mcontext.gregs`), the signal mask at 296.
-const UC_GREGS: usize = 40;
-const UC_SIGMASK: usize = 296;
-const REG_R8: usize = 0;
-const REG_R9: usize = 1;
-const REG_R10: usize = 2;
-const REG_RDI: usize = 8;
-const REG_RSI: usize = 9;
-const REG_RDX: usize = 12;
-const REG_RAX: usize = 13;
-
 /// The last component of every mount point, `/`-separated; st_dev of the guest's /proc.
 static mut NAMES: [u8; fast::NAMES_MAX] = [0; fast::NAMES_MAX];
 static mut NAMES_LEN: usize = 0;
@@ -155,12 +145,11 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, e
 }
 
 unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
-    let gregs = uc.add(UC_GREGS).cast::<u64>();
     if (*info).code != SYS_SECCOMP || (*info).errno as u32 != fast::TRAP_DATA {
         return not_ours(sig, info, uc);
     }
     let nr = (*info).syscall as u64;
-    let reg = |r: usize| *gregs.add(r);
+    let reg = |r: usize| frame::greg(uc, r);
     let a = [reg(REG_RDI), reg(REG_RSI), reg(REG_RDX), reg(REG_R10), reg(REG_R8), reg(REG_R9)];
     let ret = match nr {
         NR_RT_SIGACTION => sigaction(a),
@@ -170,7 +159,7 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
         _ => path_call(nr, a).unwrap_or_else(|| call(nr, a)),
     };
-    *gregs.add(REG_RAX) = ret as u64;
+    frame::set_greg(uc, REG_RAX, ret as u64);
 }
 
 /// A SIGSYS the filter did not raise for the fast path (kill, or the guest's own filter): what

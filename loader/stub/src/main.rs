@@ -17,6 +17,7 @@ mod abi;
 mod stack;
 
 mod fast;
+mod frame;
 
 use abi::{Object, PlanView, FLAG_EXEC_STACK, FLAG_FAST_PATH, PLAN_MAX, SYS_LXRUN_PLAN};
 use core::arch::{asm, global_asm};
