@@ -10,6 +10,7 @@ fn main() {
     for f in [
         "stub/src/main.rs",
         "stub/src/fast.rs",
+        "stub/src/altstack.rs",
         "stub/src/frame.rs",
         "src/abi.rs",
         "src/stack.rs",

@@ -7,9 +7,11 @@
 //! answers from the opened file. Whatever it cannot answer exactly (absolute paths, symlinks,
 //! errors, names of mount points, /proc) it re-issues from the stub, which the filter sends to
 //! lxrun like any translated call. It also keeps SIGSYS deliverable: the guest's signal masks
-//! and handler masks never block it, and the guest's own SIGSYS disposition is kept apart.
+//! and handler masks never block it, and the guest's own SIGSYS disposition is kept apart. It
+//! runs on a signal stack of lxrun's, never the guest thread's (`altstack`).
 
 use crate::abi::fast;
+use crate::altstack;
 use crate::frame::{self, REG_R10, REG_R8, REG_R9, REG_RAX, REG_RDI, REG_RDX, REG_RSI, UC_SIGMASK};
 use crate::sys;
 use core::arch::{asm, global_asm};
@@ -50,6 +52,9 @@ const NR_OPENAT2: u64 = 437;
 const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 const NR_CHDIR: u64 = 80;
+const NR_CLONE: u64 = 56;
+const NR_EXIT: u64 = 60;
+const NR_SIGALTSTACK: u64 = 131;
 const NR_FCHDIR: u64 = 81;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const NR_MSEAL: u64 = 462;
@@ -59,6 +64,7 @@ const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 const SYS_SECCOMP: i32 = 1;
 const SA_SIGINFO: u64 = 4;
 const SA_RESTORER: u64 = 0x0400_0000;
+const SA_ONSTACK: u64 = 0x0800_0000;
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
@@ -117,8 +123,9 @@ fn call(n: u64, a: [u64; 6]) -> i64 {
     unsafe { sys::call(n, a) }
 }
 
-/// Installs the handler and seals the stub's pages `[start, end)` (the gate's table must stay
-/// what the filter was told). False if the kernel refuses either.
+/// Installs the handler, on an alternate stack of lxrun's (`altstack`), and seals the stub's
+/// pages `[start, end)` (the gate's table must stay what the filter was told). False if the
+/// kernel refuses any of it.
 pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, end: u64) -> bool {
     let Some(dst) = (unsafe { (*addr_of_mut!(NAMES)).get_mut(..names.len()) }) else {
         return false;
@@ -133,13 +140,14 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, e
     }
     let act = KSigaction {
         handler: on_sigsys as usize as u64,
-        flags: SA_SIGINFO | SA_RESTORER,
+        flags: SA_SIGINFO | SA_RESTORER | SA_ONSTACK,
         restorer: lxrun_restorer as usize as u64,
         mask: 0,
     };
     // SIGSYS must be deliverable whatever mask the program was exec'd with.
     let sigsys = SIGSYS_BIT;
-    call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
+    altstack::install_here()
+        && call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
         && call(NR_RT_SIGPROCMASK, [SIG_UNBLOCK, addr_of!(sigsys) as u64, 0, 8, 0, 0]) == 0
         && call(NR_MSEAL, [start, end - start, 0, 0, 0, 0]) == 0
 }
@@ -156,6 +164,9 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_RT_SIGPROCMASK => sigprocmask(a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_EXECVE | NR_EXECVEAT => exec(nr, a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_CHDIR => chdir(a),
+        NR_SIGALTSTACK => altstack::sigaltstack(a[0], a[1], uc),
+        NR_CLONE => altstack::clone(a, uc),
+        NR_EXIT => altstack::exit(a[0], uc),
         // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
         _ => path_call(nr, a).unwrap_or_else(|| call(nr, a)),
     };

@@ -16,6 +16,7 @@ mod abi;
 #[allow(dead_code)]
 mod stack;
 
+mod altstack;
 mod fast;
 mod frame;
 
