@@ -65,6 +65,7 @@ const SYS_SECCOMP: i32 = 1;
 const SA_SIGINFO: u64 = 4;
 const SA_RESTORER: u64 = 0x0400_0000;
 const SA_ONSTACK: u64 = 0x0800_0000;
+const SA_NODEFER: u64 = 0x4000_0000;
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
@@ -140,7 +141,10 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, e
     }
     let act = KSigaction {
         handler: on_sigsys as usize as u64,
-        flags: SA_SIGINFO | SA_RESTORER | SA_ONSTACK,
+        // SIGSYS stays deliverable while the handler runs: a guest handler that interrupts it
+        // (a signal during a call lxrun answers) may make a trapped call of its own, which
+        // with SIGSYS blocked would kill the process.
+        flags: SA_SIGINFO | SA_RESTORER | SA_ONSTACK | SA_NODEFER,
         restorer: lxrun_restorer as usize as u64,
         mask: 0,
     };
@@ -323,8 +327,8 @@ fn exec(nr: u64, a: [u64; 6], frame_mask: *const u64) -> i64 {
     let empty = addr_of!(GATE.how[0]) as u64;
     // SAFETY: lxrun wrote argv_out before answering.
     let argv = unsafe { core::ptr::read_volatile(addr_of!(req.argv_out)) };
-    // The new program inherits the signal mask: the guest's, not this handler's (which blocks
-    // SIGSYS). A failed exec returns here, and sigreturn puts the frame's mask back anyway.
+    // The new program inherits the signal mask: the guest's (the frame's), not whatever this
+    // handler runs with. A failed exec returns here, and sigreturn puts the frame's mask back.
     call(NR_RT_SIGPROCMASK, [SIG_SETMASK, frame_mask as u64, 0, 8, 0, 0]);
     let r = gate_call(NR_EXECVEAT, [fd as u64, empty, argv, envp, AT_EMPTY_PATH]);
     call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
