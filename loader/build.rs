@@ -7,7 +7,14 @@ use std::process::Command;
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    for f in ["stub/src/main.rs", "stub/src/fast.rs", "src/abi.rs", "src/stack.rs"] {
+    for f in [
+        "stub/src/main.rs",
+        "stub/src/fast.rs",
+        "stub/src/altstack.rs",
+        "stub/src/frame.rs",
+        "src/abi.rs",
+        "src/stack.rs",
+    ] {
         println!("cargo:rerun-if-changed={f}");
     }
     let stub = out.join("lxrun-stub");

@@ -155,6 +155,13 @@ fn threads() {
 }
 
 #[test]
+fn altstack() {
+    let mut failures = Vec::new();
+    check_case(&mut failures, "altstack", Expect::Exit(0), &[], |_, _| Vec::new());
+    assert_no_failures(&failures);
+}
+
+#[test]
 fn diesig() {
     let mut failures = Vec::new();
     for sig in [libc::SIGTERM, libc::SIGSEGV, libc::SIGABRT] {

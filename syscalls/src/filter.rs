@@ -80,11 +80,13 @@ pub fn build_with(
     const TO_PATH_BLOCK: u32 = u32::MAX - 2;
     const TO_SIGNAL_BLOCK: u32 = u32::MAX - 3;
     const TO_EXEC_BLOCK: u32 = u32::MAX - 4;
+    const TO_THREAD_BLOCK: u32 = u32::MAX - 5;
     let action_of = |nr: u32| {
         let entry = table::lookup(u64::from(nr));
         let name = entry.map(|e| e.name).unwrap_or_default();
         match gate {
             Some(_) if systrap && SYSTRAP_CALLS.contains(&name) => TO_EXEC_BLOCK,
+            Some(_) if systrap && THREAD_CALLS.contains(&name) => TO_THREAD_BLOCK,
             // clone3 may carry CLONE_CLEAR_SIGHAND (glibc's posix_spawn does), which would take
             // the handler from the child; a filter cannot read its flags. ENOSYS makes libc use
             // clone, as on kernels before 5.3.
@@ -148,15 +150,19 @@ pub fn build_with(
         signal_block(gate, lookup("rt_sigprocmask")),
     );
     let exec = exec_block(gate, notify, lookup("execveat"));
+    let threads = thread_block(gate, lookup("clone"));
     let path_at = prog.len();
     let signals_at = path_at + path.len();
     let exec_at = signals_at + signals.len();
+    let threads_at = exec_at + exec.len();
+    let leaves = [TO_PATH_BLOCK, TO_SIGNAL_BLOCK, TO_EXEC_BLOCK, TO_THREAD_BLOCK];
     for (i, ins) in prog.iter_mut().enumerate() {
-        if ins.code == BPF_RET_K && [TO_PATH_BLOCK, TO_SIGNAL_BLOCK, TO_EXEC_BLOCK].contains(&ins.k) {
+        if ins.code == BPF_RET_K && leaves.contains(&ins.k) {
             let target = match ins.k {
                 TO_PATH_BLOCK => path_at,
                 TO_SIGNAL_BLOCK => signals_at,
-                _ => exec_at,
+                TO_EXEC_BLOCK => exec_at,
+                _ => threads_at,
             };
             *ins = stmt(BPF_JA, (target - i - 1) as u32);
         }
@@ -164,6 +170,7 @@ pub fn build_with(
     prog.extend(path);
     prog.extend(signals);
     prog.extend(exec);
+    prog.extend(threads);
     prog
 }
 
@@ -188,6 +195,34 @@ fn exec_block(gate: &GateAddrs, notify: u32, execveat: u32) -> Vec<SockFilter> {
     b.here(outside);
     b.branch_on_stub(gate, L::At(notif), L::At(trap));
     b.ret(notif, notify);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
+}
+
+/// Systrap mode: the calls by which a thread starts, ends, or sets its alternate signal stack,
+/// which the stub's handler makes so that every thread has an alternate stack of lxrun's to
+/// take SIGSYS on (clone only when the kernel would start the thread without one: CLONE_VM
+/// without CLONE_VFORK). All three run untouched from the stub (the table passes them).
+pub const THREAD_CALLS: [&str; 3] = ["clone", "exit", "sigaltstack"];
+const CLONE_VM: u32 = 0x100;
+const CLONE_VFORK: u32 = 0x4000;
+
+/// clone, exit and sigaltstack in systrap mode (the number is in the accumulator): trapped
+/// into the guest's handler, except from the stub and except a clone the kernel gives the
+/// parent's alternate stack (a new process's copy, or a vfork child's share), which run.
+fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    let (allow, trap, outside) = (b.label(), b.label(), b.label());
+    b.op(BPF_ST, 0);
+    b.branch_on_stub(gate, L::At(allow), L::At(outside));
+    b.here(outside);
+    b.op(BPF_LD_MEM, 0);
+    b.jump(BPF_JEQ_K, clone, L::Next, L::At(trap));
+    // clone(flags, ...): the flags are a 64-bit argument whose upper half the kernel ignores.
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JSET_K, CLONE_VM, L::Next, L::At(allow));
+    b.jump(BPF_JSET_K, CLONE_VFORK, L::At(allow), L::At(trap));
+    b.ret(allow, SECCOMP_RET_ALLOW);
     b.ret(trap, FAST_PATH_TRAP);
     b.assemble()
 }
@@ -596,6 +631,62 @@ mod tests {
             assert_eq!(call(nr, 0x40_0000, gate.how), Some(FAST_PATH_TRAP));
             assert_eq!(call(nr, start + 0x2000, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
         }
+    }
+
+    #[test]
+    fn systrap_traps_thread_calls_but_the_stubs() {
+        // The filter lets the stub's own run: the table must not translate them.
+        for name in THREAD_CALLS {
+            let nr = table::number_of(name).unwrap();
+            assert!(!table::lookup(nr).unwrap().traps(false), "{name}");
+        }
+        let gate = GateAddrs {
+            ip: 0x7ff0_0000_1012,
+            how: 0x7ff0_0000_1020,
+            how_len: (lxrun_loader::abi::fast::ENTRIES * lxrun_loader::abi::fast::STRIDE) as u64,
+            start: 0x7ff0_0000_0000,
+            end: 0x7ff0_0010_0000,
+        };
+        let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+        let verdict = |nr: i64, ip: u64, flags: u64| {
+            let data = SeccompData {
+                nr: nr as u32,
+                arch: AUDIT_ARCH_X86_64,
+                ip,
+                args: [flags, 0, 0, 0, 0, 0],
+            };
+            evaluate_call(&prog, &data)
+        };
+        let (guest, stub) = (0x40_1000, 0x7ff0_0000_2000);
+        let thread = (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        let vfork = (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | 17;
+        for (nr, flags, ip, want) in [
+            (libc::SYS_clone, thread, guest, FAST_PATH_TRAP),
+            (libc::SYS_clone, thread | 1 << 40, guest, FAST_PATH_TRAP),
+            (libc::SYS_clone, thread, stub, SECCOMP_RET_ALLOW),
+            (libc::SYS_clone, vfork, guest, SECCOMP_RET_ALLOW),
+            (libc::SYS_clone, 17, guest, SECCOMP_RET_ALLOW),
+            (libc::SYS_exit, 0, guest, FAST_PATH_TRAP),
+            (libc::SYS_exit, 0, stub, SECCOMP_RET_ALLOW),
+            (libc::SYS_sigaltstack, 0, guest, FAST_PATH_TRAP),
+            (libc::SYS_sigaltstack, 0, stub, SECCOMP_RET_ALLOW),
+            (libc::SYS_exit_group, 0, guest, SECCOMP_RET_ALLOW),
+        ] {
+            assert_eq!(
+                verdict(nr, ip, flags),
+                Some(want),
+                "nr {nr} flags {flags:#x} ip {ip:#x}"
+            );
+        }
+        // Outside systrap mode they are not the handler's.
+        let plain = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), false);
+        let data = SeccompData {
+            nr: libc::SYS_clone as u32,
+            arch: AUDIT_ARCH_X86_64,
+            ip: guest,
+            args: [thread, 0, 0, 0, 0, 0],
+        };
+        assert_eq!(evaluate_call(&plain, &data), Some(SECCOMP_RET_ALLOW));
     }
 
     proptest! {

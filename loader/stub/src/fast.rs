@@ -10,9 +10,12 @@
 //! re-issues from the stub, which the filter sends to lxrun like any translated call; an O_PATH
 //! open it cannot answer it asks lxrun for with SYS_LXRUN_OPEN_PATH instead. It also keeps
 //! SIGSYS deliverable: the guest's signal masks and handler masks never block it, and the
-//! guest's own SIGSYS disposition is kept apart.
+//! guest's own SIGSYS disposition is kept apart. It
+//! runs on a signal stack of lxrun's, never the guest thread's (`altstack`).
 
 use crate::abi::fast;
+use crate::altstack;
+use crate::frame::{self, REG_R10, REG_R8, REG_R9, REG_RAX, REG_RDI, REG_RDX, REG_RSI, UC_SIGMASK};
 use crate::sys;
 use core::arch::{asm, global_asm};
 use core::ptr::{addr_of, addr_of_mut};
@@ -59,6 +62,9 @@ const NR_FACCESSAT2: u64 = 439;
 const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 const NR_CHDIR: u64 = 80;
+const NR_CLONE: u64 = 56;
+const NR_EXIT: u64 = 60;
+const NR_SIGALTSTACK: u64 = 131;
 const NR_FCHDIR: u64 = 81;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const NR_MSEAL: u64 = 462;
@@ -68,6 +74,7 @@ const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 const SYS_SECCOMP: i32 = 1;
 const SA_SIGINFO: u64 = 4;
 const SA_RESTORER: u64 = 0x0400_0000;
+const SA_ONSTACK: u64 = 0x0800_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
@@ -120,17 +127,6 @@ struct SigInfo {
     arch: u32,
 }
 
-/// `ucontext_t`: general registers at 40 (`uc_mcontext.gregs`), the signal mask at 296.
-const UC_GREGS: usize = 40;
-const UC_SIGMASK: usize = 296;
-const REG_R8: usize = 0;
-const REG_R9: usize = 1;
-const REG_R10: usize = 2;
-const REG_RDI: usize = 8;
-const REG_RSI: usize = 9;
-const REG_RDX: usize = 12;
-const REG_RAX: usize = 13;
-
 /// The last component of every mount point, `/`-separated; st_dev of the guest's /proc.
 static mut NAMES: [u8; fast::NAMES_MAX] = [0; fast::NAMES_MAX];
 static mut NAMES_LEN: usize = 0;
@@ -145,8 +141,9 @@ fn call(n: u64, a: [u64; 6]) -> i64 {
     unsafe { sys::call(n, a) }
 }
 
-/// Installs the handler and seals the stub's pages `[start, end)` (the gate's table must stay
-/// what the filter was told). False if the kernel refuses either.
+/// Installs the handler, on an alternate stack of lxrun's (`altstack`), and seals the stub's
+/// pages `[start, end)` (the gate's table must stay what the filter was told). False if the
+/// kernel refuses any of it.
 pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, end: u64) -> bool {
     let Some(dst) = (unsafe { (*addr_of_mut!(NAMES)).get_mut(..names.len()) }) else {
         return false;
@@ -161,36 +158,40 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, e
     }
     let act = KSigaction {
         handler: on_sigsys as usize as u64,
-        // SA_NODEFER: a guest's handler for a signal that arrives while this one runs (its
-        // syscall returning) is nested inside it, and must still be able to make trapped
-        // calls; a SIGSYS raised while SIGSYS is blocked would kill the process.
-        flags: SA_SIGINFO | SA_RESTORER | SA_NODEFER,
+        // SIGSYS stays deliverable while the handler runs: a guest handler that interrupts it
+        // (a signal during a call lxrun answers) may make a trapped call of its own, which
+        // with SIGSYS blocked would kill the process.
+        flags: SA_SIGINFO | SA_RESTORER | SA_ONSTACK | SA_NODEFER,
         restorer: lxrun_restorer as usize as u64,
         mask: 0,
     };
     // SIGSYS must be deliverable whatever mask the program was exec'd with.
     let sigsys = SIGSYS_BIT;
-    call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
+    altstack::install_here()
+        && call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
         && call(NR_RT_SIGPROCMASK, [SIG_UNBLOCK, addr_of!(sigsys) as u64, 0, 8, 0, 0]) == 0
         && call(NR_MSEAL, [start, end - start, 0, 0, 0, 0]) == 0
 }
 
 unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
-    let gregs = uc.add(UC_GREGS).cast::<u64>();
     if (*info).code != SYS_SECCOMP || (*info).errno as u32 != fast::TRAP_DATA {
         return not_ours(sig, info, uc);
     }
     let nr = (*info).syscall as u64;
-    let reg = |r: usize| *gregs.add(r);
+    let reg = |r: usize| frame::greg(uc, r);
     let a = [reg(REG_RDI), reg(REG_RSI), reg(REG_RDX), reg(REG_R10), reg(REG_R8), reg(REG_R9)];
     let ret = match nr {
         NR_RT_SIGACTION => sigaction(a),
         NR_RT_SIGPROCMASK => sigprocmask(a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_EXECVE | NR_EXECVEAT => exec(nr, a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_CHDIR => chdir(a),
+        NR_SIGALTSTACK => altstack::sigaltstack(a[0], a[1], uc),
+        NR_CLONE => altstack::clone(a, uc),
+        NR_EXIT => altstack::exit(a[0], uc),
+        // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
         _ => path_call(nr, a).unwrap_or_else(|| to_lxrun(nr, a)),
     };
-    *gregs.add(REG_RAX) = ret as u64;
+    frame::set_greg(uc, REG_RAX, ret as u64);
 }
 
 /// A SIGSYS the filter did not raise for the fast path (kill, or the guest's own filter): what
@@ -343,8 +344,8 @@ fn exec(nr: u64, a: [u64; 6], frame_mask: *const u64) -> i64 {
     let empty = addr_of!(GATE.how[0]) as u64;
     // SAFETY: lxrun wrote argv_out before answering.
     let argv = unsafe { core::ptr::read_volatile(addr_of!(req.argv_out)) };
-    // The new program inherits the signal mask: the guest's, not this handler's (which blocks
-    // SIGSYS). A failed exec returns here, and sigreturn puts the frame's mask back anyway.
+    // The new program inherits the signal mask: the guest's (the frame's), not whatever this
+    // handler runs with. A failed exec returns here, and sigreturn puts the frame's mask back.
     call(NR_RT_SIGPROCMASK, [SIG_SETMASK, frame_mask as u64, 0, 8, 0, 0]);
     let r = gate_call(NR_EXECVEAT, [fd as u64, empty, argv, envp, AT_EMPTY_PATH]);
     call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);

@@ -16,7 +16,9 @@ mod abi;
 #[allow(dead_code)]
 mod stack;
 
+mod altstack;
 mod fast;
+mod frame;
 
 use abi::{Object, PlanView, FLAG_EXEC_STACK, FLAG_FAST_PATH, PLAN_MAX, SYS_LXRUN_PLAN};
 use core::arch::{asm, global_asm};
