@@ -46,6 +46,8 @@ pub(crate) struct Spawned {
     pub pid: i32,
     /// The seccomp user-notification fd, when one was asked for.
     pub listener: Option<OwnedFd>,
+    /// The process between lxrun and the guest, in systrap mode (`guardian`).
+    pub guardian: Option<crate::guardian::Guardian>,
 }
 
 /// Forks the guest's first process. It waits until `attach(pid)` has run in the parent, then
@@ -77,6 +79,8 @@ pub(crate) fn spawn(
     by_fd: Option<ByFd>,
     attach: impl FnOnce(i32, &FirstExec) -> Result<u64, SupervisorError>,
 ) -> Result<Spawned, SupervisorError> {
+    // Exec by descriptor is systrap mode's, which has no ptrace to kill the guests with lxrun.
+    let guarded = by_fd.is_some();
     // Everything the child touches is prepared before it starts, and never freed: it shares
     // lxrun's memory and may read it until its execve has copied argv and envp (lxrun does not
     // wait for that). A few kilobytes, once per run.
@@ -130,15 +134,20 @@ pub(crate) fn spawn(
     if stack == libc::MAP_FAILED {
         return Err(os_error("mmap"));
     }
-    // SAFETY: the stack's top is inside the mapping; `child` and all it points to live as long
-    // as lxrun (the strings: as long as `launch`, that is the run).
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.cast::<u8>().add(STACK).cast(),
-            libc::CLONE_VM | libc::SIGCHLD,
-            (child as *const Child).cast_mut().cast(),
-        )
+    // SAFETY: the stack's top is inside the mapping.
+    let stack_top = unsafe { stack.cast::<u8>().add(STACK) }.cast();
+    let child_arg = (child as *const Child).cast_mut().cast();
+    // In systrap mode the guardian starts the child, below itself.
+    let guardian = if guarded {
+        Some(crate::guardian::start(child_main, stack_top, child_arg)?)
+    } else {
+        None
+    };
+    let pid = match &guardian {
+        Some(g) => g.first,
+        // SAFETY: `child` and all it points to live as long as lxrun (the strings: as long as
+        // `launch`, that is the run).
+        None => unsafe { libc::clone(child_main, stack_top, libc::CLONE_VM | libc::SIGCHLD, child_arg) },
     };
     if pid < 0 {
         return Err(os_error("clone"));
@@ -174,7 +183,11 @@ pub(crate) fn spawn(
         libc::close(rep_rd);
     }
     match result {
-        Ok(listener) => Ok(Spawned { pid, listener }),
+        Ok(listener) => Ok(Spawned {
+            pid,
+            listener,
+            guardian,
+        }),
         Err(e) => {
             // SAFETY: the child is ours and not yet running the guest.
             unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -226,7 +239,7 @@ unsafe fn raw_mmap(addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
 }
 
 /// A system call with five arguments, touching no errno.
-unsafe fn raw6(n: i64, a: [u64; 5]) -> i64 {
+pub(crate) unsafe fn raw6(n: i64, a: [u64; 5]) -> i64 {
     let ret: i64;
     std::arch::asm!(
         "syscall",
@@ -242,7 +255,7 @@ unsafe fn raw6(n: i64, a: [u64; 5]) -> i64 {
 ///
 /// # Safety
 /// The arguments must be valid for syscall `n`.
-unsafe fn raw(n: i64, a: [u64; 4]) -> i64 {
+pub(crate) unsafe fn raw(n: i64, a: [u64; 4]) -> i64 {
     let ret: i64;
     std::arch::asm!(
         "syscall",

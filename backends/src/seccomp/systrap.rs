@@ -7,6 +7,7 @@
 
 mod exits;
 
+use crate::guardian::{Guardian, Report};
 use crate::launch::{spawn, Launch};
 use crate::{signals, GuestExit, RunOutcome, SupervisorError};
 use lxrun_loader::gate::GateAddrs;
@@ -37,18 +38,12 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
         v => v,
     };
     let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true);
-    if let crate::guardian::Role::Guardian(outcome) = crate::guardian::split()? {
-        return Ok(outcome);
-    }
     // SAFETY: umask read by setting and restoring it.
     let umask = unsafe {
         let m = libc::umask(0);
         libc::umask(m);
         m
     };
-    // Orphaned guests come to lxrun, which waits for all of them.
-    // SAFETY: a prctl on ourselves.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let pool = super::Pool::start(world);
     exits::start(world);
     let process = Arc::new(Process::new(
@@ -73,25 +68,36 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
     if let Some(listener) = spawned.listener {
         pool.serve(listener);
     }
+    let guardian = spawned
+        .guardian
+        .ok_or_else(|| SupervisorError::Start("systrap mode without its guardian".into()))?;
     signals::forward_to(main);
-    let mut main_exit = GuestExit::Code(0);
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid writes the status into our local.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WUNTRACED) };
-        if pid < 0 {
-            match HostErrno::last() {
-                HostErrno::EINTR => continue,
-                HostErrno::ECHILD => break,
-                e => return Err(SupervisorError::Wait(e)),
+    let main_exit = wait_for_guests(world, main, &guardian)?;
+    let state = process.state();
+    let launch_error = if state.exe.is_empty() {
+        state.exec_error.clone()
+    } else {
+        None
+    };
+    Ok(RunOutcome {
+        exit: main_exit,
+        launch_error,
+    })
+}
+
+/// Follows the guardian's reports until every guest is gone; the first process's end.
+fn wait_for_guests(world: &World, main: i32, guardian: &Guardian) -> Result<GuestExit, SupervisorError> {
+    // A guardian that was killed reports nothing more: the main process's end unknown.
+    let mut main_exit = GuestExit::Signal {
+        sig: libc::SIGKILL,
+        core: false,
+    };
+    while let Some(Report { pid, status }) = guardian.next() {
+        // The job stops as a whole: whoever started lxrun sees it stop.
+        if libc::WIFSTOPPED(status) {
+            if pid == main {
+                signals::stop_like(libc::WSTOPSIG(status));
             }
-        }
-        // The job stops as a whole: the guardian, and so whoever started lxrun, sees it stop.
-        if libc::WIFSTOPPED(status) && pid == main {
-            signals::stop_like(libc::WSTOPSIG(status));
-            continue;
-        }
-        if !(libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
             continue;
         }
         world.remove_process(pid);
@@ -106,16 +112,23 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
             };
         }
     }
-    let state = process.state();
-    let launch_error = if state.exe.is_empty() {
-        state.exec_error.clone()
-    } else {
-        None
-    };
-    Ok(RunOutcome {
-        exit: main_exit,
-        launch_error,
-    })
+    // The guardian has exited: reap it, and anything orphaned to lxrun if it was killed.
+    loop {
+        // SAFETY: waitpid into a local.
+        let mut status = 0;
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            match HostErrno::last() {
+                HostErrno::EINTR => continue,
+                HostErrno::ECHILD => break,
+                e => return Err(SupervisorError::Wait(e)),
+            }
+        }
+        if pid == guardian.pid && !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            crate::guardian::kill_orphans();
+        }
+    }
+    Ok(main_exit)
 }
 
 /// The first program's execve, checked before the child execs the stub (its memory is
@@ -191,14 +204,14 @@ pub(crate) fn discover(world: &World, tid: i32) -> Option<(i32, Arc<Process>)> {
             // tree most calls are not trapped): discover it first, up the line.
             let parent = match world.process_of(ppid) {
                 Some(p) => Some(p),
-                None if ppid > 1 && ppid != std::process::id() as i32 => discover(world, ppid).map(|(_, p)| p),
+                None if ppid > 1 && !crate::guardian::is_lxrun(ppid) => discover(world, ppid).map(|(_, p)| p),
                 None => None,
             };
             let p = Arc::new(match parent {
                 // clone(CLONE_FS) without CLONE_THREAD: the kernel knows whether the two share
                 // root, cwd and umask (no ptrace event tells lxrun the clone's flags).
                 Some(parent) => parent.fork(shares_fs(tgid, ppid)),
-                // An orphan (its parent gone, lxrun the subreaper its parent now) before its
+                // An orphan (its parent gone, the guardian its parent now) before its
                 // first trapped call: its cwd from the kernel, the rest as a fresh process's.
                 None => orphan(world, tgid, &leader),
             });
