@@ -18,29 +18,41 @@ static WATCH: OnceLock<Watch> = OnceLock::new();
 
 const THREAD: u64 = 1 << 63;
 
-/// Starts the thread that forgets exited guests in `world`.
+static WORLD: OnceLock<Arc<World>> = OnceLock::new();
+
+/// Readies forgetting exited guests in `world`; the thread that does it starts with the first
+/// guest discovered (a run on the host's tree may discover none).
 pub(super) fn start(world: &Arc<World>) {
-    // SAFETY: epoll_create1 has no preconditions.
-    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if fd < 0 {
-        tracing::warn!("epoll_create1: {}", std::io::Error::last_os_error());
-        return;
-    }
-    let watch = Watch {
-        // SAFETY: a new descriptor we own.
-        epoll: unsafe { OwnedFd::from_raw_fd(fd) },
-        pidfds: Mutex::new(HashMap::new()),
-    };
-    if WATCH.set(watch).is_err() {
-        return;
-    }
-    let world = world.clone();
-    std::thread::spawn(move || forget_exited(&world));
+    let _ = WORLD.set(world.clone());
+}
+
+/// The epoll set and its thread, started once.
+fn watch_set() -> Option<&'static Watch> {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        // SAFETY: epoll_create1 has no preconditions.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            tracing::warn!("epoll_create1: {}", std::io::Error::last_os_error());
+            return;
+        }
+        let watch = Watch {
+            // SAFETY: a new descriptor we own.
+            epoll: unsafe { OwnedFd::from_raw_fd(fd) },
+            pidfds: Mutex::new(HashMap::new()),
+        };
+        let (Some(world), Ok(())) = (WORLD.get(), WATCH.set(watch)) else {
+            return;
+        };
+        let world = world.clone();
+        std::thread::spawn(move || forget_exited(&world));
+    });
+    WATCH.get()
 }
 
 /// Waits on `tid`'s exit: a thread of a process (`thread`), or a whole process.
 pub(super) fn watch(tid: i32, thread: bool) {
-    let Some(w) = WATCH.get() else {
+    let Some(w) = watch_set() else {
         return;
     };
     const PIDFD_THREAD: u32 = libc::O_EXCL as u32;
