@@ -40,8 +40,6 @@ struct Guard {
     launch_arg: *mut libc::c_void,
 }
 
-const STACK: usize = 64 * 1024;
-
 static GUARDIAN: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// Whether `pid` is lxrun or its guardian: a guest whose parent it is was orphaned.
@@ -75,25 +73,12 @@ pub(crate) fn start(
     // Orphans of a guardian that was killed come to lxrun.
     // SAFETY: a prctl on ourselves.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    // SAFETY: an anonymous private mapping, never unmapped (the guardian runs on it to the end).
-    let stack = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            STACK,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-            -1,
-            0,
-        )
-    };
-    if stack == libc::MAP_FAILED {
-        return Err(fail("mmap"));
-    }
-    // SAFETY: the stack's top is inside the mapping; `guard` lives as long as lxrun.
+    let stack_top = crate::launch::child_stack()?;
+    // SAFETY: `guard` lives as long as lxrun.
     let pid = unsafe {
         libc::clone(
             guardian_main,
-            stack.cast::<u8>().add(STACK).cast(),
+            stack_top,
             libc::CLONE_VM | libc::SIGCHLD,
             (guard as *const Guard).cast_mut().cast(),
         )

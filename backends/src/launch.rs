@@ -3,6 +3,7 @@
 
 use crate::SupervisorError;
 use lxrun_syscalls::filter::SockFilter;
+use lxrun_syscalls::process::{FsState, Process, ProcessState};
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 
@@ -118,24 +119,8 @@ pub(crate) fn spawn(
     // faults and cross-CPU TLB shootdowns on both sides, a third of a millisecond per start.
     // It runs on a stack of its own, makes raw syscalls only (no errno, no allocation, no
     // thread-local state: those are lxrun's main thread's) and ends in execve or exit.
-    const STACK: usize = 64 * 1024;
-    // SAFETY: an anonymous private mapping; never unmapped (the child may be on it until
-    // its execve completes), 64 KiB once per run.
-    let stack = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            STACK,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-            -1,
-            0,
-        )
-    };
-    if stack == libc::MAP_FAILED {
-        return Err(os_error("mmap"));
-    }
-    // SAFETY: the stack's top is inside the mapping.
-    let stack_top = unsafe { stack.cast::<u8>().add(STACK) }.cast();
+    // (The child may be on its stack until its execve completes.)
+    let stack_top = child_stack()?;
     let child_arg = (child as *const Child).cast_mut().cast();
     // In systrap mode the guardian starts the child, below itself.
     let guardian = if guarded {
@@ -194,6 +179,65 @@ pub(crate) fn spawn(
             Err(e)
         }
     }
+}
+
+/// The next child (of any kind) whose state changed: its pid and wait status; None once lxrun
+/// has no child left.
+pub(crate) fn wait_any() -> Result<Option<(i32, i32)>, SupervisorError> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes the status into our local.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid >= 0 {
+            return Ok(Some((pid, status)));
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            nix::errno::Errno::ECHILD => return Ok(None),
+            e => return Err(SupervisorError::Wait(e)),
+        }
+    }
+}
+
+/// The top of a new 64 KiB stack for a child that shares lxrun's memory, never unmapped (once
+/// per run: the child runs on it to its execve or its end).
+pub(crate) fn child_stack() -> Result<*mut libc::c_void, SupervisorError> {
+    const STACK: usize = 64 * 1024;
+    // SAFETY: an anonymous private mapping.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(os_error("mmap"));
+    }
+    // SAFETY: the top is the mapping's end.
+    Ok(unsafe { stack.cast::<u8>().add(STACK) }.cast())
+}
+
+/// The first guest process's state: the guest's start directory, root `/` and lxrun's umask
+/// (read before the seccomp workers set it to 0).
+pub(crate) fn first_process(launch: &Launch) -> Process {
+    // SAFETY: umask has no preconditions; this reads the mask by setting and restoring it.
+    let umask = unsafe {
+        let m = libc::umask(0);
+        libc::umask(m);
+        m
+    };
+    Process::new(
+        ProcessState::default(),
+        FsState {
+            cwd: launch.guest_cwd.clone(),
+            root: b"/".to_vec(),
+            umask,
+        },
+    )
 }
 
 /// A NULL-terminated array of pointers to `strings`, never freed (see `spawn`).

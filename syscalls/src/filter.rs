@@ -566,17 +566,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_guests_openat2_traps_into_the_stub_in_systrap_mode() {
+    /// A gate as the stub would have it, its image at `start`.
+    fn test_gate(start: u64) -> GateAddrs {
         use lxrun_loader::abi::fast;
-        let start = 0x7ff0_0000_0000;
-        let gate = GateAddrs {
+        GateAddrs {
             ip: start + 0x1012,
             how: start + 0x1020,
             how_len: (fast::ENTRIES * fast::STRIDE) as u64,
             start,
             end: start + 0x10000,
-        };
+        }
+    }
+
+    #[test]
+    fn the_guests_openat2_traps_into_the_stub_in_systrap_mode() {
+        let start = 0x7ff0_0000_0000;
+        let gate = test_gate(start);
         assert!(gate_fits(&gate));
         let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
         let openat2 = |ip, how| {
@@ -599,15 +604,8 @@ mod tests {
 
     #[test]
     fn readlink_and_access_trap_into_the_stub_but_run_on_its_empty_path() {
-        use lxrun_loader::abi::fast;
         let start = 0x7ff0_0000_0000;
-        let gate = GateAddrs {
-            ip: start + 0x1012,
-            how: start + 0x1020,
-            how_len: (fast::ENTRIES * fast::STRIDE) as u64,
-            start,
-            end: start + 0x10000,
-        };
+        let gate = test_gate(start);
         let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
         let call = |nr: i64, ip, path| {
             let data = SeccompData {
@@ -640,13 +638,7 @@ mod tests {
             let nr = table::number_of(name).unwrap();
             assert!(!table::lookup(nr).unwrap().traps(false), "{name}");
         }
-        let gate = GateAddrs {
-            ip: 0x7ff0_0000_1012,
-            how: 0x7ff0_0000_1020,
-            how_len: (lxrun_loader::abi::fast::ENTRIES * lxrun_loader::abi::fast::STRIDE) as u64,
-            start: 0x7ff0_0000_0000,
-            end: 0x7ff0_0010_0000,
-        };
+        let gate = test_gate(0x7ff0_0000_0000);
         let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
         let verdict = |nr: i64, ip: u64, flags: u64| {
             let data = SeccompData {

@@ -69,8 +69,8 @@ pub fn binaries_dir() -> PathBuf {
 /// The build variants produced by linux-binaries/Makefile.
 pub const VARIANTS: &[&str] = &["static", "static-pie", "dynamic", "dynamic-nopie", "musl"];
 
-/// The supervisor backends every lxrun test is run with.  The single place
-/// to add "seccomp" once it exists.
+/// The supervisor backends every lxrun test is run with: ptrace, seccomp (without ptrace where
+/// the kernel allows) and seccomp's ptrace-assisted mode (its fallback on older kernels).
 pub fn backends() -> Vec<&'static str> {
     vec!["ptrace", "seccomp", "seccomp-ptrace"]
 }
@@ -269,10 +269,6 @@ impl Cmd {
             ("LC_ALL".into(), "C".into()),
             ("HOME".into(), home),
         ];
-        // LXRUN_SYSTRAP=0 (the seccomp backend without its fast path) must reach lxrun.
-        if let Some(v) = std::env::var_os("LXRUN_SYSTRAP") {
-            vars.push(("LXRUN_SYSTRAP".into(), v));
-        }
         for (k, v) in &self.env {
             vars.retain(|(old, _)| old != k);
             vars.push((k.clone(), v.clone()));

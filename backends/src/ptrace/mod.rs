@@ -13,7 +13,7 @@ use crate::launch::{spawn, Launch};
 use crate::{signals, GuestExit, RunOutcome, SupervisorError};
 use lxrun_syscalls::filter::{self, ptrace_verdict, seccomp_verdict, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF};
 use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
-use lxrun_syscalls::process::{FsState, Process, ProcessState};
+use lxrun_syscalls::process::Process;
 use lxrun_syscalls::stats::Mechanism;
 use lxrun_syscalls::world::World;
 use lxrun_syscalls::{after_exit, dispatch, After, Errno, NewArg, Outcome, SyscallCtx};
@@ -93,12 +93,8 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     } else {
         (filter::build(ptrace_verdict(identity), SECCOMP_RET_TRACE), OPTIONS)
     };
-    // SAFETY: umask has no preconditions; this reads the mask by setting and restoring it.
-    let umask = unsafe {
-        let m = libc::umask(0);
-        libc::umask(m);
-        m
-    };
+    // Before the workers start: they set lxrun's umask to 0.
+    let process = Arc::new(crate::launch::first_process(launch));
     let pool = notify.then(|| crate::seccomp::Pool::start(world));
     let spawned = spawn(launch, &prog, notify, None, |pid, _| {
         seize(pid, options).map_err(|err| SupervisorError::Ptrace {
@@ -112,14 +108,6 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         pool.serve(listener);
     }
     signals::forward_to(main);
-    let process = Arc::new(Process::new(
-        ProcessState::default(),
-        FsState {
-            cwd: launch.guest_cwd.clone(),
-            root: b"/".to_vec(),
-            umask,
-        },
-    ));
     world.add_process(main, process.clone());
     world.add_thread(main, main);
     let mut tracer = Tracer {
@@ -160,16 +148,9 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
 impl Tracer<'_> {
     fn event_loop(&mut self) -> Result<(), SupervisorError> {
         loop {
-            let mut status = 0;
-            // SAFETY: waitpid writes the status into our local.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
-            if pid < 0 {
-                match HostErrno::last() {
-                    HostErrno::EINTR => continue,
-                    HostErrno::ECHILD => return Ok(()),
-                    e => return Err(SupervisorError::Wait(e)),
-                }
-            }
+            let Some((pid, status)) = crate::launch::wait_any()? else {
+                return Ok(());
+            };
             if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
                 self.gone(pid, status);
                 continue;

@@ -1,9 +1,9 @@
-//! EXPERIMENT (LXRUN_SYSTRAP=1): the seccomp backend with no ptrace at all, so that the stub's
-//! in-process fast path is not slowed by signal-delivery-stops. execve and chdir go through
-//! the stub's SIGSYS handler (lxrun answers private calls); processes and threads are
-//! discovered at their first notification. Not yet: job control, killing every guest when
-//! lxrun dies, sendmsg and the *xattrat calls (they still need ptrace), cleaning up the World
-//! when a process that is not lxrun's child exits.
+//! The seccomp backend with no ptrace at all (systrap mode, its default where the kernel has
+//! mseal), so that the stub's in-process fast path is not slowed by signal-delivery-stops.
+//! execve and chdir go through the stub's SIGSYS handler (lxrun answers private calls);
+//! processes and threads are discovered at their first notification and forgotten through
+//! pidfds (`exits`); the guests hang below a guardian that kills them all if lxrun dies
+//! (`crate::guardian`).
 
 mod exits;
 
@@ -14,7 +14,6 @@ use lxrun_loader::gate::GateAddrs;
 use lxrun_syscalls::filter::{self, seccomp_verdict, SECCOMP_RET_USER_NOTIF};
 use lxrun_syscalls::process::{FsState, Process, ProcessState};
 use lxrun_syscalls::world::World;
-use nix::errno::Errno as HostErrno;
 use std::sync::Arc;
 
 /// Whether the user left systrap mode on (LXRUN_SYSTRAP=0 has the same effect as
@@ -38,22 +37,10 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
         v => v,
     };
     let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true);
-    // SAFETY: umask read by setting and restoring it.
-    let umask = unsafe {
-        let m = libc::umask(0);
-        libc::umask(m);
-        m
-    };
+    // Before the workers start: they set lxrun's umask to 0.
+    let process = Arc::new(crate::launch::first_process(launch));
     let pool = super::Pool::start(world);
     exits::start(world);
-    let process = Arc::new(Process::new(
-        ProcessState::default(),
-        FsState {
-            cwd: launch.guest_cwd.clone(),
-            root: b"/".to_vec(),
-            umask,
-        },
-    ));
     let by_fd = crate::launch::ByFd {
         stub: std::ffi::CString::new(world.stub_path.clone())
             .map_err(|_| SupervisorError::Start("stub path".into()))?,
@@ -113,17 +100,7 @@ fn wait_for_guests(world: &World, main: i32, guardian: &Guardian) -> Result<Gues
         }
     }
     // The guardian has exited: reap it, and anything orphaned to lxrun if it was killed.
-    loop {
-        // SAFETY: waitpid into a local.
-        let mut status = 0;
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
-        if pid < 0 {
-            match HostErrno::last() {
-                HostErrno::EINTR => continue,
-                HostErrno::ECHILD => break,
-                e => return Err(SupervisorError::Wait(e)),
-            }
-        }
+    while let Some((pid, status)) = crate::launch::wait_any()? {
         if pid == guardian.pid && !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
             crate::guardian::kill_orphans();
         }
