@@ -97,6 +97,51 @@ fn killing_lxrun_kills_every_guest_process() {
 }
 
 #[test]
+fn killing_the_guardian_kills_every_guest_process() {
+    // Without ptrace (the seccomp backend on a kernel with mseal) the guests hang below a
+    // guardian process, lxrun's child; killed, it leaves them to lxrun, which must kill them.
+    let marker = format!("34.{}", std::process::id() % 1000);
+    let mut child = Command::new(lxrun())
+        .args(["--backend", "seccomp", "--", "/bin/sh", "-c"])
+        .arg(format!("sleep {marker} & sleep {marker}; wait"))
+        .spawn()
+        .unwrap();
+    let sleeps = format!("^sleep {marker}$");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matching(&sleeps) < 2 && Instant::now() < deadline {
+        sleep(Duration::from_millis(20));
+    }
+    assert_eq!(matching(&sleeps), 2, "the guest's sleeps did not start");
+    let kids = Command::new("pgrep")
+        .args(["-P", &child.id().to_string()])
+        .output()
+        .unwrap();
+    let kids = String::from_utf8_lossy(&kids.stdout).into_owned();
+    let Some(guardian) = kids.split_whitespace().next() else {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let _ = Command::new("pkill").args(["-f", &sleeps]).status();
+        panic!("lxrun --backend seccomp has no child between it and the guest (ptrace mode?)");
+    };
+    let killed = Command::new("kill").args(["-KILL", guardian]).status().unwrap();
+    assert!(killed.success());
+    assert!(
+        gone(&format!("sleep {marker}"), Duration::from_secs(3)),
+        "guest processes outlived their guardian"
+    );
+    // lxrun ends at once, not when the sleeps would have.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "lxrun outlived its guardian");
+        sleep(Duration::from_millis(20));
+    };
+    assert_ne!(status.code(), Some(0), "lxrun said the guest succeeded: {status:?}");
+}
+
+#[test]
 fn lxrun_waits_for_background_processes_and_leaves_none() {
     for backend in backends() {
         let marker = format!("0.3{}{}", std::process::id() % 1000, backend.len());
