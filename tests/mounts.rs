@@ -94,10 +94,18 @@ fn tmpfs_is_private_and_empty() {
 fn glue_directories_lead_to_deep_mount_points() {
     let d = host_dir("glue");
     let out = lx(
-        &[&format!("--bind={}:/lxglue/deep/data", d.display())],
-        "test -d /lxglue && test -d /lxglue/deep && cat /lxglue/deep/data/f && cd /lxglue/deep/data/../.. && pwd",
+        &[
+            &format!("--bind={}:/lxglue/deep/data", d.display()),
+            &format!("--bind={}:/lxglue/other", d.display()),
+        ],
+        "test -d /lxglue && test -d /lxglue/deep && cat /lxglue/deep/data/f && cd /lxglue/deep/data/../.. && pwd && ls /lxglue /lxglue/deep && cd deep && readlink /proc/self/cwd",
     );
-    assert_eq!(out.stdout_str(), "from the host\n/lxglue\n", "{out}");
+    // Listed, the made-up directories hold what leads on, as a real mount's parents would.
+    assert_eq!(
+        out.stdout_str(),
+        "from the host\n/lxglue\n/lxglue:\ndeep\nother\n\n/lxglue/deep:\ndata\n/lxglue/deep\n",
+        "{out}"
+    );
     assert!(
         !debian_root().join("lxglue").exists(),
         "the glue was not written into the guest's root"

@@ -136,10 +136,9 @@ pub struct View<'a> {
 #[derive(Debug)]
 pub struct Vfs {
     mounts: MountTable,
-    /// An empty directory standing in for mount points the guest root lacks, made the first
-    /// time one is needed (most runs need none, and a mkdir and an rmdir cost every start).
+    /// Where lxrun makes the directories the guest sees on the way to mount points its tree
+    /// lacks (`glue`), only when one is needed (most runs need none).
     glue_dir: PathBuf,
-    glue_made: std::sync::OnceLock<()>,
     /// The root mount's host directory, for the kernel's confined lookups (walk::fast).
     root_fd: Option<std::os::fd::OwnedFd>,
 }
@@ -169,18 +168,34 @@ impl Vfs {
         Vfs {
             mounts,
             glue_dir,
-            glue_made: std::sync::OnceLock::new(),
             root_fd,
         }
     }
 
-    /// The glue directory, made now if this is its first use.
-    fn glue(&self) -> PathBuf {
-        // A failure shows as the glue directory's absence (ENOENT) to the call that needed it.
-        self.glue_made.get_or_init(|| {
-            let _ = std::fs::create_dir_all(&self.glue_dir);
-        });
-        self.glue_dir.clone()
+    /// The directory standing for guest directory `at`, which leads to a mount point but which
+    /// the tree under it lacks: `GLUE/t/<at>`, made on first use with an entry for each name
+    /// below it that leads on, so that listing it shows them as a real mount's parents would.
+    fn glue(&self, at: &[Vec<u8>]) -> PathBuf {
+        let under = |guest: &[Vec<u8>]| {
+            let mut host = self.glue_dir.join("t");
+            host.extend(guest.iter().map(|c| path(c)));
+            host
+        };
+        let host = under(at);
+        if std::fs::symlink_metadata(&host).is_err() {
+            // Every path down to every mount point below, at once: the glue is one tree.
+            // A failure shows as the directory's absence (ENOENT) to the call that needed it.
+            let _ = std::fs::create_dir_all(&host);
+            for m in self
+                .mounts
+                .mounts()
+                .iter()
+                .filter(|m| m.guest.len() > at.len() && m.guest.starts_with(at))
+            {
+                let _ = std::fs::create_dir_all(under(&m.guest));
+            }
+        }
+        host
     }
 
     /// The host's `/` is the guest's `/`, with the guest's own /proc view.
@@ -287,8 +302,10 @@ impl Vfs {
 
     /// Reverse translation: the guest's name for host path `host`.
     pub fn guest_of(&self, host: &Path) -> Option<Vec<u8>> {
-        if host == self.glue_dir && !self.is_identity() {
-            return None;
+        if let Ok(rest) = host.strip_prefix(self.glue_dir.join("t")) {
+            let mut guest = b"/".to_vec();
+            guest.extend_from_slice(rest.as_os_str().as_bytes());
+            return (!self.is_identity()).then_some(guest);
         }
         self.mounts.guest_of(host)
     }

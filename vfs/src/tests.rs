@@ -110,7 +110,9 @@ fn mounts_cross_both_ways_and_glue_appears() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("d"), "d").unwrap();
     t.add(b"/mnt/deep/data", data.clone(), true, MountKind::Bind, "bind");
-    let v = Vfs::new(t, tree().join("a"));
+    let glue_dir = std::env::temp_dir().join(format!("lxrun-vfs-glue-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&glue_dir);
+    let v = Vfs::new(t, glue_dir.clone());
     let r = resolve(&v, "/mnt/deep/data/d", true).unwrap();
     assert_eq!(r.host, data.join("d"));
     assert!(r.readonly);
@@ -120,9 +122,23 @@ fn mounts_cross_both_ways_and_glue_appears() {
     );
     let glue = resolve(&v, "/mnt/deep", true).unwrap();
     assert!(
-        glue.exists && glue.host == tree().join("a"),
+        glue.exists && glue.host == glue_dir.join("t/mnt/deep"),
         "a missing mount point parent appears as a directory"
     );
+    // Listed, it holds the names that lead on; its host path reads back as its guest path.
+    let names = |p: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(glue_dir.join("t/mnt/deep").to_str().unwrap()), ["data"]);
+    let mnt = resolve(&v, "/mnt", true).unwrap();
+    assert_eq!(names(mnt.host.to_str().unwrap()), ["deep"]);
+    assert_eq!(v.guest_of(&glue.host), Some(b"/mnt/deep".to_vec()));
+    let _ = std::fs::remove_dir_all(&glue_dir);
     assert_eq!(v.guest_of(&data.join("d")), Some(b"/mnt/deep/data/d".to_vec()));
 }
 

@@ -144,7 +144,7 @@ impl Walk<'_> {
             None => {
                 let h = self.vfs.mounts.host_of(&cur);
                 if exists && self.vfs.mounts.has_mount_below(&cur) && std::fs::symlink_metadata(&h).is_err() {
-                    self.vfs.glue()
+                    self.vfs.glue(&cur)
                 } else {
                     h
                 }
