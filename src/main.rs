@@ -96,7 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let backend = match cli.backend {
         BackendChoice::Auto => match lxrun_backends::seccomp_support() {
             Ok(()) => {
-                tracing::info!("backend auto: seccomp (user notification; ptrace only for execve)");
+                tracing::info!("backend auto: seccomp (user notification)");
                 BackendKind::Seccomp
             }
             Err(why) => {

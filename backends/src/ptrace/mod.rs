@@ -84,7 +84,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
             OPTIONS | libc::PTRACE_O_TRACEEXEC,
         )
     } else if notify {
-        // The in-process fast path pays off only without ptrace (LXRUN_SYSTRAP): every SIGSYS
+        // The in-process fast path pays off only without ptrace (systrap mode): every SIGSYS
         // would be a signal-delivery-stop here.
         (
             filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF),

@@ -10,15 +10,12 @@ use lxrun_vfs::MountKind;
 use std::os::unix::fs::MetadataExt;
 
 /// The gate the filter must know, once the world is set up for the fast path; None (with the
-/// reason at debug level) where it cannot be used.
+/// reason at -v) where it cannot be used.
 pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
     let refuse = |why: &str| {
-        tracing::debug!("in-process fast path off: {why}");
+        tracing::info!("seccomp with ptrace for execve: the in-process fast path is off: {why}");
         None
     };
-    if std::env::var_os("LXRUN_FAST_PATH").is_some_and(|v| v == "0") {
-        return refuse("LXRUN_FAST_PATH=0");
-    }
     let Some(gate) = gate::find(lxrun_loader::STUB).filter(filter::gate_fits) else {
         return refuse("the stub has no usable gate");
     };
@@ -64,6 +61,9 @@ pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
         root_ino: root.as_ref().map_or(u64::MAX, |m| m.ino()),
         root_fd: None,
     });
-    tracing::debug!("in-process fast path on (gate at {:#x})", gate.ip);
+    tracing::info!(
+        "seccomp without ptrace: the in-process fast path is on (gate at {:#x})",
+        gate.ip
+    );
     Some(gate)
 }

@@ -16,12 +16,6 @@ use lxrun_syscalls::process::{FsState, Process, ProcessState};
 use lxrun_syscalls::world::World;
 use std::sync::Arc;
 
-/// Whether the user left systrap mode on (LXRUN_SYSTRAP=0 has the same effect as
-/// `--backend seccomp-ptrace`, for a run whose command line cannot be changed).
-pub(crate) fn allowed() -> bool {
-    std::env::var_os("LXRUN_SYSTRAP").is_none_or(|v| v != "0")
-}
-
 /// Whether this run's seccomp backend is in systrap mode (its fast path set up).
 pub(crate) fn active(world: &World) -> bool {
     world.fast_path.get().is_some()
