@@ -127,6 +127,9 @@ fn toolchains_and_programs() {
         // paths and symlinks, `..` at the dirfd, also through a symlink); RESOLVE_IN_ROOT
         // stays inside; both at once is EINVAL.
         ("openat2 beneath a dirfd", "mkdir -p d/sub && echo inside > d/f && echo outside > f && ln -s /f d/abs && ln -s ../f d/up && ln -s sub/.. d/back && python3 -c \"import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nclass How(ctypes.Structure): _fields_ = [('flags', ctypes.c_uint64), ('mode', ctypes.c_uint64), ('resolve', ctypes.c_uint64)]\nd = os.open('d', os.O_RDONLY)\nfor res in (0x08, 0x10, 0x18):\n  for path in (b'f', b'/f', b'../f', b'..', b'sub/..', b'sub/../..', b'abs', b'up', b'back/f', b'nope/../..', b'f/..'):\n    fd = libc.syscall(437, d, path, ctypes.byref(How(0, 0, res)), 24)\n    print(path, res, os.readlink('/proc/self/fd/%d' % fd).endswith('/d' + ('/f' if path.endswith(b'f') else '')) if fd >= 0 else -ctypes.get_errno())\""),
+        // openat2's open_how past its first version: zeros accepted, anything else E2BIG, too
+        // short EINVAL, over a page E2BIG, whether or not the lookup is confined.
+        ("openat2 open_how sizes", "python3 -c \"import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nd = os.open('/etc', os.O_RDONLY)\nfor res in (0, 0x10, 0x08):\n  for size, tail in ((24, b''), (32, bytes(8)), (32, b'\\\\1' + bytes(7)), (16, b''), (8192, bytes(8168))):\n    buf = ctypes.create_string_buffer(bytes(24) + tail, max(size, 24) + 8)\n    ctypes.memmove(ctypes.addressof(buf) + 16, ctypes.byref(ctypes.c_uint64(res)), 8)\n    fd = libc.syscall(437, d, b'hostname', buf, size)\n    print(res, size, tail[:1], 'ok' if fd >= 0 else -ctypes.get_errno())\""),
         ("sqlite3", "sqlite3 db 'create table t(x); insert into t values (1),(2); select sum(x) from t;'"),
         ("tar and xz", "mkdir z && echo data > z/f && tar cJf z.tar.xz z && rm -r z && tar xJf z.tar.xz && cat z/f"),
     ]);

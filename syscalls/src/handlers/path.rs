@@ -322,7 +322,7 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     if ctx.world.vfs.is_identity() {
         return Ok(Outcome::Continue);
     }
-    let how: OpenHow = ctx.mem.read(GuestPtr::new(call.args[2]))?;
+    let how = read_open_how(ctx, call.args[2], call.args[3])?;
     const RESOLVE_BENEATH: u64 = 0x08;
     const RESOLVE_IN_ROOT: u64 = 0x10;
     let mut flags_call = *call;
@@ -363,10 +363,34 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     };
     // SAFETY: OpenHow is three u64s.
     let bytes = unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
+    // lxrun's copy is the first version of the struct: its size goes with it.
     Ok(Outcome::Rewrite(vec![
         (1, open_arg(ctx, &r)?),
         (2, NewArg::Bytes(bytes.to_vec())),
+        (3, NewArg::Int(size_of::<OpenHow>() as u64)),
     ]))
+}
+
+/// openat2's `struct open_how` of `size` bytes at `addr`, checked as the kernel checks it: at
+/// least its first version (EINVAL), at most a page (E2BIG), and any bytes past the fields this
+/// kernel knows all zero (E2BIG).
+fn read_open_how(ctx: &SyscallCtx<'_>, addr: u64, size: u64) -> Result<OpenHow, Errno> {
+    let known = size_of::<OpenHow>() as u64;
+    if size < known {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let how: OpenHow = ctx.mem.read(GuestPtr::new(addr))?;
+    if size > known {
+        let mut rest = vec![0u8; (size - known) as usize];
+        ctx.mem.read_bytes(addr.wrapping_add(known), &mut rest)?;
+        if rest.iter().any(|&b| b != 0) {
+            return Err(Errno::E2BIG);
+        }
+    }
+    Ok(how)
 }
 
 /// Systrap mode's SYS_LXRUN_OPEN_PATH: the guest's open, openat or openat2 that the stub's
