@@ -17,6 +17,23 @@ fn pgrep(marker: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// lxrun running a shell with two `sleep MARKER`s, returned once both sleeps run (not only the
+/// shell whose command line names them), so that the guests are past every call lxrun answers.
+fn two_sleeps(backend: &str, marker: &str) -> std::process::Child {
+    let child = Command::new(lxrun())
+        .args(["--backend", backend, "--", "/bin/sh", "-c"])
+        .arg(format!("sleep {marker} & sleep {marker}; wait"))
+        .spawn()
+        .unwrap();
+    let sleeps = format!("^sleep {marker}$");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matching(&sleeps) < 2 && Instant::now() < deadline {
+        sleep(Duration::from_millis(20));
+    }
+    assert_eq!(matching(&sleeps), 2, "[{backend}] the guest's sleeps did not start");
+    child
+}
+
 /// How many processes' command lines match the regular expression `pattern`.
 fn matching(pattern: &str) -> usize {
     Command::new("pgrep")
@@ -67,25 +84,7 @@ fn sigterm_sent_to_lxrun_reaches_the_guest() {
 fn killing_lxrun_kills_every_guest_process() {
     for backend in backends() {
         let marker = format!("33.{}{}", std::process::id() % 1000, backend.len());
-        let mut child = Command::new(lxrun())
-            .args([
-                "--backend",
-                backend,
-                "--",
-                "/bin/sh",
-                "-c",
-                &format!("sleep {marker} & sleep {marker}; wait"),
-            ])
-            .spawn()
-            .unwrap();
-        // Both sleeps running (not only the shell whose command line names them), so that
-        // the guests are already past every call lxrun would answer.
-        let sleeps = format!("^sleep {marker}$");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matching(&sleeps) < 2 && Instant::now() < deadline {
-            sleep(Duration::from_millis(20));
-        }
-        assert_eq!(matching(&sleeps), 2, "[{backend}] the guest's sleeps did not start");
+        let mut child = two_sleeps(backend, &marker);
         // SIGKILL: lxrun cannot clean up; PTRACE_O_EXITKILL or the guardian process must.
         child.kill().unwrap();
         child.wait().unwrap();
@@ -101,17 +100,8 @@ fn killing_the_guardian_kills_every_guest_process() {
     // Without ptrace (the seccomp backend on a kernel with mseal) the guests hang below a
     // guardian process, lxrun's child; killed, it leaves them to lxrun, which must kill them.
     let marker = format!("34.{}", std::process::id() % 1000);
-    let mut child = Command::new(lxrun())
-        .args(["--backend", "seccomp", "--", "/bin/sh", "-c"])
-        .arg(format!("sleep {marker} & sleep {marker}; wait"))
-        .spawn()
-        .unwrap();
+    let mut child = two_sleeps("seccomp", &marker);
     let sleeps = format!("^sleep {marker}$");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while matching(&sleeps) < 2 && Instant::now() < deadline {
-        sleep(Duration::from_millis(20));
-    }
-    assert_eq!(matching(&sleeps), 2, "the guest's sleeps did not start");
     let kids = Command::new("pgrep")
         .args(["-P", &child.id().to_string()])
         .output()
