@@ -54,7 +54,7 @@ pub(crate) struct Spawned {
 /// Forks the guest's first process. It waits until `attach(pid)` has run in the parent, then
 /// installs `filter` (with a user-notification listener if `listener`, handed to the parent)
 /// and execs the program.
-/// EXPERIMENT (systrap): exec the loader stub by descriptor (`stub`, opened before the filter)
+/// In systrap mode: exec the loader stub by descriptor (`stub`, opened before the filter)
 /// with the sealed empty path at `empty`, the one execveat the filter lets through; the
 /// attach step prepares the plan (and may give a new argv, for a `#!` program).
 pub(crate) struct ByFd {
@@ -265,7 +265,7 @@ struct Child {
     envp: *const *const libc::c_char,
     /// Set by the attach step: the argv to exec with instead (0: `argv`).
     argv_override: std::sync::atomic::AtomicU64,
-    /// EXPERIMENT (systrap): the stub's path and the sealed empty path's address.
+    /// In systrap mode: the stub's path and the sealed empty path's address.
     by_fd: Option<(*const libc::c_char, u64)>,
 }
 

@@ -57,7 +57,7 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     if call.nr == lxrun_loader::abi::SYS_LXRUN_PLAN {
         return result(handlers::exec::fetch_plan(ctx, call));
     }
-    // The systrap experiment's private calls exist only when its handler is installed.
+    // Systrap mode's private calls exist only when its handler is installed.
     let systrap = ctx.world.fast_path.get().is_some();
     if call.nr == lxrun_loader::abi::SYS_LXRUN_EXEC && systrap {
         return result(handlers::exec::exec_for_stub(ctx, call));
