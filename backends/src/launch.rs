@@ -269,20 +269,8 @@ struct Child {
     by_fd: Option<(*const libc::c_char, u64)>,
 }
 
-/// mmap from the launch child (six arguments; fd -1).
-unsafe fn raw_mmap(addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
-    let ret: i64;
-    std::arch::asm!(
-        "syscall",
-        inlateout("rax") libc::SYS_mmap => ret,
-        in("rdi") addr, in("rsi") len, in("rdx") prot, in("r10") flags, in("r8") -1i64, in("r9") 0u64,
-        lateout("rcx") _, lateout("r11") _,
-        options(nostack)
-    );
-    ret
-}
-
-/// A system call with five arguments, touching no errno.
+/// A system call with five arguments (the sixth zero), touching no errno: mmap's fd is the
+/// fifth, its offset the sixth.
 pub(crate) unsafe fn raw6(n: i64, a: [u64; 5]) -> i64 {
     let ret: i64;
     std::arch::asm!(
@@ -300,15 +288,7 @@ pub(crate) unsafe fn raw6(n: i64, a: [u64; 5]) -> i64 {
 /// # Safety
 /// The arguments must be valid for syscall `n`.
 pub(crate) unsafe fn raw(n: i64, a: [u64; 4]) -> i64 {
-    let ret: i64;
-    std::arch::asm!(
-        "syscall",
-        inlateout("rax") n => ret,
-        in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") 0u64, in("r9") 0u64,
-        lateout("rcx") _, lateout("r11") _,
-        options(nostack)
-    );
-    ret
+    raw6(n, [a[0], a[1], a[2], a[3], 0])
 }
 
 /// The launch child: waits until lxrun has attached, installs the filter (handing its
@@ -342,7 +322,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> i32 {
             }
             let page = empty & !4095;
             let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
-            raw_mmap(page, 4096, libc::PROT_READ as u64, flags);
+            raw6(libc::SYS_mmap, [page, 4096, libc::PROT_READ as u64, flags, u64::MAX]);
         }
         // lxrun (Rust's runtime) ignores SIGPIPE; the guest must start with the default.
         let dfl = [0u64; 4]; // struct kernel_sigaction: SIG_DFL, no flags, no restorer, empty mask
