@@ -49,11 +49,17 @@ const READ_ATTEMPTS: &[(&str, &str)] = &[
 ];
 
 fn guest_run(backend: &str, script: &str, secret_path: &str) -> Outcome {
+    guest_run_in(backend, script, secret_path, &[])
+}
+
+/// `guest_run` with more lxrun options (binds) before the program.
+fn guest_run_in(backend: &str, script: &str, secret_path: &str, options: &[String]) -> Outcome {
     let wrapped = format!("d=$(mktemp -d) && cd \"$d\" && {{\n{script}\n}}; cd /; rm -rf \"$d\"; true");
     run_native(
         &Cmd::new(lxrun())
             .args(["--backend", backend, "--root"])
             .arg(debian_root())
+            .args(options)
             .args(["--", "/bin/bash", "-c", &wrapped])
             .env("SECRET", secret_path),
     )
@@ -205,4 +211,76 @@ fn racing_the_path_buffer_does_not_escape() {
         );
         assert_eq!(out.stdout_str(), "opened some, escaped 0\n", "[{backend}] {out}");
     }
+}
+
+#[test]
+fn swapping_a_directory_for_a_symlink_does_not_escape() {
+    // linux-binaries/swaprace swaps a directory and a symlink to `/` (RENAME_EXCHANGE) in a loop
+    // while other threads read the host secret's path through the name and create files
+    // beside it: lxrun's lookups act on descriptors they hold, so no swap takes them out.
+    ensure_built();
+    let (path, _) = secret();
+    let bin = binaries_dir().join("static");
+    let made = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("made-"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    let dir = path.parent().unwrap();
+    // On the host the swaps are real: a read reaches the secret (it loops until one does).
+    let scratch = std::env::temp_dir().join(format!("lxrun-swaprace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let native = run_native(
+        &Cmd::new(bin.join("swaprace"))
+            .arg(path)
+            .args(["100000000", "first"])
+            .cwd(&scratch),
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(
+        native.stdout_str().starts_with("opened some, escaped 1"),
+        "no race on the host: {native}"
+    );
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("made-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let mut failures = Vec::new();
+    for backend in backends() {
+        let out = guest_run_in(
+            backend,
+            &format!("/lxbin/swaprace {} 40000", path.display()),
+            "/nonexistent",
+            &[format!("--bind={}:/lxbin:ro", bin.display())],
+        );
+        let outside = made(dir);
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("made-") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        if !out.stdout_str().starts_with("opened some") {
+            failures.push(format!("[{backend}] the race never opened the decoy: {out}"));
+        }
+        // Known gap (docs/architecture.md): where ptrace carries an open (every open of the
+        // ptrace backend, openat2 in seccomp-ptrace mode), the guest's own call walks a host
+        // path the kernel reads from guest memory. Those reads are not asserted here.
+        let reads_checked = backend != "ptrace" && backend != "seccomp-ptrace";
+        let creates_checked = backend != "ptrace";
+        let stdout = out.stdout_str();
+        if (reads_checked && !stdout.starts_with("opened some, escaped 0,"))
+            || (creates_checked && (outside > 0 || !stdout.trim_end().ends_with("created outside 0")))
+        {
+            failures.push(format!("[{backend}] escaped; {outside} files made outside: {out}"));
+        }
+    }
+    assert_no_failures(&failures);
 }

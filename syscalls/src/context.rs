@@ -6,6 +6,7 @@ use crate::world::World;
 use crate::Errno;
 use lxrun_vfs::{Base, Guests, ProcPaths, Resolved, View};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::sync::Arc;
 
 /// The context of one trapped syscall.
@@ -38,6 +39,7 @@ impl SyscallCtx<'_> {
 impl SyscallCtx<'_> {
     /// Resolves a guest path as this thread sees it (its root, its cwd or `base`).
     pub fn resolve(&self, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        let _as_guest = self.as_guest()?;
         let (root, cwd) = self.dirs();
         let view = View {
             root: &root,
@@ -57,15 +59,22 @@ impl SyscallCtx<'_> {
         follow_last: bool,
         beneath: bool,
     ) -> Result<Resolved, Errno> {
+        let _as_guest = self.as_guest()?;
         let view = View {
             root,
             cwd: root,
             guests: self,
         };
-        if beneath {
-            return self.world.vfs.resolve_beneath(&view, path, follow_last);
+        self.world.vfs.resolve_within(&view, path, follow_last, beneath)
+    }
+
+    /// Once the guest has changed its credentials, lookups run with its filesystem ids, so the
+    /// kernel checks search permission on every directory of the walk for the guest.
+    fn as_guest(&self) -> Result<Option<crate::creds::AsGuest>, Errno> {
+        if !self.process.state().creds_changed {
+            return Ok(None);
         }
-        self.world.vfs.resolve(&view, Base::Cwd, path, follow_last)
+        crate::creds::AsGuest::enter(self.tid, crate::creds::Ids::Fs).map(Some)
     }
 
     /// The process's root and cwd as guest paths. With the host's own tree, chdir is not
@@ -79,6 +88,24 @@ impl SyscallCtx<'_> {
         }
         let fs = self.process.fs();
         (fs.root.clone(), fs.cwd.clone())
+    }
+
+    /// The guest path of the thread's current directory, from the kernel's cwd (the recorded
+    /// one where the kernel cannot name it: longer than a page).
+    pub fn guest_cwd(&self) -> Result<Vec<u8>, Errno> {
+        match std::fs::read_link(format!("/proc/{}/cwd", self.tid)) {
+            Ok(host) => {
+                let host = host.into_os_string().into_vec();
+                if host.ends_with(b" (deleted)")
+                    && std::fs::metadata(format!("/proc/{}/cwd", self.tid)).is_ok_and(|m| m.nlink() == 0)
+                {
+                    return Err(Errno::ENOENT);
+                }
+                self.world.vfs.guest_of(lxrun_vfs::path(&host)).ok_or(Errno::ENOENT)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => Ok(self.process.fs().cwd.clone()),
+            Err(e) => Err(Errno::from_io(&e)),
+        }
     }
 
     /// The object open as `fd` in this thread (for AT_EMPTY_PATH).
@@ -95,6 +122,21 @@ impl SyscallCtx<'_> {
 impl Guests for SyscallCtx<'_> {
     fn caller(&self) -> (i32, i32) {
         (self.tgid, self.tid)
+    }
+
+    fn borrow(&self, fd: Option<i32>) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        Some(match fd {
+            None => std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(format!("/proc/{}/cwd", self.tid))
+                .map(std::os::fd::OwnedFd::from)
+                .map_err(|e| Errno::from_io(&e)),
+            Some(fd) => {
+                crate::fds::borrow(self.tid, self.tgid, fd)
+                    .map_err(|e| if e == Errno::EBADF { e } else { Errno::EBADF })
+            }
+        })
     }
 
     fn process_paths(&self, pid: i32) -> Option<ProcPaths> {

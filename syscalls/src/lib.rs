@@ -5,6 +5,7 @@
 //! [`dispatch`] and carry out the [`Outcome`]; nothing in here knows which backend caught it.
 
 pub mod context;
+pub mod creds;
 pub mod fds;
 pub mod filter;
 mod handlers;

@@ -36,11 +36,12 @@ pub enum NewArg {
     Int(u64),
     /// Bytes placed in the guest's memory (paths carry their NUL); the argument points at them.
     Bytes(Vec<u8>),
-    /// A translated path (with its NUL), as `Bytes`, whose object lxrun's lookup holds open: a
-    /// backend that performs the call itself may use the descriptor instead of the path.
-    Opened {
-        path: Vec<u8>,
-        object: lxrun_vfs::Opened,
+    /// A translated path: how lxrun's own call reaches it without a walk the guest could
+    /// redirect (`target`, by descriptor), and the host path (with its NUL), which only the
+    /// ptrace backend still hands to the guest's kernel call.
+    Path {
+        host: Vec<u8>,
+        target: lxrun_vfs::Target,
     },
     /// A struct placed in the guest's memory whose pointer fields (at the given byte offsets)
     /// point at further bytes placed beside it (a msghdr and its new msg_name); a backend that

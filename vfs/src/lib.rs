@@ -21,7 +21,8 @@ pub use mounts::{MountKind, MountTable};
 
 use mounts::Components;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +54,9 @@ pub enum Special {
 pub struct Resolved {
     /// Canonical absolute path as the guest names it.
     pub guest: Vec<u8>,
-    /// Where that object lives (or would be created) on the host.
+    /// Where that object lives (or would be created) on the host, as the mount table says:
+    /// for messages, `--trace-host` and the ptrace backend's rewritten opens only. No call of
+    /// lxrun's walks it: they act on `opened` or `entry`.
     pub host: PathBuf,
     /// False when the final component does not exist (its parent does).
     pub exists: bool,
@@ -62,9 +65,64 @@ pub struct Resolved {
     /// A /proc file lxrun synthesizes.
     pub special: Option<Special>,
     /// The object itself (a final symlink not to be followed: the link), opened `O_PATH` by
-    /// the lookup that found it when that lookup was the kernel's: a call can act on it
-    /// without walking `host` again.
+    /// the lookup that found it, step by step from descriptors: the object the guest named at
+    /// the time of the lookup, whatever is renamed later.
     pub opened: Option<Opened>,
+    /// Its directory entry: the directory it is in, held open, and its name there (None for a
+    /// mount whose root is a file, or /proc's magic links: only the object reaches those).
+    pub entry: Option<(Opened, Vec<u8>)>,
+    /// The root of a mount (or of the process): its entry is no name in a directory of the
+    /// mount, and it can be neither removed nor renamed (EBUSY).
+    pub mount_root: bool,
+}
+
+/// How a call reaches a resolved object without walking its host path: the object by its
+/// descriptor, or a name in a directory held by descriptor, which the kernel looks up without
+/// following a symlink (the walker has decided every symlink already).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Through the descriptor's magic link (`/proc/self/fd/N`, followed: the object itself).
+    Object(Opened),
+    /// The entry `name` in directory `dir`; the call must not follow it.
+    Entry(Opened, Vec<u8>),
+}
+
+impl Target {
+    /// The path, for lxrun's own calls, that reaches the target: the descriptor's magic link,
+    /// or the name below the directory's (NUL-terminated). The kernel jumps to the descriptor's
+    /// file without a walk, so no rename or symlink swap can redirect it.
+    pub fn proc_path(&self) -> Vec<u8> {
+        use std::os::fd::AsRawFd;
+        let mut p = match self {
+            Target::Object(o) => format!("/proc/self/fd/{}", o.fd().as_raw_fd()).into_bytes(),
+            Target::Entry(dir, name) => {
+                let mut p = format!("/proc/self/fd/{}/", dir.fd().as_raw_fd()).into_bytes();
+                p.extend_from_slice(name);
+                p
+            }
+        };
+        p.push(0);
+        p
+    }
+
+    /// Whether the call must add its own "do not follow" flag (an entry).
+    pub fn is_entry(&self) -> bool {
+        matches!(self, Target::Entry(..))
+    }
+}
+
+impl Resolved {
+    /// How a call that `follows` a final symlink (or not) reaches this object: a following call
+    /// acts on the object the walker reached; a call that does not follow, or one that creates
+    /// the name, on the entry (a mount root that is a file has only its object).
+    pub fn target(&self, follows: bool) -> Option<Target> {
+        match (&self.opened, &self.entry) {
+            (Some(o), _) if follows => Some(Target::Object(o.clone())),
+            (_, Some((dir, name))) => Some(Target::Entry(dir.clone(), name.clone())),
+            (Some(o), None) => Some(Target::Object(o.clone())),
+            (None, None) => None,
+        }
+    }
 }
 
 /// An `O_PATH` descriptor of a resolved object, shared by the copies of its [`Resolved`].
@@ -72,6 +130,10 @@ pub struct Resolved {
 pub struct Opened(std::sync::Arc<std::os::fd::OwnedFd>);
 
 impl Opened {
+    pub fn new(fd: std::os::fd::OwnedFd) -> Opened {
+        Opened(std::sync::Arc::new(fd))
+    }
+
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         std::os::fd::AsFd::as_fd(&*self.0)
     }
@@ -82,6 +144,17 @@ impl Opened {
         // SAFETY: a File over our descriptor that is never dropped, so never closes it.
         let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(self.0.as_raw_fd()) });
         file.metadata()
+    }
+
+    /// Reopens the object with `flags` (through its magic link: the same inode, whatever its
+    /// name is now).
+    pub fn reopen(&self, flags: i32) -> std::io::Result<std::fs::File> {
+        use std::os::fd::AsRawFd;
+        std::fs::OpenOptions::new()
+            .read(flags & libc::O_ACCMODE != libc::O_WRONLY)
+            .write(flags & libc::O_ACCMODE != libc::O_RDONLY)
+            .custom_flags(flags & !libc::O_ACCMODE)
+            .open(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
     }
 }
 
@@ -108,6 +181,13 @@ pub trait Guests {
     fn caller(&self) -> (i32, i32);
     /// The paths of guest process (or thread) `pid`; None when lxrun does not run it.
     fn process_paths(&self, pid: i32) -> Option<ProcPaths>;
+    /// The calling thread's current directory (None) or its descriptor `fd`, as a descriptor
+    /// of lxrun's for the same file: where a relative lookup starts, what AT_EMPTY_PATH names.
+    /// None when lxrun cannot reach the thread (tests, tools): lookups then start from the
+    /// view's guest paths.
+    fn borrow(&self, _fd: Option<i32>) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        None
+    }
 }
 
 /// For lookups made outside any guest process (before the first one starts, or by tools): no
@@ -140,18 +220,20 @@ pub struct Vfs {
     /// lacks (`glue`), only when one is needed (most runs need none).
     glue_dir: PathBuf,
     /// The root mount's host directory, for the kernel's confined lookups (walk::fast).
-    root_fd: Option<std::os::fd::OwnedFd>,
+    root_fd: Option<Opened>,
+    /// Each mount's root (`mounts.mounts()`'s order), opened once: every lookup starts from
+    /// one of these and walks on from descriptors. None where the host lacks it.
+    mount_fds: Vec<Option<Opened>>,
 }
 
-/// An O_PATH descriptor of the directory the root mount stands on.
-fn open_root(mounts: &MountTable) -> Option<std::os::fd::OwnedFd> {
-    let host = &mounts.find(&[]).0.host;
+/// An O_PATH descriptor of `host` (following it: a mount's host path is canonical).
+fn open_path(host: &Path) -> Option<Opened> {
     std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(host)
         .ok()
-        .map(std::os::fd::OwnedFd::from)
+        .map(|f| Opened::new(f.into()))
 }
 
 fn comps(path: &[u8]) -> Components {
@@ -164,37 +246,63 @@ fn comps(path: &[u8]) -> Components {
 impl Vfs {
     /// A VFS over `mounts`; `glue_dir` is an empty directory lxrun owns.
     pub fn new(mounts: MountTable, glue_dir: PathBuf) -> Vfs {
-        let root_fd = open_root(&mounts);
+        let mount_fds: Vec<Option<Opened>> = mounts.mounts().iter().map(|m| open_path(&m.host)).collect();
+        let root_fd = mounts
+            .mounts()
+            .iter()
+            .position(|m| m.guest.is_empty())
+            .and_then(|i| mount_fds[i].clone())
+            .filter(|o| o.metadata().is_ok_and(|m| m.is_dir()));
         Vfs {
             mounts,
             glue_dir,
             root_fd,
+            mount_fds,
         }
+    }
+
+    /// The root of the mount at exactly guest path `at`, if one is there: (its descriptor,
+    /// None when the host lacks it).
+    pub(crate) fn mount_root(&self, at: &[Vec<u8>]) -> Option<Option<Opened>> {
+        let i = self.mounts.mounts().iter().position(|m| m.guest == at)?;
+        Some(self.mount_fds[i].clone())
     }
 
     /// The directory standing for guest directory `at`, which leads to a mount point but which
     /// the tree under it lacks: `GLUE/t/<at>`, made on first use with an entry for each name
     /// below it that leads on, so that listing it shows them as a real mount's parents would.
-    fn glue(&self, at: &[Vec<u8>]) -> PathBuf {
-        let under = |guest: &[Vec<u8>]| {
-            let mut host = self.glue_dir.join("t");
-            host.extend(guest.iter().map(|c| path(c)));
-            host
-        };
-        let host = under(at);
-        if std::fs::symlink_metadata(&host).is_err() {
-            // Every path down to every mount point below, at once: the glue is one tree.
-            // A failure shows as the directory's absence (ENOENT) to the call that needed it.
-            let _ = std::fs::create_dir_all(&host);
-            for m in self
-                .mounts
-                .mounts()
-                .iter()
-                .filter(|m| m.guest.len() > at.len() && m.guest.starts_with(at))
-            {
-                let _ = std::fs::create_dir_all(under(&m.guest));
+    /// Made and opened from descriptors, never following a symlink (the guest can write there).
+    fn glue(&self, at: &[Vec<u8>]) -> Result<Opened, Errno> {
+        let t = self.glue_dir.join("t");
+        let _ = std::fs::create_dir_all(&t);
+        let top = open_path(&t).ok_or(Errno::ENOENT)?;
+        let make = |guest: &[Vec<u8>]| -> Result<Opened, Errno> {
+            let mut dir = top.clone();
+            for c in guest {
+                let name = std::ffi::CString::new(c.as_slice()).map_err(|_| Errno::ENOENT)?;
+                // SAFETY: a valid C string; an existing name is fine.
+                unsafe { libc::mkdirat(dir.fd().as_raw_fd(), name.as_ptr(), 0o755) };
+                dir = walk::open_at(&dir, c, libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY)?;
             }
+            Ok(dir)
+        };
+        let here = make(at)?;
+        // Every path down to every mount point below, at once: the glue is one tree.
+        for m in self
+            .mounts
+            .mounts()
+            .iter()
+            .filter(|m| m.guest.len() > at.len() && m.guest.starts_with(at))
+        {
+            let _ = make(&m.guest);
         }
+        Ok(here)
+    }
+
+    /// The host path of the glue directory for `at` (for messages and reverse translation).
+    fn glue_path(&self, at: &[Vec<u8>]) -> PathBuf {
+        let mut host = self.glue_dir.join("t");
+        host.extend(at.iter().map(|c| path(c)));
         host
     }
 
@@ -226,21 +334,81 @@ impl Vfs {
     /// false), so creating calls can use the result; a missing directory on the way is ENOENT.
     pub fn resolve(&self, view: &View<'_>, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
         let start = if path.first() == Some(&b'/') {
-            Vec::new()
+            walk::Start::default()
         } else {
             match base {
-                Base::Cwd => comps(view.cwd),
-                Base::Fd(fd) => comps(&self.dir_of_fd(view, fd)?),
+                Base::Cwd => self.start_of(view, None)?,
+                Base::Fd(fd) => self.start_of(view, Some(fd))?,
             }
         };
         self.walker(view, false).resolve(start, path, follow_last)
     }
 
-    /// Resolves `path` from `view.cwd`, confined beneath `view.root` as openat2's
-    /// RESOLVE_BENEATH does: EXDEV where the lookup would leave it (an absolute path or
-    /// symlink, a `..` at the root).
+    /// Resolves `path` from `view.cwd` (a guest path, whatever the thread's own cwd is),
+    /// confined to `view.root` as openat2's RESOLVE_IN_ROOT does, or with `beneath` as its
+    /// RESOLVE_BENEATH: EXDEV where the lookup would leave it (an absolute path or symlink, a
+    /// `..` at the root).
+    pub fn resolve_within(
+        &self,
+        view: &View<'_>,
+        path: &[u8],
+        follow_last: bool,
+        beneath: bool,
+    ) -> Result<Resolved, Errno> {
+        let start = walk::Start {
+            comps: comps(view.cwd),
+            fd: None,
+        };
+        self.walker(view, beneath).resolve(start, path, follow_last)
+    }
+
+    /// [`Vfs::resolve_within`] with RESOLVE_BENEATH.
     pub fn resolve_beneath(&self, view: &View<'_>, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
-        self.walker(view, true).resolve(comps(view.cwd), path, follow_last)
+        self.resolve_within(view, path, follow_last, true)
+    }
+
+    /// Where a relative lookup starts: the calling thread's real directory (its cwd, or its
+    /// descriptor `fd`) when lxrun can reach it, named by reverse translation; else the view's
+    /// guest cwd (or the guest path of `fd`).
+    fn start_of(&self, view: &View<'_>, fd: Option<i32>) -> Result<walk::Start, Errno> {
+        let Some(dir) = view.guests.borrow(fd) else {
+            let comps = match fd {
+                None => comps(view.cwd),
+                Some(fd) => comps(&self.dir_of_fd(view, fd)?),
+            };
+            return Ok(walk::Start { comps, fd: None });
+        };
+        let dir = Opened::new(dir?);
+        let meta = dir.metadata().map_err(|e| Errno::from_io(&e))?;
+        if !meta.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        // Its name now (a cwd renamed since is named as it is now); a deleted directory keeps
+        // the name it had, for `..`.
+        let guest = std::fs::read_link(format!("/proc/self/fd/{}", dir.fd().as_raw_fd()))
+            .ok()
+            .and_then(|host| {
+                let host = host.into_os_string().into_vec();
+                let host = host.strip_suffix(b" (deleted)").unwrap_or(&host).to_vec();
+                self.guest_of(path(&host))
+            });
+        let comps = match (guest, fd) {
+            (Some(g), _) => comps(&g),
+            // Too long a name for the kernel to give (the guest's own record has it), or not in
+            // the guest's view at all: no descriptor to start from outside it.
+            (None, None) if self.cwd_matches(view, &meta) => comps(view.cwd),
+            (None, _) => return Err(Errno::ENOENT),
+        };
+        Ok(walk::Start { comps, fd: Some(dir) })
+    }
+
+    /// Whether the view's guest cwd still names the directory `meta` describes.
+    fn cwd_matches(&self, view: &View<'_>, meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.walker(view, false)
+            .open_canonical(&comps(view.cwd))
+            .and_then(|o| o.metadata().map_err(|e| Errno::from_io(&e)))
+            .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
     }
 
     fn walker<'a>(&'a self, view: &View<'a>, beneath: bool) -> walk::Walk<'a> {
@@ -259,12 +427,23 @@ impl Vfs {
         self.walker(view, false).proc_link(&comps(guest))
     }
 
-    /// The object open as `fd` in the calling thread (for `AT_EMPTY_PATH`).
+    /// The object open as `fd` in the calling thread (for `AT_EMPTY_PATH` and the calls that
+    /// act on a descriptor): the file itself when lxrun can borrow it, named by reverse
+    /// translation, with the read-only flag of the mount it is on.
     pub fn resolve_fd(&self, view: &View<'_>, fd: i32) -> Result<Resolved, Errno> {
         let (_, tid) = view.guests.caller();
         let magic = PathBuf::from(format!("/proc/{tid}/fd/{fd}"));
-        let host = std::fs::read_link(&magic).map_err(|_| Errno::EBADF)?;
+        let opened = match view.guests.borrow(Some(fd)) {
+            Some(file) => Some(Opened::new(file?)),
+            None => None,
+        };
+        let link = match &opened {
+            Some(o) => PathBuf::from(format!("/proc/self/fd/{}", o.fd().as_raw_fd())),
+            None => magic.clone(),
+        };
+        let host = std::fs::read_link(&link).map_err(|_| Errno::EBADF)?;
         let guest = self.guest_of(&host);
+        let readonly = guest.as_deref().is_some_and(|g| self.mounts.find(&comps(g)).0.readonly);
         Ok(Resolved {
             guest: guest.unwrap_or_else(|| host.as_os_str().as_bytes().to_vec()),
             host: if host.is_absolute() && host.exists() {
@@ -273,9 +452,11 @@ impl Vfs {
                 magic
             },
             exists: true,
-            readonly: false,
+            readonly,
             special: None,
-            opened: None,
+            opened,
+            entry: None,
+            mount_root: false,
         })
     }
 

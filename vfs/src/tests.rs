@@ -194,8 +194,14 @@ fn kernel_with(root: &Path, path: &str, resolve: u64) -> Result<PathBuf, Errno> 
             mode: 0,
             resolve,
         };
-        let fd = libc::syscall(libc::SYS_openat2, dir, p.as_ptr(), &how, size_of::<OpenHow>()) as i32;
-        let err = Errno::last();
+        // A rename anywhere (the race test's) makes a confined `..` EAGAIN: ask again.
+        let (fd, err) = loop {
+            let fd = libc::syscall(libc::SYS_openat2, dir, p.as_ptr(), &how, size_of::<OpenHow>()) as i32;
+            let err = Errno::last();
+            if fd >= 0 || err != Errno::EAGAIN {
+                break (fd, err);
+            }
+        };
         libc::close(dir);
         if fd < 0 {
             return Err(err);
@@ -269,6 +275,25 @@ fn dotdot_after_a_missing_directory_is_enoent() {
     );
 }
 
+/// A resolution without its descriptors (each lookup opens its own).
+fn unopened(r: Result<Resolved, Errno>) -> Result<(Vec<u8>, PathBuf, bool, bool, bool), Errno> {
+    r.map(|r| (r.guest, r.host, r.exists, r.readonly, r.mount_root))
+}
+
+/// (device, inode).
+type FileId = (u64, u64);
+
+/// What a resolution's descriptors hold: (device, inode) of the object and of the entry's
+/// directory, and the entry's name.
+fn same_object(r: &Resolved) -> (Option<FileId>, Option<(FileId, Vec<u8>)>) {
+    use std::os::unix::fs::MetadataExt;
+    let id = |o: &crate::Opened| o.metadata().map(|m| (m.dev(), m.ino())).unwrap();
+    (
+        r.opened.as_ref().map(id),
+        r.entry.as_ref().map(|(d, n)| (id(d), n.clone())),
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
     #[test]
@@ -284,10 +309,11 @@ proptest! {
         let view = View { root: b"/", cwd: b"/", guests: &NoGuests };
         // The kernel-assisted fast path and the walker alone agree on everything but the
         // descriptor only the kernel's lookup leaves open.
-        let unopened = |r: Result<Resolved, Errno>| r.map(|r| Resolved { opened: None, ..r });
         for follow in [true, false] {
             let walker = vfs().without_fast_path();
-            prop_assert_eq!(unopened(v.resolve(&view, Base::Cwd, path.as_bytes(), follow)), walker.resolve(&view, Base::Cwd, path.as_bytes(), follow), "{}", path);
+            let (fast, slow) = (v.resolve(&view, Base::Cwd, path.as_bytes(), follow), walker.resolve(&view, Base::Cwd, path.as_bytes(), follow));
+            prop_assert_eq!(fast.as_ref().map(same_object), slow.as_ref().map(same_object), "{}", path);
+            prop_assert_eq!(unopened(fast), unopened(slow), "{}", path);
         }
         match v.resolve(&view, Base::Cwd, path.as_bytes(), true) {
             Ok(r) => {
@@ -329,4 +355,73 @@ proptest! {
         };
         prop_assert_eq!(ours, kernel_with(&host, &path, RESOLVE_BENEATH), "{}", path);
     }
+}
+/// A directory and a symlink to `/` swapped (RENAME_EXCHANGE) in a loop by a second thread
+/// while lookups go through the name: each lookup is the decoy inside the root, or fails, and
+/// none reaches the host file of the same name (the walk acts on descriptors it holds, not on
+/// a host path the kernel walks again).
+#[test]
+fn a_swap_race_never_leaves_the_root() {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let secret_dir = std::env::temp_dir().join(format!("lxrun-vfs-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    let secret = secret_dir.join("secret");
+    std::fs::write(&secret, "host").unwrap();
+    let secret_id = std::fs::metadata(&secret).map(|m| (m.dev(), m.ino())).unwrap();
+    let root = std::env::temp_dir().join(format!("lxrun-vfs-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let rel = secret.strip_prefix("/").unwrap();
+    std::fs::create_dir_all(root.join("d").join(rel.parent().unwrap())).unwrap();
+    std::fs::write(root.join("d").join(rel), "decoy").unwrap();
+    symlink("/", root.join("s")).unwrap();
+    let root = std::fs::canonicalize(root).unwrap();
+    // Both ways of resolving: the kernel-assisted fast path, and the walker alone.
+    let fast = Vfs::new(MountTable::new(root.clone()), root.clone());
+    let walker = Vfs::new(MountTable::new(root.clone()), root.clone()).without_fast_path();
+    let stop = AtomicBool::new(false);
+    let (d, s) = (
+        CString::new(root.join("d").as_os_str().as_bytes()).unwrap(),
+        CString::new(root.join("s").as_os_str().as_bytes()).unwrap(),
+    );
+    let path = format!("/d/{}", rel.display());
+    let (mut decoys, mut escapes) = (0, 0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: two valid C strings.
+                unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        d.as_ptr(),
+                        libc::AT_FDCWD,
+                        s.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    );
+                }
+            }
+        });
+        let view = View {
+            root: b"/",
+            cwd: b"/",
+            guests: &NoGuests,
+        };
+        for i in 0..20_000 {
+            let v = if i % 2 == 0 { &fast } else { &walker };
+            if let Ok(r) = v.resolve(&view, Base::Cwd, path.as_bytes(), true) {
+                let Some(o) = r.opened else { continue };
+                let m = o.metadata().unwrap();
+                if (m.dev(), m.ino()) == secret_id {
+                    escapes += 1;
+                } else {
+                    decoys += 1;
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&secret_dir);
+    assert_eq!(escapes, 0, "lookups reached the host file ({decoys} reached the decoy)");
+    assert!(decoys > 0, "the race never let a lookup through");
 }

@@ -363,6 +363,15 @@ impl Tracer<'_> {
                     skip(pid, e.as_return())?;
                 }
             },
+            // Performed by lxrun on descriptors, the result injected: no path for the kernel to
+            // read from memory another guest thread can write.
+            Outcome::Rewrite(args) if performs(&call, &args) => {
+                match crate::seccomp::perform::perform(&ctx, &call, &args) {
+                    Ok(crate::seccomp::perform::Done::Value(v)) => skip(pid, v)?,
+                    Ok(crate::seccomp::perform::Done::NewFd { .. }) => skip(pid, Errno::ENOSYS.as_return())?,
+                    Err(e) => skip(pid, e.as_return())?,
+                }
+            }
             Outcome::Rewrite(args) => match rewrite(&ctx.mem, call.sp, &args) {
                 Ok(values) => {
                     let mut regs = get_regs(pid)?;
@@ -386,6 +395,19 @@ impl Tracer<'_> {
     }
 }
 
+/// Whether lxrun performs a rewritten call itself rather than the guest: every call with a
+/// performing spec that answers a plain value and cannot wait (opens, which must leave a
+/// descriptor in the guest, and connect and sends, which may wait for a peer, stay the
+/// guest's own calls with rewritten arguments).
+fn performs(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> bool {
+    let Some(entry) = lxrun_syscalls::table::lookup(call.nr) else {
+        return false;
+    };
+    let plain = lxrun_syscalls::proxy::spec(entry.name).is_some_and(|s| s.ret == lxrun_syscalls::proxy::Ret::Int);
+    let waits = matches!(entry.name, "connect" | "sendto" | "sendmsg");
+    plain && !waits && !args.iter().any(|(_, a)| matches!(a, NewArg::Struct { .. }))
+}
+
 /// Places a rewrite's new bytes in scratch memory; the (argument, value) pairs to set.
 fn rewrite(mem: &GuestMemory, sp: u64, args: &[(usize, NewArg)]) -> Result<Vec<(usize, u64)>, Errno> {
     let mut s = scratch::Scratch::new(sp)?;
@@ -393,7 +415,7 @@ fn rewrite(mem: &GuestMemory, sp: u64, args: &[(usize, NewArg)]) -> Result<Vec<(
     for (i, a) in args {
         let v = match a {
             NewArg::Int(v) => *v,
-            NewArg::Bytes(b) | NewArg::Opened { path: b, .. } => s.push(b.clone())?,
+            NewArg::Bytes(b) | NewArg::Path { host: b, .. } => s.push(b.clone())?,
             NewArg::Struct { bytes, pointers } => {
                 let mut bytes = bytes.clone();
                 for (offset, target) in pointers {

@@ -6,7 +6,7 @@
 mod accept;
 pub(crate) mod fast_path;
 mod open_path;
-mod perform;
+pub(crate) mod perform;
 mod sendmsg;
 pub(crate) mod systrap;
 
@@ -309,13 +309,23 @@ fn may_wait(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
         return false;
     }
     let meta = match args.iter().find(|(i, _)| *i == path_arg) {
-        // The object the lookup holds open: no second walk.
-        Some((_, NewArg::Opened { object, .. })) => object.metadata(),
+        // The object the lookup holds open, or its entry: no second walk.
+        Some((_, NewArg::Path { target, .. })) => match target {
+            lxrun_vfs::Target::Object(object) => object.metadata(),
+            lxrun_vfs::Target::Entry(dir, name) => entry_metadata(dir, name),
+        },
         Some((_, NewArg::Bytes(path))) => std::fs::metadata(lxrun_vfs::path(path.strip_suffix(b"\0").unwrap_or(path))),
         _ => return false,
     };
     meta.map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
         .unwrap_or(false)
+}
+
+/// The metadata of `name` in directory `dir`, not followed.
+fn entry_metadata(dir: &lxrun_vfs::Opened, name: &[u8]) -> std::io::Result<std::fs::Metadata> {
+    let mut p = format!("/proc/self/fd/{}/", dir.fd().as_raw_fd()).into_bytes();
+    p.extend_from_slice(name);
+    std::fs::symlink_metadata(lxrun_vfs::path(&p))
 }
 
 /// Installs `host` in the guest as the call's result (ADDFD with SEND: one atomic step).

@@ -3,9 +3,11 @@
 //! copied from the guest once, outputs copied back, guest fds borrowed with pidfd_getfd.
 
 use super::sendmsg;
+use lxrun_syscalls::creds::{AsGuest, Ids};
 use lxrun_syscalls::memory::GuestPtr;
 use lxrun_syscalls::proxy::{self, Arg, Ret, Size};
 use lxrun_syscalls::{table, Errno, NewArg, SyscallArgs, SyscallCtx};
+use lxrun_vfs::Target;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// What the call produced.
@@ -35,19 +37,6 @@ fn size(s: Size, args: &[u64; 6]) -> Result<usize, Errno> {
 pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usize, NewArg)]) -> Result<Done, Errno> {
     let entry = table::lookup(call.nr).ok_or(Errno::ENOSYS)?;
     let creds_changed = ctx.process.state().creds_changed;
-    // The lookup that opened the object ran with lxrun's credentials: use it only while they
-    // are the guest's.
-    if !creds_changed {
-        if let Some((name, at, object)) = on_object(entry.name, call, rewrite) {
-            let done = run(ctx, name, &at, &[(1, NewArg::Bytes(vec![0]))], Some(object));
-            // readlinkat(fd, "") of what is no symlink says ENOENT where readlink says EINVAL
-            // (the object exists: the descriptor holds it).
-            return match done {
-                Err(Errno::ENOENT) if name == "readlinkat" => Err(Errno::EINVAL),
-                done => done,
-            };
-        }
-    }
     if creds_changed {
         // access(2) checks with the real ids (unless AT_EACCESS): as faccessat2 with
         // AT_EACCESS under the guest's real ids, since lxrun's own real id is not the guest's.
@@ -56,12 +45,46 @@ pub(crate) fn perform(ctx: &SyscallCtx<'_>, call: &SyscallArgs, rewrite: &[(usiz
             return run(ctx, "faccessat2", &at, &rewrite, None);
         }
     }
-    let _as_guest = if creds_changed {
-        Some(AsGuest::enter(ctx.tid, Ids::Fs)?)
-    } else {
-        None
-    };
+    // The lookup ran with the guest's credentials (SyscallCtx::resolve), so the descriptor it
+    // left open may stand for the path.
+    if let Some((name, at, object)) = on_object(entry.name, call, rewrite) {
+        let _as_guest = creds_changed.then(|| AsGuest::enter(ctx.tid, Ids::Fs)).transpose()?;
+        let done = run(ctx, name, &at, &[(1, NewArg::Bytes(vec![0]))], Some(object));
+        // readlinkat(fd, "") of what is no symlink says ENOENT where readlink says EINVAL
+        // (the object exists: the descriptor holds it).
+        return match done {
+            Err(Errno::ENOENT) if name == "readlinkat" => Err(Errno::EINVAL),
+            done => done,
+        };
+    }
+    let _as_guest = creds_changed.then(|| AsGuest::enter(ctx.tid, Ids::Fs)).transpose()?;
+    if let Some((open, rewrite)) = creat_as_open(entry.name, call, rewrite) {
+        return run(ctx, "open", &open, &rewrite, None);
+    }
     run(ctx, entry.name, call, rewrite, None)
+}
+
+/// creat of a name that does not exist yet, as the open it is, not following the entry (creat
+/// itself would follow a symlink swapped in since the lookup).
+fn creat_as_open(
+    name: &str,
+    call: &SyscallArgs,
+    rewrite: &[(usize, NewArg)],
+) -> Option<(SyscallArgs, Vec<(usize, NewArg)>)> {
+    if name != "creat"
+        || !rewrite
+            .iter()
+            .any(|(_, a)| matches!(a, NewArg::Path { target, .. } if target.is_entry()))
+    {
+        return None;
+    }
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_NOFOLLOW;
+    let open = SyscallArgs {
+        nr: libc::SYS_open as u64,
+        args: [call.args[0], flags as u64, call.args[1], 0, 0, 0],
+        ..*call
+    };
+    Some((open, rewrite.to_vec()))
 }
 
 /// access, faccessat and faccessat2 without AT_EACCESS, as faccessat2 with it (and the path's
@@ -133,7 +156,10 @@ fn on_object(name: &str, call: &SyscallArgs, rewrite: &[(usize, NewArg)]) -> Opt
         _ => return None,
     };
     let object = rewrite.iter().find_map(|(i, arg)| match arg {
-        NewArg::Opened { object, .. } if *i == path => Some(object.fd().as_raw_fd()),
+        NewArg::Path {
+            target: Target::Object(object),
+            ..
+        } if *i == path => Some(object.fd().as_raw_fd()),
         _ => None,
     })?;
     let at_call = SyscallArgs {
@@ -170,14 +196,28 @@ fn run(
         args[i] = match (kind, replaced(i)) {
             // The socket is argument 0, already borrowed.
             (Arg::MsgHdr, rewrite) => sendmsg::msghdr(ctx, args[0] as i32, raw[i], rewrite, &mut lent)?,
-            (_, Some(NewArg::Bytes(b) | NewArg::Opened { path: b, .. })) => lent.push(b.clone()),
+            // An entry in a directory lxrun holds: the name beside the dirfd that is now that
+            // directory, else through the descriptor's magic link.
+            (_, Some(NewArg::Path { target, .. })) => match target {
+                Target::Entry(_, name) if i > 0 && spec.args[i - 1] == Arg::DirFd => {
+                    lent.push([name.as_slice(), b"\0"].concat())
+                }
+                _ => lent.push(target.proc_path()),
+            },
+            (_, Some(NewArg::Bytes(b))) => lent.push(b.clone()),
             (_, Some(NewArg::Struct { .. })) => return Err(Errno::ENOSYS),
             (Arg::Int, _) => raw[i],
             (Arg::Mode, _) => raw[i] & !u64::from(umask),
             (Arg::DirFd, _) if i == 0 && object.is_some() => object.map_or(0, |fd| fd as u64),
             (Arg::DirFd, _) => {
-                let next_is_absolute = matches!(replaced(i + 1), Some(NewArg::Bytes(_) | NewArg::Opened { .. }));
-                if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
+                let next_is_absolute = matches!(replaced(i + 1), Some(NewArg::Bytes(_) | NewArg::Path { .. }));
+                if let Some(NewArg::Path {
+                    target: Target::Entry(dir, _),
+                    ..
+                }) = replaced(i + 1)
+                {
+                    dir.fd().as_raw_fd() as u64
+                } else if next_is_absolute || raw[i] as i32 == libc::AT_FDCWD {
                     libc::AT_FDCWD as u64
                 } else {
                     lent.borrow(ctx, raw[i] as i32)? as u64
@@ -330,106 +370,4 @@ fn xattr_args(ctx: &SyscallCtx<'_>, ptr: u64, usize: u64, get: bool, lent: &mut 
         args[0..8].copy_from_slice(&at.to_le_bytes());
     }
     Ok(lent.push(args))
-}
-
-/// The calling worker thread takes a guest thread's filesystem credentials for one call, and
-/// gets its own back when dropped. (setfsuid, setfsgid and setgroups as raw syscalls act on
-/// the calling thread only; glibc's wrappers would change every thread of lxrun.)
-pub(crate) struct AsGuest {
-    uid: u32,
-    gid: u32,
-    groups: Vec<libc::gid_t>,
-}
-
-/// Which of a thread's ids a call on its behalf takes.
-#[derive(Clone, Copy)]
-pub(crate) enum Ids {
-    /// The filesystem ids (what the kernel checks for almost every call).
-    Fs,
-    /// The real ids (what access(2) checks).
-    Real,
-}
-
-/// What /proc/TID/status says of a thread's ids and capabilities.
-pub(crate) struct Status {
-    /// Real, effective, saved and filesystem ids.
-    pub(crate) uid: [u32; 4],
-    pub(crate) gid: [u32; 4],
-    pub(crate) groups: Vec<libc::gid_t>,
-    /// The effective capabilities.
-    cap_eff: u64,
-}
-
-impl Status {
-    /// Thread `tid`'s (0: lxrun's own).
-    pub(crate) fn of(tid: i32) -> Option<Status> {
-        let path = if tid == 0 {
-            "/proc/thread-self/status".to_string()
-        } else {
-            format!("/proc/{tid}/status")
-        };
-        let status = std::fs::read_to_string(path).ok()?;
-        let field = |key: &str| status.lines().find_map(|l| l.strip_prefix(key));
-        let ids = |key: &str| -> Option<[u32; 4]> {
-            let mut ids = field(key)?.split_whitespace().map(|x| x.parse().ok());
-            Some([ids.next()??, ids.next()??, ids.next()??, ids.next()??])
-        };
-        Some(Status {
-            uid: ids("Uid:")?,
-            gid: ids("Gid:")?,
-            groups: field("Groups:")
-                .map(|g| g.split_whitespace().filter_map(|x| x.parse().ok()).collect())
-                .unwrap_or_default(),
-            cap_eff: u64::from_str_radix(field("CapEff:")?.trim(), 16).ok()?,
-        })
-    }
-
-    pub(crate) fn has_cap(&self, cap: u32) -> bool {
-        self.cap_eff & (1u64 << cap) != 0
-    }
-}
-
-/// The uid and gid of kind `ids`, and the groups, of thread `tid`.
-fn guest_ids(tid: i32, ids: Ids) -> Option<(u32, u32, Vec<libc::gid_t>)> {
-    let s = Status::of(tid)?;
-    let index = match ids {
-        Ids::Real => 0,
-        Ids::Fs => 3,
-    };
-    Some((s.uid[index], s.gid[index], s.groups))
-}
-
-impl AsGuest {
-    pub(crate) fn enter(tid: i32, ids: Ids) -> Result<AsGuest, Errno> {
-        let (uid, gid, groups) = guest_ids(tid, ids).ok_or(Errno::ESRCH)?;
-        // SAFETY: plain id queries and per-thread id changes, undone in Drop.
-        unsafe {
-            let mine = AsGuest {
-                uid: libc::syscall(libc::SYS_setfsuid, -1i32) as u32,
-                gid: libc::syscall(libc::SYS_setfsgid, -1i32) as u32,
-                groups: {
-                    let n = libc::getgroups(0, std::ptr::null_mut()).max(0) as usize;
-                    let mut g = vec![0; n];
-                    let n = libc::getgroups(n as i32, g.as_mut_ptr()).max(0) as usize;
-                    g.truncate(n);
-                    g
-                },
-            };
-            libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
-            libc::syscall(libc::SYS_setfsgid, gid);
-            libc::syscall(libc::SYS_setfsuid, uid);
-            Ok(mine)
-        }
-    }
-}
-
-impl Drop for AsGuest {
-    fn drop(&mut self) {
-        // SAFETY: restoring this thread's own ids.
-        unsafe {
-            libc::syscall(libc::SYS_setfsuid, self.uid);
-            libc::syscall(libc::SYS_setfsgid, self.gid);
-            libc::syscall(libc::SYS_setgroups, self.groups.len(), self.groups.as_ptr());
-        }
-    }
 }

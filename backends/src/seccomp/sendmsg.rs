@@ -17,7 +17,8 @@
 //! lxrun ignores SIGPIPE: a performed send that fails with EPIPE raises none in the guest. An
 //! AF_UNIX send with a name (the only one performed) fails before that could happen.
 
-use super::perform::{Lent, Status, MAX_BUF};
+use super::perform::{Lent, MAX_BUF};
+use lxrun_syscalls::creds::Status;
 use lxrun_syscalls::{Errno, NewArg, SyscallCtx};
 
 /// sizeof(struct msghdr) and its fields' offsets.

@@ -16,9 +16,9 @@ use lxrun_loader::plan::LoadPlan;
 use lxrun_loader::script::{self, PREFIX_LEN};
 use lxrun_loader::LoadError;
 use lxrun_vfs::{Base, Resolved, PATH_MAX};
-use std::ffi::CString;
+
 use std::fs::File;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 /// More argv entries than this is E2BIG (Linux's own limit is the stack size / 4).
@@ -209,13 +209,17 @@ fn existing(r: Resolved) -> Result<Resolved, Errno> {
     }
 }
 
+/// Opens the object the lookup found for reading (the same file, whatever its name is now).
+fn reopen(r: &Resolved) -> Result<File, Errno> {
+    let object = r.opened.as_ref().ok_or(Errno::ENOENT)?;
+    object
+        .reopen(libc::O_RDONLY | libc::O_CLOEXEC)
+        .map_err(|e| Errno::from_io(&e))
+}
+
 /// Opens a program file the way execve would accept it: a regular file the caller may execute.
 fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&r.host)
-        .map_err(|e| ExecFailure::new(Errno::from_io(&e), Errno::from_io(&e).description()))?;
+    let file = reopen(r).map_err(|e| ExecFailure::new(e, e.description()))?;
     let meta = file
         .metadata()
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
@@ -231,9 +235,17 @@ fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
         };
         return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
     }
-    let c = CString::new(r.host.as_os_str().as_bytes()).map_err(|_| ExecFailure::new(Errno::ENOENT, "bad path"))?;
-    // SAFETY: `c` is a valid NUL-terminated path.
-    if unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) } != 0 {
+    // SAFETY: an empty C string and the descriptor of the file being checked.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            libc::X_OK,
+            libc::AT_EACCESS | libc::AT_EMPTY_PATH,
+        )
+    } != 0
+    {
         let e = Errno::last();
         return Err(ExecFailure::new(
             e,
@@ -267,8 +279,7 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage,
         .resolve(Base::Cwd, path, true)
         .and_then(existing)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
-    let file = File::open(&r.host)
-        .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot open")))?;
+    let file = reopen(&r).map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: cannot open")))?;
     // Linux answers ELIBBAD for an interpreter it cannot load.
     let source = FileSource::new(&file)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot stat it")))?;

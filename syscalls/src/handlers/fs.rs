@@ -1,14 +1,13 @@
 //! Filesystem calls whose answers carry paths (readlink, getcwd) or change the process's view
 //! (chdir, fchdir, chroot).
 
-use super::path::{host_arg, read_path};
+use super::path::{path_arg, read_path};
 use crate::context::SyscallCtx;
 use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
 use lxrun_vfs::{Base, View};
-use std::ffi::CString;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 
 pub(crate) fn readlink(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [path, buf, size, ..] = call.args;
@@ -62,30 +61,52 @@ fn readlink_common(
     if !r.exists {
         return Err(Errno::ENOENT);
     }
-    Ok(Outcome::Rewrite(vec![(path_arg, host_arg(&r))]))
+    Ok(Outcome::Rewrite(vec![(path_arg, self::path_arg(&r, false)?)]))
 }
 
+/// getcwd from the kernel's cwd of the thread, named by reverse translation: a directory
+/// renamed since the chdir is named as it is now, a deleted one is ENOENT, one outside the
+/// process's root is `(unreachable)` as Linux says.
 pub(crate) fn getcwd(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let [buf, size, ..] = call.args;
-    let cwd = ctx.process.fs().cwd.clone();
-    if (cwd.len() + 1) as u64 > size {
+    let cwd = ctx.guest_cwd()?;
+    let root = ctx.process.fs().root.clone();
+    let mut bytes = if root == b"/" {
+        cwd
+    } else if cwd == root {
+        b"/".to_vec()
+    } else if cwd.starts_with(&root) && cwd.get(root.len()) == Some(&b'/') {
+        cwd[root.len()..].to_vec()
+    } else {
+        [b"(unreachable)".as_slice(), &cwd].concat()
+    };
+    if (bytes.len() + 1) as u64 > size {
         return Err(Errno::ERANGE);
     }
-    let mut bytes = cwd;
     bytes.push(0);
     ctx.mem.write_bytes(buf, &bytes)?;
     Ok(Outcome::Return(bytes.len() as i64))
 }
 
-/// Checks that `host` is a directory the guest may enter.
-fn enterable(host: &std::path::Path) -> Result<(), Errno> {
-    let meta = std::fs::metadata(host).map_err(|e| Errno::from_io(&e))?;
+/// Checks that the resolved object is a directory the guest may enter (search permission,
+/// checked on the object the lookup holds).
+fn enterable(r: &lxrun_vfs::Resolved) -> Result<(), Errno> {
+    let dir = r.opened.as_ref().ok_or(Errno::ENOENT)?;
+    let meta = dir.metadata().map_err(|e| Errno::from_io(&e))?;
     if !meta.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    let c = CString::new(host.as_os_str().as_bytes()).map_err(|_| Errno::ENOENT)?;
-    // SAFETY: `c` is a valid C string.
-    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+    // SAFETY: an empty C string and a descriptor we hold.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            dir.fd().as_raw_fd(),
+            c"".as_ptr(),
+            libc::X_OK,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if rc != 0 {
         return Err(Errno::last());
     }
     Ok(())
@@ -97,10 +118,18 @@ pub(crate) fn chdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     if !r.exists {
         return Err(Errno::ENOENT);
     }
-    enterable(&r.host)?;
-    ctx.process.fs().cwd = r.guest;
-    // The host's idea of the cwd follows, so the kernel's relative lookups agree with ours.
+    enterable(&r)?;
+    ctx.process.fs().cwd = r.guest.clone();
+    // The host's cwd follows, so the kernel's relative lookups agree with ours: the host path
+    // (the ptrace backend writes it for the guest's own chdir), or, where that is too long for
+    // the kernel, lxrun's descriptor of the directory.
     let mut host = r.host.as_os_str().as_bytes().to_vec();
+    if host.len() >= lxrun_vfs::PATH_MAX {
+        let dir = r.opened.as_ref().ok_or(Errno::ENOENT)?;
+        let fd = dir.fd().try_clone_to_owned().map_err(|e| Errno::from_io(&e))?;
+        host = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into_bytes();
+        ctx.world.hold(ctx.tid, fd);
+    }
     host.push(0);
     Ok(Outcome::Rewrite(vec![(0, NewArg::Bytes(host))]))
 }
@@ -108,7 +137,7 @@ pub(crate) fn chdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
 pub(crate) fn fchdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let fd = call.args[0] as i32;
     let r = ctx.resolve_fd(fd)?;
-    enterable(&r.host)?;
+    enterable(&r)?;
     ctx.process.fs().cwd = r.guest;
     Ok(Outcome::Continue)
 }
@@ -124,7 +153,7 @@ pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     if !r.exists {
         return Err(Errno::ENOENT);
     }
-    enterable(&r.host)?;
+    enterable(&r)?;
     ctx.process.fs().root = r.guest;
     Ok(Outcome::Return(0))
 }
@@ -135,18 +164,19 @@ pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
 /// as chdir records it.
 pub(crate) fn chdir_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let install = ctx.install_fd.ok_or(Errno::ENOSYS)?;
-    let Outcome::Rewrite(args) = chdir(ctx, call)? else {
-        return Err(Errno::ENOSYS);
-    };
-    let Some((_, NewArg::Bytes(host))) = args.first() else {
-        return Err(Errno::ENOSYS);
-    };
-    let host = host.strip_suffix(b"\0").unwrap_or(host);
-    let dir = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(lxrun_vfs::path(host))
+    let path = read_path(ctx, call.args[0])?;
+    let r = ctx.resolve(Base::Cwd, &path, true)?;
+    if !r.exists {
+        return Err(Errno::ENOENT);
+    }
+    enterable(&r)?;
+    let dir = r
+        .opened
+        .as_ref()
+        .ok_or(Errno::ENOENT)?
+        .reopen(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
         .map_err(|e| Errno::from_io(&e))?;
+    ctx.process.fs().cwd = r.guest;
     Ok(Outcome::Return(i64::from(install(
         std::os::fd::AsFd::as_fd(&dir),
         None,

@@ -47,6 +47,8 @@ struct PathArg {
     empty_path: Option<usize>,
     /// A NULL path means the dirfd itself (utimensat, fanotify_mark).
     null_ok: bool,
+    /// A following call that may create the name (creat).
+    creates: bool,
 }
 
 const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
@@ -57,6 +59,7 @@ const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
         writes,
         empty_path: None,
         null_ok: false,
+        creates: false,
     }
 }
 
@@ -68,6 +71,7 @@ const fn at(dirfd: usize, path: usize, follow: Follow, writes: Writes) -> PathAr
         writes,
         empty_path: None,
         null_ok: false,
+        creates: false,
     }
 }
 
@@ -136,16 +140,41 @@ fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<
     Ok(Some(r))
 }
 
-pub(super) fn host_arg(r: &Resolved) -> NewArg {
-    let mut bytes = r.host.as_os_str().as_bytes().to_vec();
-    bytes.push(0);
-    match &r.opened {
-        Some(object) => NewArg::Opened {
-            path: bytes,
-            object: object.clone(),
-        },
-        None => NewArg::Bytes(bytes),
+/// The replacement for a path argument that names `r`, for a call that `follows` a final
+/// symlink or not.
+pub(super) fn path_arg(r: &Resolved, follows: bool) -> Result<NewArg, Errno> {
+    let mut host = r.host.as_os_str().as_bytes().to_vec();
+    host.push(0);
+    let target = r.target(follows).ok_or(Errno::ENOENT)?;
+    Ok(NewArg::Path { host, target })
+}
+
+/// The new arguments for path argument `a` resolved as `r`: the path, and when the call acts on
+/// an entry, its flags changed so that the kernel does not follow it (the walker has followed
+/// every symlink it had to; one swapped in since must not be). A following call that names
+/// nothing fails as it would have on the kernel's walk, unless it creates the name.
+fn arg_of(call: &SyscallArgs, a: &PathArg, r: &Resolved) -> Result<Vec<(usize, NewArg)>, Errno> {
+    let follows = follows(a.follow, call);
+    // An open reaches an existing object by its entry too (with O_NOFOLLOW): no magic link,
+    // which openat2's RESOLVE_NO_MAGICLINKS would refuse.
+    let new = path_arg(r, follows && !matches!(a.follow, Follow::Open(_)))?;
+    let NewArg::Path { target, .. } = &new else {
+        return Ok(vec![(a.path, new)]);
+    };
+    let mut out = Vec::with_capacity(2);
+    if follows && target.is_entry() {
+        // (the open's entry: the walker's answer, the final symlink followed already)
+        match a.follow {
+            Follow::Unless(i, bit) => out.push((i, NewArg::Int(call.args[i] | bit))),
+            Follow::If(i, bit) => out.push((i, NewArg::Int(call.args[i] & !bit))),
+            Follow::Open(i) => out.push((i, NewArg::Int(call.args[i] | libc::O_NOFOLLOW as u64))),
+            // creat is performed as an open that does not follow.
+            Follow::Yes if a.creates => {}
+            Follow::Yes | Follow::No => return Err(Errno::ENOENT),
+        }
     }
+    out.push((a.path, new));
+    Ok(out)
 }
 
 /// Resolves every path argument and rewrites those that need it.
@@ -156,7 +185,7 @@ fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Resu
     let mut new = Vec::with_capacity(args.len());
     for a in args {
         if let Some(r) = resolve_arg(ctx, call, a)? {
-            new.push((a.path, host_arg(&r)));
+            new.extend(arg_of(call, a, &r)?);
         }
     }
     Ok(if new.is_empty() {
@@ -174,7 +203,21 @@ fn translate_open(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: PathArg) -> Resul
     let Some(r) = resolve_arg(ctx, call, &a)? else {
         return Ok(Outcome::Continue);
     };
-    Ok(Outcome::Rewrite(vec![(a.path, open_arg(ctx, &r)?)]))
+    Ok(Outcome::Rewrite(open_args(ctx, call, &a, &r)?))
+}
+
+/// The new arguments of an open of `r`: a memfd for the /proc files lxrun writes, else as
+/// for any path call.
+fn open_args(
+    ctx: &SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    r: &Resolved,
+) -> Result<Vec<(usize, NewArg)>, Errno> {
+    if r.special.is_some() {
+        return Ok(vec![(a.path, open_arg(ctx, r)?)]);
+    }
+    arg_of(call, a, r)
 }
 
 /// The path an open of `r` hands the kernel: its host path, or a memfd lxrun fills.
@@ -191,7 +234,7 @@ fn open_arg(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<NewArg, Errno> {
             ctx.world.hold(ctx.tid, fd);
             NewArg::Bytes(path)
         }
-        None => host_arg(r),
+        None => path_arg(r, true)?,
     })
 }
 
@@ -300,7 +343,14 @@ pub(crate) fn open(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outco
 }
 
 pub(crate) fn creat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    translate_open(ctx, call, arg(0, Yes, Writes::Yes))
+    translate_open(
+        ctx,
+        call,
+        PathArg {
+            creates: true,
+            ..arg(0, Yes, Writes::Yes)
+        },
+    )
 }
 
 pub(crate) fn openat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
@@ -330,7 +380,10 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     let spec = at(0, 1, Follow::Open(2), Writes::Open(2));
     let confined = how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT);
     if confined == 0 {
-        return translate_open(ctx, &flags_call, spec);
+        let Some(r) = resolve_arg(ctx, &flags_call, &spec)? else {
+            return Ok(Outcome::Continue);
+        };
+        return open_how_args(ctx, &flags_call, &spec, &r, how);
     }
     // Linux refuses both at once before any lookup.
     if confined == RESOLVE_BENEATH | RESOLVE_IN_ROOT {
@@ -361,14 +414,29 @@ pub(crate) fn openat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
         resolve: how.resolve & !confined,
         ..how
     };
+    open_how_args(ctx, &flags_call, &spec, &r, relaxed)
+}
+
+/// openat2's new arguments for `r`: the path, and lxrun's copy of `how` (the first version of
+/// the struct, with its size) carrying the flags the entry needs (O_NOFOLLOW).
+fn open_how_args(
+    ctx: &SyscallCtx<'_>,
+    flags_call: &SyscallArgs,
+    spec: &PathArg,
+    r: &Resolved,
+    mut how: OpenHow,
+) -> Result<Outcome, Errno> {
+    let mut new = open_args(ctx, flags_call, spec, r)?;
+    if let Some(pos) = new.iter().position(|(i, _)| *i == 2) {
+        if let (_, NewArg::Int(flags)) = new.remove(pos) {
+            how.flags = flags;
+        }
+    }
     // SAFETY: OpenHow is three u64s.
-    let bytes = unsafe { std::slice::from_raw_parts((&relaxed as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
-    // lxrun's copy is the first version of the struct: its size goes with it.
-    Ok(Outcome::Rewrite(vec![
-        (1, open_arg(ctx, &r)?),
-        (2, NewArg::Bytes(bytes.to_vec())),
-        (3, NewArg::Int(size_of::<OpenHow>() as u64)),
-    ]))
+    let bytes = unsafe { std::slice::from_raw_parts((&how as *const OpenHow).cast::<u8>(), size_of::<OpenHow>()) };
+    new.push((2, NewArg::Bytes(bytes.to_vec())));
+    new.push((3, NewArg::Int(size_of::<OpenHow>() as u64)));
+    Ok(Outcome::Rewrite(new))
 }
 
 /// openat2's `struct open_how` of `size` bytes at `addr`, checked as the kernel checks it: at

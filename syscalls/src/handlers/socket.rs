@@ -1,5 +1,5 @@
-//! AF_UNIX socket addresses are paths: bind, connect and sendto get the host path (through a
-//! short `/proc/<lxrun>/fd/N/name` when the host path would not fit sun_path's 108 bytes), and
+//! AF_UNIX socket addresses are paths: bind, connect and sendto get a short name through
+//! lxrun's descriptors (`/proc/<lxrun>/fd/N[/name]`, whatever the host path's length), and
 //! getsockname/getpeername, and the peer's address accept/accept4 return, answer with the
 //! guest's path.
 
@@ -8,7 +8,7 @@ use crate::memory::GuestPtr;
 use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
 use lxrun_vfs::Base;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 const AF_UNIX: u16 = libc::AF_UNIX as u16;
@@ -32,28 +32,35 @@ fn unix_path(ctx: &SyscallCtx<'_>, addr: u64, len: u64) -> Result<Option<Vec<u8>
     Ok(Some(path[..end].to_vec()))
 }
 
-/// A sockaddr_un naming host path `host`, or a short alias of it through a held directory fd.
-fn host_sockaddr(ctx: &SyscallCtx<'_>, host: &std::path::Path) -> Result<Vec<u8>, Errno> {
-    let mut path = host.as_os_str().as_bytes().to_vec();
+/// A sockaddr_un naming the socket `r` resolved to, through lxrun's descriptors (held until
+/// the thread's next call): `/proc/<lxrun>/fd/N` of the socket itself for a call that follows
+/// the name (connect, sendto), `/proc/<lxrun>/fd/D/name` of its directory for bind. Short,
+/// whatever the host path's length, and never walked again from a path the guest could swap.
+fn host_sockaddr(ctx: &SyscallCtx<'_>, r: &lxrun_vfs::Resolved, create: bool) -> Result<Vec<u8>, Errno> {
+    // connect and sendto are left to the guest's own call by the ptrace backend, and a guest
+    // that dropped its privileges may not reach lxrun's descriptors: a host path that fits.
+    // (Known gap: the kernel walks it again, and follows a symlink swapped in at its end.)
+    let host = r.host.as_os_str().as_bytes();
+    if !create && host.len() < SUN_PATH {
+        let mut sa = AF_UNIX.to_ne_bytes().to_vec();
+        sa.extend_from_slice(host);
+        sa.push(0);
+        return Ok(sa);
+    }
+    let target = r.target(!create).ok_or(Errno::ENOENT)?;
+    let (fd, name) = match &target {
+        lxrun_vfs::Target::Object(o) => (o.fd(), None),
+        lxrun_vfs::Target::Entry(dir, name) => (dir.fd(), Some(name)),
+    };
+    let fd = fd.try_clone_to_owned().map_err(|e| Errno::from_io(&e))?;
+    let mut path = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into_bytes();
+    if let Some(name) = name {
+        path.push(b'/');
+        path.extend_from_slice(name);
+    }
+    ctx.world.hold(ctx.tid, fd);
     if path.len() >= SUN_PATH {
-        let (dir, name) = (
-            host.parent().ok_or(Errno::ENAMETOOLONG)?,
-            host.file_name().ok_or(Errno::ENAMETOOLONG)?,
-        );
-        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| Errno::ENOENT)?;
-        // SAFETY: `c` is a valid C string; the descriptor is owned right after.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: a fresh descriptor from open.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        path = format!("/proc/{}/fd/{}/", std::process::id(), fd.as_raw_fd()).into_bytes();
-        path.extend_from_slice(name.as_bytes());
-        ctx.world.hold(ctx.tid, fd);
-        if path.len() >= SUN_PATH {
-            return Err(Errno::ENAMETOOLONG);
-        }
+        return Err(Errno::ENAMETOOLONG);
     }
     let mut sa = AF_UNIX.to_ne_bytes().to_vec();
     sa.extend_from_slice(&path);
@@ -79,7 +86,10 @@ fn translate_addr(
     if create && r.readonly {
         return Err(Errno::EROFS);
     }
-    let sa = host_sockaddr(ctx, &r.host)?;
+    if !create && !r.exists {
+        return Err(Errno::ENOENT);
+    }
+    let sa = host_sockaddr(ctx, &r, create)?;
     if create {
         ctx.world.bound_socket(sa[2..sa.len() - 1].to_vec(), path);
     }
@@ -113,7 +123,10 @@ pub(crate) fn sendmsg(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
         return Ok(Outcome::Continue);
     };
     let r = ctx.resolve(Base::Cwd, &path, true)?;
-    let sa = host_sockaddr(ctx, &r.host)?;
+    if !r.exists {
+        return Err(Errno::ENOENT);
+    }
+    let sa = host_sockaddr(ctx, &r, false)?;
     let mut copy = msg.to_vec();
     copy[8..12].copy_from_slice(&(sa.len() as u32).to_le_bytes());
     Ok(Outcome::Rewrite(vec![(
