@@ -130,6 +130,38 @@ const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
         "libc.syscall(438, libc.syscall(434, lx, 0), 3, 0)",
         "-1 1",
     ),
+    // A root guest's ways to the host's kernel, its hardware and its other processes.
+    (
+        "mknod of a block device",
+        "libc.mknod(b'blk', 0o60600, (8 << 8) | 0)",
+        "-1 1",
+    ),
+    (
+        "mknod of a character device",
+        "libc.mknod(b'mem', 0o20600, (1 << 8) | 1)",
+        "-1 1",
+    ),
+    (
+        "/proc/sys opened for writing",
+        "libc.open(b'/proc/sys/kernel/hostname', 1)",
+        "-1 30",
+    ),
+    ("/proc/sysrq-trigger", "libc.open(b'/proc/sysrq-trigger', 1)", "-1 30"),
+    (
+        "fanotify on the whole filesystem",
+        "libc.fanotify_mark(libc.fanotify_init(0, 0), 0x101, ctypes.c_uint64(0x20), -100, b'/')",
+        "-1 1",
+    ),
+    (
+        "fanotify on the mount",
+        "libc.fanotify_mark(libc.fanotify_init(0, 0), 0x11, ctypes.c_uint64(0x20), -100, b'/')",
+        "-1 1",
+    ),
+    (
+        "another process's /proc entry",
+        "libc.open(b'/proc/1/status', 0)",
+        "-1 2",
+    ),
     (
         "io_uring_setup",
         "libc.syscall(425, 8, ctypes.create_string_buffer(120))",

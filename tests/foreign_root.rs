@@ -271,3 +271,72 @@ PY"#,
         ),
     ]);
 }
+
+/// What "VFS on descriptors" promises, against chroot: every path call with a trailing slash
+/// on a file, a directory, a missing name and a dangling symlink; a cwd renamed under the
+/// process; a cwd deeper than PATH_MAX reached by relative paths.
+#[test]
+fn trailing_slashes_renamed_and_deep_cwds() {
+    check(&[
+        (
+            "trailing slashes",
+            r#"touch f && mkdir d && ln -s nope dangling && ln -s d dl && python3 - <<'PY'
+import os
+def e(f):
+    try:
+        r = f()
+        return 'ok' if r is None or isinstance(r, int) else type(r).__name__
+    except OSError as x:
+        return x.errno
+for n in ('f/', 'd/', 'new/', 'dangling/', 'dl/'):
+    out = []
+    out.append(e(lambda: os.close(os.open(n, os.O_RDONLY))))
+    out.append(e(lambda: os.close(os.open(n, os.O_CREAT | os.O_WRONLY, 0o644))))
+    out.append(e(lambda: os.stat(n)))
+    out.append(e(lambda: os.lstat(n)))
+    out.append(e(lambda: os.access(n, os.F_OK)))
+    out.append(e(lambda: os.mkfifo(n)))
+    out.append(e(lambda: os.symlink('x', n)))
+    out.append(e(lambda: os.link('f', n)))
+    out.append(e(lambda: os.mkdir(n)))
+    out.append(e(lambda: os.chmod(n, 0o755)))
+    out.append(e(lambda: os.listdir(n)))
+    out.append(e(lambda: os.rename('f', n)))
+    print(n, out, sorted(os.listdir('.')))
+    for x in os.listdir('.'):
+        if x not in ('f', 'd', 'dangling', 'dl'):
+            (os.rmdir if os.path.isdir(x) and not os.path.islink(x) else os.unlink)(x)
+    if not os.path.exists('f'):
+        open('f', 'w').close()
+print(e(lambda: os.rename('d/', 'e/')), e(lambda: os.rename('e', 'd/')), e(lambda: os.unlink('f/')), e(lambda: os.rmdir('d/')))
+PY"#,
+        ),
+        (
+            "a cwd renamed under the process",
+            "mkdir -p rn/b && cd rn/b && mv ../b ../c && /bin/pwd | sed \"s|^$d||\" && python3 -c 'import os, sys; print(os.getcwd()[len(sys.argv[1]):], os.listdir(\"..\"))' \"$d\" && cd .. && rmdir c && cd c 2>/dev/null; echo $?",
+        ),
+        (
+            "a deleted cwd",
+            "mkdir gone && cd gone && rmdir ../gone && python3 -c 'import os\ntry: os.getcwd()\nexcept OSError as e: print(e.errno)\nprint(os.listdir(\".\"))'",
+        ),
+        (
+            "chroot, then exec",
+            r#"mkdir -p cr/sub && cat > hi.c <<'EOF'
+static long sys(long n, long a, long b, long c) { long r; __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory"); return r; }
+void _start(void) {
+    char buf[256];
+    long n = sys(79, (long)buf, sizeof buf - 1, 0);
+    if (n > 0) { buf[n - 1] = '\n'; sys(1, 1, (long)buf, n); }
+    char c[3] = {sys(21, (long)"/etc/passwd", 0, 0) == 0 ? 'y' : 'n', sys(21, (long)"/hi", 0, 0) == 0 ? 'y' : 'n', '\n'};
+    sys(1, 1, (long)c, 3);
+    sys(60, 0, 0, 0);
+}
+EOF
+gcc -nostdlib -static -O1 -fno-stack-protector -o cr/hi hi.c && /usr/sbin/chroot cr /hi && cd cr/sub && /usr/sbin/chroot .. /hi && python3 -c "import os; os.chroot('..'); print(os.getcwd()); os.execv('/hi', ['/hi'])""#,
+        ),
+        (
+            "a cwd deeper than PATH_MAX",
+            "python3 -c \"import os\nn = 'd' * 200\nfor i in range(25):\n  os.mkdir(n); os.chdir(n)\nopen('f', 'w').write('deep')\nprint(open('f').read(), os.stat('..').st_nlink, len(os.listdir('.')))\nos.chdir('../' * 24 + '..')\nprint(os.path.exists(n))\"",
+        ),
+    ]);
+}

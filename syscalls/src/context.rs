@@ -49,6 +49,19 @@ impl SyscallCtx<'_> {
         self.world.vfs.resolve(&view, base, path, follow_last)
     }
 
+    /// Resolves `path` for a call that creates, removes or renames its final name
+    /// ([`lxrun_vfs::Vfs::resolve_entry`]).
+    pub fn resolve_entry(&self, base: Base, path: &[u8]) -> Result<Resolved, Errno> {
+        let _as_guest = self.as_guest()?;
+        let (root, cwd) = self.dirs();
+        let view = View {
+            root: &root,
+            cwd: &cwd,
+            guests: self,
+        };
+        self.world.vfs.resolve_entry(&view, base, path)
+    }
+
     /// Resolves `path` confined to guest directory `root`, both the root and the start of the
     /// lookup: as openat2's RESOLVE_IN_ROOT (absolute names and `..` stay inside), or with
     /// `beneath` as its RESOLVE_BENEATH (EXDEV where the lookup would leave `root`).
@@ -137,6 +150,32 @@ impl Guests for SyscallCtx<'_> {
                     .map_err(|e| if e == Errno::EBADF { e } else { Errno::EBADF })
             }
         })
+    }
+
+    fn is_guest(&self, pid: i32) -> bool {
+        // A process lxrun has not met yet (systrap mode meets them at their first trapped
+        // call) is a guest when its parent line reaches one.
+        let mut pid = pid;
+        for _ in 0..64 {
+            if self.world.process_of(pid).is_some() {
+                return true;
+            }
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            let Some(ppid) = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+            else {
+                return false;
+            };
+            if ppid <= 1 {
+                return false;
+            }
+            pid = ppid;
+        }
+        false
     }
 
     fn process_paths(&self, pid: i32) -> Option<ProcPaths> {

@@ -181,6 +181,11 @@ pub trait Guests {
     fn caller(&self) -> (i32, i32);
     /// The paths of guest process (or thread) `pid`; None when lxrun does not run it.
     fn process_paths(&self, pid: i32) -> Option<ProcPaths>;
+    /// Whether `pid` is one of the guest's processes or threads (as a pid namespace of its own
+    /// would show): /proc shows nothing of any other.
+    fn is_guest(&self, pid: i32) -> bool {
+        self.process_paths(pid).is_some()
+    }
     /// The calling thread's current directory (None) or its descriptor `fd`, as a descriptor
     /// of lxrun's for the same file: where a relative lookup starts, what AT_EMPTY_PATH names.
     /// None when lxrun cannot reach the thread (tests, tools): lookups then start from the
@@ -333,6 +338,24 @@ impl Vfs {
     /// symlink is returned itself. A missing final component is not an error (`exists` is
     /// false), so creating calls can use the result; a missing directory on the way is ENOENT.
     pub fn resolve(&self, view: &View<'_>, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        self.resolve_from(view, base, path, follow_last, false)
+    }
+
+    /// Resolves `path` for a call that acts on its final name itself (creates, removes or
+    /// renames it): as `resolve` without following a final symlink, even before a trailing
+    /// slash, which stays on the entry's name for the kernel to judge.
+    pub fn resolve_entry(&self, view: &View<'_>, base: Base, path: &[u8]) -> Result<Resolved, Errno> {
+        self.resolve_from(view, base, path, false, true)
+    }
+
+    fn resolve_from(
+        &self,
+        view: &View<'_>,
+        base: Base,
+        path: &[u8],
+        follow_last: bool,
+        entry_only: bool,
+    ) -> Result<Resolved, Errno> {
         let start = if path.first() == Some(&b'/') {
             walk::Start::default()
         } else {
@@ -341,7 +364,11 @@ impl Vfs {
                 Base::Fd(fd) => self.start_of(view, Some(fd))?,
             }
         };
-        self.walker(view, false).resolve(start, path, follow_last)
+        walk::Walk {
+            entry_only,
+            ..self.walker(view, false)
+        }
+        .resolve(start, path, follow_last)
     }
 
     /// Resolves `path` from `view.cwd` (a guest path, whatever the thread's own cwd is),
@@ -417,6 +444,7 @@ impl Vfs {
             guests: view.guests,
             root: comps(view.root),
             beneath,
+            entry_only: false,
         }
     }
 
@@ -441,8 +469,17 @@ impl Vfs {
             Some(o) => PathBuf::from(format!("/proc/self/fd/{}", o.fd().as_raw_fd())),
             None => magic.clone(),
         };
-        let host = std::fs::read_link(&link).map_err(|_| Errno::EBADF)?;
-        let guest = self.guest_of(&host);
+        let host = match std::fs::read_link(&link) {
+            Ok(host) => host,
+            // Deeper than the kernel names (a page): held, but nameless (an empty guest path).
+            Err(e) if opened.is_some() && e.raw_os_error() == Some(libc::ENAMETOOLONG) => PathBuf::new(),
+            Err(_) => return Err(Errno::EBADF),
+        };
+        let guest = if host.as_os_str().is_empty() {
+            Some(Vec::new())
+        } else {
+            self.guest_of(&host)
+        };
         let readonly = guest.as_deref().is_some_and(|g| self.mounts.find(&comps(g)).0.readonly);
         Ok(Resolved {
             guest: guest.unwrap_or_else(|| host.as_os_str().as_bytes().to_vec()),

@@ -36,6 +36,10 @@ pub(crate) struct Walk<'a> {
     /// symlink, or a `..` at the root, is EXDEV (as Linux answers) instead of starting again at
     /// the root or staying there.
     pub beneath: bool,
+    /// The call acts on the final name itself (creates, removes or renames it): its last
+    /// component is never followed, even before a trailing slash, and the kernel's call on the
+    /// entry (which keeps the slash) gives Linux's answer for it (EEXIST, EISDIR, ENOTDIR).
+    pub entry_only: bool,
 }
 
 /// Where a relative lookup starts: a guest directory, and its descriptor when the caller has
@@ -149,7 +153,7 @@ impl Walk<'_> {
                 },
             };
             if let Some((link_fd, target)) = link {
-                if last && !follow_last && !must_be_dir {
+                if last && (self.entry_only || (!follow_last && !must_be_dir)) {
                     object = link_fd;
                     if object.is_none() {
                         // /proc's own links (self, PID/cwd, ...): the host's entry, not followed.
@@ -180,11 +184,13 @@ impl Walk<'_> {
             }
         }
 
-        if object.is_none() && exists && host_override.is_none() {
-            // The walk ended on a directory it had already (`.`, `..`, `/`): that one.
+        // The walk ended on a directory it had already (`.`, `..`, `/`): that one, whose entry
+        // is its own `.` (it may be deleted, or a mount's root, and have no name).
+        let ended_on_dir = object.is_none() && exists && host_override.is_none();
+        if ended_on_dir {
             object = Some(dirs.at(self, &cur)?);
         }
-        if must_be_dir && exists {
+        if must_be_dir && exists && !self.entry_only {
             if let Some(o) = &object {
                 if !o.metadata().is_ok_and(|m| m.is_dir()) {
                     return Err(Errno::ENOTDIR);
@@ -201,14 +207,18 @@ impl Walk<'_> {
         let mount_root = cur.len() == self.root.len() || self.vfs.mount_root(&cur).is_some() || glue;
         let entry = if magic {
             None
-        } else if mount_root {
+        } else if mount_root || ended_on_dir {
             // A directory's own `.`; a file mount has no entry of its own.
             object
                 .as_ref()
                 .filter(|o| o.metadata().is_ok_and(|m| m.is_dir()))
                 .map(|o| (o.clone(), b".".to_vec()))
         } else {
-            let name = cur.last().cloned().unwrap_or_default();
+            let mut name = cur.last().cloned().unwrap_or_default();
+            // The kernel sees the trailing slash too.
+            if path.ends_with(b"/") {
+                name.push(b'/');
+            }
             let n = cur.len();
             Some((dirs.at(self, &cur[..n - 1])?, name))
         };
@@ -218,11 +228,15 @@ impl Walk<'_> {
         } else {
             None
         };
+        // The kernel's knobs are not the guest's to turn: /proc/sys and /proc/sysrq-trigger
+        // are read-only, as in a container.
+        let knobs = mount.kind == MountKind::Proc
+            && matches!(cur[depth..].first().map(Vec::as_slice), Some(b"sys" | b"sysrq-trigger"));
         Ok(Resolved {
             guest: join(&cur),
             host,
             exists,
-            readonly: mount.readonly,
+            readonly: mount.readonly || knobs,
             special,
             opened: object.filter(|_| exists),
             entry,
@@ -397,6 +411,10 @@ impl Walk<'_> {
                     return ProcEntry::Plain;
                 };
                 if pid == std::process::id() as i32 {
+                    return ProcEntry::Denied;
+                }
+                // With a root of its own, the guest sees its own processes only.
+                if !self.vfs.is_identity() && !self.guests.is_guest(pid) {
                     return ProcEntry::Denied;
                 }
                 let rest = match rest {

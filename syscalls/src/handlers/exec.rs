@@ -109,11 +109,19 @@ fn exec(
         }
     };
 
+    // The stub opens its objects by these names where no backend hands it the files: named
+    // as from the process's root, which its lookups start from.
+    let root = ctx.process.fs().root.clone();
+    let interp = program.interp.as_ref().map(|(r, _, _)| under_root(&root, &r.guest));
     let mut plan = LoadPlan::new(
         &filename,
-        &program.exe.guest,
+        &under_root(&root, &program.exe.guest),
         &program.image,
-        program.interp.as_ref().map(|(r, image, _)| (r.guest.as_slice(), image)),
+        program
+            .interp
+            .as_ref()
+            .zip(interp.as_ref())
+            .map(|((_, image, _), path)| (path.as_slice(), image)),
     );
     plan.fast_path = ctx.world.fast_path.get().cloned();
     let argv = match program.argv {
@@ -310,7 +318,9 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
         }
         // The fast path's absolute lookups start from the root's directory, at a number
         // programs seldom reach (the handler checks it still is the root before each use).
-        if let Some(fast) = plan.fast_path.as_mut() {
+        // After a chroot there is none: the handler leaves absolute paths to lxrun.
+        let chrooted = ctx.process.fs().root != b"/";
+        if let Some(fast) = plan.fast_path.as_mut().filter(|_| !chrooted) {
             let root = std::fs::OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -379,9 +389,18 @@ pub(crate) fn exec_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Res
     Ok(Outcome::Return(i64::from(fd)))
 }
 
+/// Canonical guest path `guest` as named from a process whose root is `root` (inside it).
+fn under_root(root: &[u8], guest: &[u8]) -> Vec<u8> {
+    match guest.strip_prefix(root) {
+        Some(rest) if root != b"/" && rest.is_empty() => b"/".to_vec(),
+        Some(rest) if root != b"/" && rest.first() == Some(&b'/') => rest.to_vec(),
+        _ => guest.to_vec(),
+    }
+}
+
 /// Where the root's directory goes in a guest process: just below the usual 1024-descriptor
 /// limit (or lxrun's own, if lower).
-fn root_fd_number() -> i32 {
+pub(crate) fn root_fd_number() -> i32 {
     // SAFETY: getrlimit fills the struct.
     let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
     let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {

@@ -1,7 +1,7 @@
 //! Filesystem calls whose answers carry paths (readlink, getcwd) or change the process's view
 //! (chdir, fchdir, chroot).
 
-use super::path::{path_arg, read_path};
+use super::path::{held_alias, path_arg, read_path};
 use crate::context::SyscallCtx;
 use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
@@ -61,7 +61,7 @@ fn readlink_common(
     if !r.exists {
         return Err(Errno::ENOENT);
     }
-    Ok(Outcome::Rewrite(vec![(path_arg, self::path_arg(&r, false)?)]))
+    Ok(Outcome::Rewrite(vec![(path_arg, self::path_arg(ctx, &r, false)?)]))
 }
 
 /// getcwd from the kernel's cwd of the thread, named by reverse translation: a directory
@@ -125,10 +125,8 @@ pub(crate) fn chdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     // the kernel, lxrun's descriptor of the directory.
     let mut host = r.host.as_os_str().as_bytes().to_vec();
     if host.len() >= lxrun_vfs::PATH_MAX {
-        let dir = r.opened.as_ref().ok_or(Errno::ENOENT)?;
-        let fd = dir.fd().try_clone_to_owned().map_err(|e| Errno::from_io(&e))?;
-        host = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into_bytes();
-        ctx.world.hold(ctx.tid, fd);
+        let dir = r.opened.clone().ok_or(Errno::ENOENT)?;
+        host = held_alias(ctx, &lxrun_vfs::Target::Object(dir))?;
     }
     host.push(0);
     Ok(Outcome::Rewrite(vec![(0, NewArg::Bytes(host))]))
@@ -138,7 +136,10 @@ pub(crate) fn fchdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     let fd = call.args[0] as i32;
     let r = ctx.resolve_fd(fd)?;
     enterable(&r)?;
-    ctx.process.fs().cwd = r.guest;
+    // (A directory too deep for the kernel to name keeps the name chdir recorded.)
+    if !r.guest.is_empty() {
+        ctx.process.fs().cwd = r.guest;
+    }
     Ok(Outcome::Continue)
 }
 
@@ -154,6 +155,14 @@ pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
         return Err(Errno::ENOENT);
     }
     enterable(&r)?;
+    // Systrap mode: the stub's handler answers absolute paths from the root's directory at a
+    // fixed number, checked to still be the root before each use; the new root's directory
+    // there fails that check, so absolute paths go to lxrun, which knows the new root.
+    if let (Some(install), Some(_), Some(dir)) = (ctx.install_fd, ctx.world.fast_path.get(), &r.opened) {
+        if let Ok(dir) = dir.reopen(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) {
+            install(std::os::fd::AsFd::as_fd(&dir), Some(super::exec::root_fd_number()))?;
+        }
+    }
     ctx.process.fs().root = r.guest;
     Ok(Outcome::Return(0))
 }

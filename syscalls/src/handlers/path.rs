@@ -9,7 +9,7 @@ use crate::context::SyscallCtx;
 use crate::memory::GuestPtr;
 use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
-use lxrun_vfs::{Base, Resolved, Special, PATH_MAX};
+use lxrun_vfs::{Base, Resolved, Special, Target, PATH_MAX};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -49,6 +49,9 @@ struct PathArg {
     null_ok: bool,
     /// A following call that may create the name (creat).
     creates: bool,
+    /// The call creates, removes or renames the name itself: never followed, trailing slash
+    /// and all (so is an O_CREAT open of a name with a trailing slash).
+    names: bool,
 }
 
 const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
@@ -60,6 +63,7 @@ const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
         empty_path: None,
         null_ok: false,
         creates: false,
+        names: false,
     }
 }
 
@@ -72,7 +76,14 @@ const fn at(dirfd: usize, path: usize, follow: Follow, writes: Writes) -> PathAr
         empty_path: None,
         null_ok: false,
         creates: false,
+        names: false,
     }
+}
+
+/// A path argument whose final name the call creates, removes or renames.
+const fn name(mut a: PathArg) -> PathArg {
+    a.names = true;
+    a
 }
 
 const fn empty(mut a: PathArg, flags: usize) -> PathArg {
@@ -133,7 +144,14 @@ fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<
             _ => Err(Errno::ENOENT),
         };
     }
-    let r = ctx.resolve(base_of(call, a.dirfd), &path, follows(a.follow, call))?;
+    // O_CREAT before a trailing slash is EISDIR whatever the name is: the kernel's to say.
+    let creating_open =
+        path.ends_with(b"/") && matches!(a.follow, Follow::Open(i) if call.args[i] as i32 & libc::O_CREAT != 0);
+    let r = if a.names || creating_open {
+        ctx.resolve_entry(base_of(call, a.dirfd), &path)?
+    } else {
+        ctx.resolve(base_of(call, a.dirfd), &path, follows(a.follow, call))?
+    };
     if r.readonly && writes(a.writes, call) {
         return Err(Errno::EROFS);
     }
@@ -141,23 +159,53 @@ fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<
 }
 
 /// The replacement for a path argument that names `r`, for a call that `follows` a final
-/// symlink or not.
-pub(super) fn path_arg(r: &Resolved, follows: bool) -> Result<NewArg, Errno> {
-    let mut host = r.host.as_os_str().as_bytes().to_vec();
-    host.push(0);
+/// symlink or not. The host path goes with it for the guest's own calls (the ptrace backend's
+/// opens), or, where it is too long for the kernel, an alias through lxrun's descriptors.
+pub(super) fn path_arg(ctx: &SyscallCtx<'_>, r: &Resolved, follows: bool) -> Result<NewArg, Errno> {
     let target = r.target(follows).ok_or(Errno::ENOENT)?;
+    let mut host = r.host.as_os_str().as_bytes().to_vec();
+    // A trailing slash the kernel must see.
+    if matches!(&target, Target::Entry(_, name) if name.ends_with(b"/")) {
+        host.push(b'/');
+    }
+    // A directory's own `.` whose host path names nothing now (the cwd, deleted) is reached
+    // through the descriptor too.
+    let gone = matches!(&target, Target::Entry(_, name) if name == b".") && std::fs::symlink_metadata(&r.host).is_err();
+    if host.len() >= PATH_MAX || gone {
+        host = held_alias(ctx, &target)?;
+    }
+    host.push(0);
     Ok(NewArg::Path { host, target })
+}
+
+/// `/proc/<lxrun>/fd/N` (the object) or `/proc/<lxrun>/fd/N/name` (an entry), short whatever
+/// the host path's length, through a copy of lxrun's descriptor held until the thread's next
+/// call: for a call the guest makes itself (it reaches lxrun's descriptors while it has lxrun's
+/// ids, or CAP_SYS_PTRACE).
+pub(super) fn held_alias(ctx: &SyscallCtx<'_>, target: &Target) -> Result<Vec<u8>, Errno> {
+    let (fd, name) = match target {
+        Target::Object(o) => (o.fd(), None),
+        Target::Entry(dir, name) => (dir.fd(), Some(name)),
+    };
+    let fd = fd.try_clone_to_owned().map_err(|e| Errno::from_io(&e))?;
+    let mut path = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into_bytes();
+    if let Some(name) = name {
+        path.push(b'/');
+        path.extend_from_slice(name);
+    }
+    ctx.world.hold(ctx.tid, fd);
+    Ok(path)
 }
 
 /// The new arguments for path argument `a` resolved as `r`: the path, and when the call acts on
 /// an entry, its flags changed so that the kernel does not follow it (the walker has followed
 /// every symlink it had to; one swapped in since must not be). A following call that names
 /// nothing fails as it would have on the kernel's walk, unless it creates the name.
-fn arg_of(call: &SyscallArgs, a: &PathArg, r: &Resolved) -> Result<Vec<(usize, NewArg)>, Errno> {
+fn arg_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, r: &Resolved) -> Result<Vec<(usize, NewArg)>, Errno> {
     let follows = follows(a.follow, call);
     // An open reaches an existing object by its entry too (with O_NOFOLLOW): no magic link,
     // which openat2's RESOLVE_NO_MAGICLINKS would refuse.
-    let new = path_arg(r, follows && !matches!(a.follow, Follow::Open(_)))?;
+    let new = path_arg(ctx, r, follows && !matches!(a.follow, Follow::Open(_)))?;
     let NewArg::Path { target, .. } = &new else {
         return Ok(vec![(a.path, new)]);
     };
@@ -185,7 +233,7 @@ fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Resu
     let mut new = Vec::with_capacity(args.len());
     for a in args {
         if let Some(r) = resolve_arg(ctx, call, a)? {
-            new.extend(arg_of(call, a, &r)?);
+            new.extend(arg_of(ctx, call, a, &r)?);
         }
     }
     Ok(if new.is_empty() {
@@ -217,7 +265,7 @@ fn open_args(
     if r.special.is_some() {
         return Ok(vec![(a.path, open_arg(ctx, r)?)]);
     }
-    arg_of(call, a, r)
+    arg_of(ctx, call, a, r)
 }
 
 /// The path an open of `r` hands the kernel: its host path, or a memfd lxrun fills.
@@ -234,7 +282,7 @@ fn open_arg(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<NewArg, Errno> {
             ctx.world.hold(ctx.tid, fd);
             NewArg::Bytes(path)
         }
-        None => path_arg(r, true)?,
+        None => path_arg(ctx, r, true)?,
     })
 }
 
@@ -296,20 +344,18 @@ path_calls! {
     access_path => [arg(0, Yes, Writes::No)];
     faccessat_path => [at(0, 1, Yes, Writes::No)];
     faccessat2_path => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::No), 3)];
-    mkdir => [arg(0, No, Writes::Yes)];
-    mkdirat => [at(0, 1, No, Writes::Yes)];
-    mknod => [arg(0, No, Writes::Yes)];
-    mknodat => [at(0, 1, No, Writes::Yes)];
-    rmdir => [arg(0, No, Writes::Yes)];
-    unlink => [arg(0, No, Writes::Yes)];
-    unlinkat => [at(0, 1, No, Writes::Yes)];
-    rename => [arg(0, No, Writes::Yes), arg(1, No, Writes::Yes)];
-    renameat => [at(0, 1, No, Writes::Yes), at(2, 3, No, Writes::Yes)];
-    renameat2 => [at(0, 1, No, Writes::Yes), at(2, 3, No, Writes::Yes)];
-    link => [arg(0, No, Writes::Yes), arg(1, No, Writes::Yes)];
-    linkat => [empty(at(0, 1, Follow::If(4, libc::AT_SYMLINK_FOLLOW as u64), Writes::Yes), 4), at(2, 3, No, Writes::Yes)];
-    symlink => [arg(1, No, Writes::Yes)];
-    symlinkat => [at(1, 2, No, Writes::Yes)];
+    mkdir => [name(arg(0, No, Writes::Yes))];
+    mkdirat => [name(at(0, 1, No, Writes::Yes))];
+    rmdir => [name(arg(0, No, Writes::Yes))];
+    unlink => [name(arg(0, No, Writes::Yes))];
+    unlinkat => [name(at(0, 1, No, Writes::Yes))];
+    rename => [name(arg(0, No, Writes::Yes)), name(arg(1, No, Writes::Yes))];
+    renameat => [name(at(0, 1, No, Writes::Yes)), name(at(2, 3, No, Writes::Yes))];
+    renameat2 => [name(at(0, 1, No, Writes::Yes)), name(at(2, 3, No, Writes::Yes))];
+    link => [arg(0, No, Writes::Yes), name(arg(1, No, Writes::Yes))];
+    linkat => [empty(at(0, 1, Follow::If(4, libc::AT_SYMLINK_FOLLOW as u64), Writes::Yes), 4), name(at(2, 3, No, Writes::Yes))];
+    symlink => [name(arg(1, No, Writes::Yes))];
+    symlinkat => [name(at(1, 2, No, Writes::Yes))];
     chmod => [arg(0, Yes, Writes::Yes)];
     fchmodat => [at(0, 1, Yes, Writes::Yes)];
     fchmodat2 => [empty(at(0, 1, Unless(3, NOFOLLOW), Writes::Yes), 3)];
@@ -335,7 +381,46 @@ path_calls! {
     listxattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
     removexattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::Yes), 2)];
     inotify_add_watch => [arg(1, Unless(2, libc::IN_DONT_FOLLOW as u64), Writes::No)];
-    fanotify_mark => [PathArg { null_ok: true, ..at(3, 4, Unless(1, libc::FAN_MARK_DONT_FOLLOW as u64), Writes::No) }];
+    fanotify_mark_path => [PathArg { null_ok: true, ..at(3, 4, Unless(1, libc::FAN_MARK_DONT_FOLLOW as u64), Writes::No) }];
+    mknod_path => [name(arg(0, No, Writes::Yes))];
+    mknodat_path => [name(at(0, 1, No, Writes::Yes))];
+}
+
+/// Device nodes a guest may make: the character devices every container has (null, zero,
+/// full, random, urandom, tty); any other device, and every block device, would reach the
+/// host's hardware (EPERM, as in a user namespace).
+fn device_allowed(mode: u64, dev: u64) -> bool {
+    let kind = mode as u32 & libc::S_IFMT;
+    if kind != libc::S_IFCHR && kind != libc::S_IFBLK {
+        return true;
+    }
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    kind == libc::S_IFCHR && matches!((major, minor), (1, 3 | 5 | 7 | 8 | 9) | (5, 0))
+}
+
+pub(crate) fn mknod(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if !ctx.world.vfs.is_identity() && !device_allowed(call.args[1], call.args[2]) {
+        return Err(Errno::EPERM);
+    }
+    mknod_path(ctx, call)
+}
+
+pub(crate) fn mknodat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if !ctx.world.vfs.is_identity() && !device_allowed(call.args[2], call.args[3]) {
+        return Err(Errno::EPERM);
+    }
+    mknodat_path(ctx, call)
+}
+
+/// fanotify marks on a whole mount or filesystem would watch (and, through their event
+/// descriptors, open) the host's files outside the guest's tree: only inode marks.
+pub(crate) fn fanotify_mark(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    const FAN_MARK_MOUNT: u64 = 0x10;
+    const FAN_MARK_FILESYSTEM: u64 = 0x100;
+    if !ctx.world.vfs.is_identity() && call.args[1] & (FAN_MARK_MOUNT | FAN_MARK_FILESYSTEM) != 0 {
+        return Err(Errno::EPERM);
+    }
+    fanotify_mark_path(ctx, call)
 }
 
 pub(crate) fn open(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {

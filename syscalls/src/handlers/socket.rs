@@ -48,17 +48,7 @@ fn host_sockaddr(ctx: &SyscallCtx<'_>, r: &lxrun_vfs::Resolved, create: bool) ->
         return Ok(sa);
     }
     let target = r.target(!create).ok_or(Errno::ENOENT)?;
-    let (fd, name) = match &target {
-        lxrun_vfs::Target::Object(o) => (o.fd(), None),
-        lxrun_vfs::Target::Entry(dir, name) => (dir.fd(), Some(name)),
-    };
-    let fd = fd.try_clone_to_owned().map_err(|e| Errno::from_io(&e))?;
-    let mut path = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()).into_bytes();
-    if let Some(name) = name {
-        path.push(b'/');
-        path.extend_from_slice(name);
-    }
-    ctx.world.hold(ctx.tid, fd);
+    let path = super::path::held_alias(ctx, &target)?;
     if path.len() >= SUN_PATH {
         return Err(Errno::ENAMETOOLONG);
     }
@@ -82,7 +72,11 @@ fn translate_addr(
     let Some(path) = unix_path(ctx, call.args[addr], call.args[len])? else {
         return Ok(Outcome::Continue);
     };
-    let r = ctx.resolve(Base::Cwd, &path, !create)?;
+    let r = if create {
+        ctx.resolve_entry(Base::Cwd, &path)?
+    } else {
+        ctx.resolve(Base::Cwd, &path, true)?
+    };
     if create && r.readonly {
         return Err(Errno::EROFS);
     }
