@@ -335,6 +335,11 @@ EOF
 gcc -nostdlib -static -O1 -fno-stack-protector -o cr/hi hi.c && /usr/sbin/chroot cr /hi && cd cr/sub && /usr/sbin/chroot .. /hi && python3 -c "import os; os.chroot('..'); print(os.getcwd()); os.execv('/hi', ['/hi'])""#,
         ),
         (
+            "search permission through a symlink after a privilege drop",
+            "mkdir -p priv/x && echo hi > priv/x/f && chmod 700 priv && ln -s priv/x lnk && ln -s $PWD/priv/x abs && chmod 755 . && \
+             python3 -c \"import os\nos.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\nfor p in ('priv/x/f', 'lnk/f', 'abs/f', 'lnk', 'priv'):\n  try: print(p, open(p).read().strip() if not os.path.isdir(p) else os.listdir(p))\n  except OSError as e: print(p, e.errno)\n  print(p, os.access(p, os.R_OK), os.path.exists(p + '/f'))\"",
+        ),
+        (
             "a cwd deeper than PATH_MAX",
             "python3 -c \"import os\nn = 'd' * 200\nfor i in range(25):\n  os.mkdir(n); os.chdir(n)\nopen('f', 'w').write('deep')\nprint(open('f').read(), os.stat('..').st_nlink, len(os.listdir('.')))\nos.chdir('../' * 24 + '..')\nprint(os.path.exists(n))\"",
         ),

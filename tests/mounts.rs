@@ -127,3 +127,75 @@ fn default_mounts_can_be_left_out() {
     let out = lx(&["--no-default-mounts"], "cat /proc/self/comm 2>/dev/null; echo $?");
     assert_eq!(out.stdout_str(), "1\n", "{out}");
 }
+
+#[test]
+fn descriptor_writes_to_a_read_only_bind_are_refused() {
+    // Every call that changes a file through a descriptor (or AT_EMPTY_PATH, or a NULL path),
+    // on an O_RDONLY and an O_PATH descriptor of a file under a read-only bind, against a real
+    // read-only bind mount under chroot; the same calls on a read-write bind succeed.
+    if !is_root() {
+        eprintln!("skipped: the chroot oracle needs root (run the tests as root, as CI does)");
+        return;
+    }
+    let rw = host_dir("fdrw");
+    let ro = host_dir("fdro");
+    let script = r#"python3 - <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def e(r):
+    return 0 if r >= 0 else ctypes.get_errno()
+for d in ('/mnt', '/opt'):
+    for how in (os.O_RDONLY, os.O_PATH):
+        fd = os.open(d + '/f', how)
+        out = [
+            e(libc.fchmod(fd, 0o600)),
+            e(libc.fchown(fd, 1, 1)),
+            e(libc.fsetxattr(fd, b'user.x', b'1', 1, 0)),
+            e(libc.fremovexattr(fd, b'user.x')),
+            e(libc.syscall(280, fd, None, None, 0)),
+            e(libc.syscall(280, fd, b'', None, 0x1000)),
+            e(libc.syscall(260, fd, b'', 2, 2, 0x1000)),
+            e(libc.syscall(452, fd, b'', 0o640, 0x1000)),
+            e(libc.syscall(265, fd, b'', -100, b'/tmp/lnk-%d' % how, 0x1000)),
+            e(libc.ftruncate(fd, 0)),
+            e(libc.syscall(285, fd, 0, 0, 10)),
+        ]
+        print(d, how, out)
+        os.close(fd)
+PY
+stat -c '%a %u %g %s' /mnt/f /opt/f; cat /opt/f; ls /tmp/lnk-* 2>/dev/null | wc -l; rm -f /tmp/lnk-*"#;
+    let mounts = format!(
+        "mount --bind {rw} '{{r}}/mnt' && mount --bind {ro} '{{r}}/opt' && mount -o remount,bind,ro '{{r}}/opt'",
+        rw = rw.display(),
+        ro = ro.display()
+    );
+    let reset = || {
+        for d in [&rw, &ro] {
+            std::fs::write(d.join("f"), "from the host\n").unwrap();
+            std::os::unix::fs::chown(d.join("f"), Some(0), Some(0)).unwrap();
+            std::fs::set_permissions(d.join("f"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        }
+    };
+    reset();
+    let native = run_native(&chroot_oracle(debian_root(), &mounts, script));
+    assert!(native.success(), "oracle: {native}");
+    let binds = [
+        format!("--bind={}:/mnt", rw.display()),
+        format!("--bind={}:/opt:ro", ro.display()),
+    ];
+    let args: Vec<&str> = binds.iter().map(String::as_str).collect();
+    for backend in backends() {
+        reset();
+        let lxr = lx_on(backend, &args, script);
+        assert_same(&native, &lxr);
+        let meta = std::fs::metadata(ro.join("f")).unwrap();
+        assert_eq!(
+            (
+                std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+                std::os::unix::fs::MetadataExt::uid(&meta)
+            ),
+            (0o644, 0),
+            "[{backend}] the read-only host file changed"
+        );
+    }
+}

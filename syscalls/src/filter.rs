@@ -4,7 +4,7 @@
 //! Layout: check the architecture, send x32 and foreign-architecture calls to the trap, then a
 //! binary search over runs of consecutive numbers that share a verdict.
 
-use crate::table::{self, Entry};
+use crate::table::{self, Entry, Shape};
 use crate::{AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
 use lxrun_loader::gate::GateAddrs;
 
@@ -470,10 +470,10 @@ pub fn evaluate_call(prog: &[SockFilter], data: &SeccompData) -> Option<u32> {
 }
 
 /// The ptrace backend's verdicts: calls that need no translation run, everything else stops for
-/// the tracer. `identity`: the guest sees the host's filesystem (path calls need nothing).
-pub fn ptrace_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
+/// the tracer, in a guest filesystem of `shape`.
+pub fn ptrace_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
     move |entry| match entry {
-        Some(e) if !e.traps(identity) => SECCOMP_RET_ALLOW,
+        Some(e) if !e.traps(shape) => SECCOMP_RET_ALLOW,
         _ => SECCOMP_RET_TRACE,
     }
 }
@@ -481,9 +481,9 @@ pub fn ptrace_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
 /// The seccomp backend's verdicts: calls that need no translation run; execve and the calls
 /// that can only be translated by rewriting registers stop for ptrace; the rest are answered
 /// through user notification, without stopping the guest for a tracer.
-pub fn seccomp_verdict(identity: bool) -> impl Fn(Option<&Entry>) -> u32 {
+pub fn seccomp_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
     move |entry| match entry {
-        Some(e) if !e.traps(identity) => SECCOMP_RET_ALLOW,
+        Some(e) if !e.traps(shape) => SECCOMP_RET_ALLOW,
         e if crate::proxy::needs_ptrace(e) => SECCOMP_RET_TRACE,
         Some(e) if e.name == "open" => O_PATH_SPLIT_ARG1,
         Some(e) if e.name == "openat" => O_PATH_SPLIT_ARG2,
@@ -497,7 +497,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn filter() -> Vec<SockFilter> {
-        build(ptrace_verdict(false), SECCOMP_RET_TRACE)
+        build(ptrace_verdict(Shape::FOREIGN), SECCOMP_RET_TRACE)
     }
 
     #[test]
@@ -505,7 +505,7 @@ mod tests {
         let prog = filter();
         assert!(prog.len() < 4096, "BPF_MAXINSNS");
         for nr in 0..=table::max_nr() + 10 {
-            let want = ptrace_verdict(false)(table::lookup(u64::from(nr)));
+            let want = ptrace_verdict(Shape::FOREIGN)(table::lookup(u64::from(nr)));
             assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr), Some(want), "nr {nr}");
         }
     }
@@ -531,7 +531,7 @@ mod tests {
 
     #[test]
     fn o_path_opens_stop_for_ptrace_on_the_seccomp_backend() {
-        let prog = build(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF);
+        let prog = build(seccomp_verdict(Shape::FOREIGN), SECCOMP_RET_USER_NOTIF);
         let (open, openat) = (libc::SYS_open as u32, libc::SYS_openat as u32);
         let o_path = u64::from(O_PATH);
         let verdict = |nr, args: [u64; 6]| {
@@ -551,7 +551,7 @@ mod tests {
         );
         assert_eq!(verdict(openat, [0, o_path, 0, 0, 0, 0]), Some(SECCOMP_RET_USER_NOTIF));
         // With the host's own tree opens are not trapped at all.
-        let identity = build(seccomp_verdict(true), SECCOMP_RET_USER_NOTIF);
+        let identity = build(seccomp_verdict(Shape::HOST), SECCOMP_RET_USER_NOTIF);
         assert_eq!(
             evaluate_call(
                 &identity,
@@ -583,7 +583,12 @@ mod tests {
         let start = 0x7ff0_0000_0000;
         let gate = test_gate(start);
         assert!(gate_fits(&gate));
-        let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+        let prog = build_with(
+            seccomp_verdict(Shape::FOREIGN),
+            SECCOMP_RET_USER_NOTIF,
+            Some(&gate),
+            true,
+        );
         let openat2 = |ip, how| {
             let data = SeccompData {
                 nr: libc::SYS_openat2 as u32,
@@ -606,7 +611,12 @@ mod tests {
     fn readlink_and_access_trap_into_the_stub_but_run_on_its_empty_path() {
         let start = 0x7ff0_0000_0000;
         let gate = test_gate(start);
-        let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+        let prog = build_with(
+            seccomp_verdict(Shape::FOREIGN),
+            SECCOMP_RET_USER_NOTIF,
+            Some(&gate),
+            true,
+        );
         let call = |nr: i64, ip, path| {
             let data = SeccompData {
                 nr: nr as u32,
@@ -636,10 +646,15 @@ mod tests {
         // The filter lets the stub's own run: the table must not translate them.
         for name in THREAD_CALLS {
             let nr = table::number_of(name).unwrap();
-            assert!(!table::lookup(nr).unwrap().traps(false), "{name}");
+            assert!(!table::lookup(nr).unwrap().traps(Shape::FOREIGN), "{name}");
         }
         let gate = test_gate(0x7ff0_0000_0000);
-        let prog = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+        let prog = build_with(
+            seccomp_verdict(Shape::FOREIGN),
+            SECCOMP_RET_USER_NOTIF,
+            Some(&gate),
+            true,
+        );
         let verdict = |nr: i64, ip: u64, flags: u64| {
             let data = SeccompData {
                 nr: nr as u32,
@@ -671,7 +686,12 @@ mod tests {
             );
         }
         // Outside systrap mode they are not the handler's.
-        let plain = build_with(seccomp_verdict(false), SECCOMP_RET_USER_NOTIF, Some(&gate), false);
+        let plain = build_with(
+            seccomp_verdict(Shape::FOREIGN),
+            SECCOMP_RET_USER_NOTIF,
+            Some(&gate),
+            false,
+        );
         let data = SeccompData {
             nr: libc::SYS_clone as u32,
             arch: AUDIT_ARCH_X86_64,
@@ -684,7 +704,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_number_matches_the_table(nr in any::<u32>()) {
-            let want = if u64::from(nr) & X32_SYSCALL_BIT != 0 { SECCOMP_RET_TRACE } else { ptrace_verdict(false)(table::lookup(u64::from(nr))) };
+            let want = if u64::from(nr) & X32_SYSCALL_BIT != 0 { SECCOMP_RET_TRACE } else { ptrace_verdict(Shape::FOREIGN)(table::lookup(u64::from(nr))) };
             prop_assert_eq!(evaluate(&filter(), AUDIT_ARCH_X86_64, nr), Some(want));
         }
     }

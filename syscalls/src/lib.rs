@@ -71,7 +71,7 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     };
     match entry.policy {
         Policy::Passthrough => Outcome::Continue,
-        Policy::Translate(handler) | Policy::Path(handler) => result(handler(ctx, call)),
+        Policy::Translate(handler) | Policy::Path(handler) | Policy::FdWrite(handler) => result(handler(ctx, call)),
         Policy::Deny(errno) => {
             if ctx.world.note_unsupported(call.nr) {
                 say(&format!(

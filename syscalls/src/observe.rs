@@ -85,7 +85,7 @@ impl Observer {
             task.in_stub
         };
         if let Some(s) = &self.stats {
-            s.caught(how, call.nr, stub, vfs.is_identity());
+            s.caught(how, call.nr, stub, crate::table::Shape::of(vfs));
         }
         if !stub {
             self.with_printer(|p| p.entry(tid, call, mem, vfs));

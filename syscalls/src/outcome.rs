@@ -43,6 +43,9 @@ pub enum NewArg {
         host: Vec<u8>,
         target: lxrun_vfs::Target,
     },
+    /// A descriptor argument: the file lxrun holds (borrowed from the guest and checked), for
+    /// the call to act on instead of the guest's number, which may name another file by now.
+    Fd(lxrun_vfs::Opened),
     /// A struct placed in the guest's memory whose pointer fields (at the given byte offsets)
     /// point at further bytes placed beside it (a msghdr and its new msg_name); a backend that
     /// performs the call itself points them at its own copies.

@@ -121,6 +121,11 @@ pub fn spec(name: &str) -> Option<Spec> {
         "bind" | "connect" => s(&[Fd, In(SizeArg(2)), Int], Ret::Int),
         "sendto" => s(&[Fd, In(SizeArg(2)), Int, Int, In(SizeArg(5)), Int], Ret::Int),
         "sendmsg" => s(&[Fd, MsgHdr, Int], Ret::Int),
+        "fchmod" | "ftruncate" => s(&[Fd, Int], Ret::Int),
+        "fchown" => s(&[Fd, Int, Int], Ret::Int),
+        "fallocate" => s(&[Fd, Int, Int, Int], Ret::Int),
+        "fsetxattr" => s(&[Fd, InStr, In(SizeArg(3)), Int, Int], Ret::Int),
+        "fremovexattr" => s(&[Fd, InStr], Ret::Int),
         "setxattrat" => s(
             &[DirFd, Path, Int, InStr, XattrArgs { usize: 5, get: false }, Int],
             Ret::Int,
@@ -164,6 +169,7 @@ const ANSWERED: &[&str] = &[
     "getpeername",
     "process_vm_readv",
     "process_vm_writev",
+    "copy_file_range",
 ];
 
 /// Whether a trapped call must be caught by ptrace rather than user notification: execve (its
@@ -177,7 +183,9 @@ pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     match e.policy {
         crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
         _ if e.name == "openat2" => true,
-        crate::Policy::Translate(_) | crate::Policy::Path(_) => !(ANSWERED.contains(&e.name) || spec(e.name).is_some()),
+        crate::Policy::Translate(_) | crate::Policy::Path(_) | crate::Policy::FdWrite(_) => {
+            !(ANSWERED.contains(&e.name) || spec(e.name).is_some())
+        }
     }
 }
 

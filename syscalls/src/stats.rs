@@ -96,11 +96,11 @@ impl Stats {
     }
 
     /// A call caught by `how`; `stub` for the loader stub's own calls.
-    pub fn caught(&self, how: Mechanism, nr: u64, stub: bool, identity: bool) {
+    pub fn caught(&self, how: Mechanism, nr: u64, stub: bool, shape: crate::table::Shape) {
         let m = &self.mechanisms[how.index()];
         let counter = if stub {
             &m.stub
-        } else if table::lookup(nr).is_some_and(|e| !e.traps(identity)) {
+        } else if table::lookup(nr).is_some_and(|e| !e.traps(shape)) {
             &m.observed
         } else {
             &m.translated
@@ -232,9 +232,24 @@ mod tests {
     #[test]
     fn mechanisms_split_translated_from_observed() {
         let s = Stats::new();
-        s.caught(Mechanism::PtraceSeccomp, libc::SYS_execve as u64, false, true);
-        s.caught(Mechanism::PtraceSeccomp, libc::SYS_getpid as u64, false, true);
-        s.caught(Mechanism::PtraceSeccomp, libc::SYS_mmap as u64, true, true);
+        s.caught(
+            Mechanism::PtraceSeccomp,
+            libc::SYS_execve as u64,
+            false,
+            crate::table::Shape::HOST,
+        );
+        s.caught(
+            Mechanism::PtraceSeccomp,
+            libc::SYS_getpid as u64,
+            false,
+            crate::table::Shape::HOST,
+        );
+        s.caught(
+            Mechanism::PtraceSeccomp,
+            libc::SYS_mmap as u64,
+            true,
+            crate::table::Shape::HOST,
+        );
         let report = s.report(&[]);
         assert!(
             report.contains("ptrace-seccomp stops: 3 (1 translated or refused by lxrun, 1 passthrough calls stopped only to be observed, 1 by lxrun's loader stub)"),

@@ -22,6 +22,38 @@ pub enum Policy {
     Path(Handler),
     /// Caught and refused with this errno (reported once by name).
     Deny(Errno),
+    /// A call that changes a file through a descriptor: caught when some mount is read-only
+    /// (to refuse it there with EROFS), else it runs natively.
+    FdWrite(Handler),
+}
+
+/// What the guest's filesystem looks like, as far as trapping goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// The guest sees the host's filesystem unchanged (path calls need nothing).
+    pub identity: bool,
+    /// Some mount is read-only (calls that write through a descriptor must be checked).
+    pub readonly: bool,
+}
+
+impl Shape {
+    /// The host's own tree.
+    pub const HOST: Shape = Shape {
+        identity: true,
+        readonly: false,
+    };
+    /// A guest root with a read-only mount: every call lxrun may translate traps.
+    pub const FOREIGN: Shape = Shape {
+        identity: false,
+        readonly: true,
+    };
+
+    pub fn of(vfs: &lxrun_vfs::Vfs) -> Shape {
+        Shape {
+            identity: vfs.is_identity(),
+            readonly: vfs.mounts().mounts().iter().any(|m| m.readonly),
+        }
+    }
 }
 
 /// One row of the table.
@@ -38,12 +70,12 @@ impl Entry {
         Entry { nr, name, policy, note }
     }
 
-    /// Whether the filter must stop the guest for this call; `identity`: the guest sees the
-    /// host's filesystem unchanged.
-    pub fn traps(&self, identity: bool) -> bool {
+    /// Whether the filter must stop the guest for this call, in a guest filesystem of `shape`.
+    pub fn traps(&self, shape: Shape) -> bool {
         match self.policy {
             Policy::Passthrough => false,
-            Policy::Path(_) => !identity,
+            Policy::Path(_) => !shape.identity,
+            Policy::FdWrite(_) => shape.readonly,
             Policy::Translate(_) | Policy::Deny(_) => true,
         }
     }
@@ -54,6 +86,7 @@ impl Entry {
             Policy::Passthrough => "passthrough".into(),
             Policy::Translate(_) => "translated".into(),
             Policy::Path(_) => "translated (paths)".into(),
+            Policy::FdWrite(_) => "checked (read-only mounts)".into(),
             Policy::Deny(e) => format!("denied ({})", e.name()),
         }
     }
@@ -135,7 +168,7 @@ pub fn rows() -> Vec<Row> {
                 name: e.name,
                 kind: match e.policy {
                     Policy::Passthrough => Kind::Passthrough,
-                    Policy::Translate(_) | Policy::Path(_) => Kind::Translated,
+                    Policy::Translate(_) | Policy::Path(_) | Policy::FdWrite(_) => Kind::Translated,
                     Policy::Deny(_) => Kind::Denied,
                 },
                 policy: e.policy_name(),
@@ -375,7 +408,7 @@ mod tests {
                 .iter()
                 .find(|e| e.name == *name)
                 .unwrap_or_else(|| panic!("{name} missing from the table"));
-            assert!(e.traps(false), "{name} would run untranslated in a guest root");
+            assert!(e.traps(Shape::FOREIGN), "{name} would run untranslated in a guest root");
         }
     }
 
@@ -385,7 +418,7 @@ mod tests {
             lookup(libc::SYS_execve as u64).map(|e| e.policy),
             Some(Policy::Translate(_))
         ));
-        assert!(!lookup(libc::SYS_getpid as u64).is_some_and(|e| e.traps(false)));
+        assert!(!lookup(libc::SYS_getpid as u64).is_some_and(|e| e.traps(Shape::FOREIGN)));
     }
 
     #[test]

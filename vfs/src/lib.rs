@@ -329,6 +329,13 @@ impl Vfs {
         &self.mounts
     }
 
+    /// Which mount holds canonical guest path `guest` (an index into `mounts().mounts()`): two
+    /// paths on different mounts cannot be linked or renamed into each other (EXDEV).
+    pub fn mount_of(&self, guest: &[u8]) -> usize {
+        let (m, _) = self.mounts.find(&comps(guest));
+        self.mounts.mounts().iter().position(|x| x == m).unwrap_or(usize::MAX)
+    }
+
     /// Paths need no translation: the guest sees the host's tree.
     pub fn is_identity(&self) -> bool {
         self.mounts.is_identity()

@@ -75,7 +75,7 @@ struct Tracer<'w> {
 /// go there (served by worker threads); ptrace still follows every task and carries execve.
 /// An observed run (`--trace`, `--stats`) stops every call with ptrace, whatever the backend.
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<RunOutcome, SupervisorError> {
-    let identity = world.vfs.is_identity();
+    let shape = lxrun_syscalls::table::Shape::of(&world.vfs);
     let observed = world.observer.enabled();
     let notify = notify && !observed;
     let (prog, options) = if observed {
@@ -86,12 +86,9 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     } else if notify {
         // The in-process fast path pays off only without ptrace (systrap mode): every SIGSYS
         // would be a signal-delivery-stop here.
-        (
-            filter::build(seccomp_verdict(identity), SECCOMP_RET_USER_NOTIF),
-            OPTIONS,
-        )
+        (filter::build(seccomp_verdict(shape), SECCOMP_RET_USER_NOTIF), OPTIONS)
     } else {
-        (filter::build(ptrace_verdict(identity), SECCOMP_RET_TRACE), OPTIONS)
+        (filter::build(ptrace_verdict(shape), SECCOMP_RET_TRACE), OPTIONS)
     };
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
@@ -416,6 +413,8 @@ fn rewrite(mem: &GuestMemory, sp: u64, args: &[(usize, NewArg)]) -> Result<Vec<(
         let v = match a {
             NewArg::Int(v) => *v,
             NewArg::Bytes(b) | NewArg::Path { host: b, .. } => s.push(b.clone())?,
+            // Only ever for a call lxrun performs itself (`performs`).
+            NewArg::Fd(_) => return Err(Errno::ENOSYS),
             NewArg::Struct { bytes, pointers } => {
                 let mut bytes = bytes.clone();
                 for (offset, target) in pointers {

@@ -205,6 +205,7 @@ fn run(
                 _ => lent.push(target.proc_path()),
             },
             (_, Some(NewArg::Bytes(b))) => lent.push(b.clone()),
+            (_, Some(NewArg::Fd(file))) => file.fd().as_raw_fd() as u64,
             (_, Some(NewArg::Struct { .. })) => return Err(Errno::ENOSYS),
             (Arg::Int, _) => raw[i],
             (Arg::Mode, _) => raw[i] & !u64::from(umask),

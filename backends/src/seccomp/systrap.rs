@@ -22,10 +22,10 @@ pub(crate) fn active(world: &World) -> bool {
 }
 
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Result<RunOutcome, SupervisorError> {
-    let identity = world.vfs.is_identity();
+    let shape = lxrun_syscalls::table::Shape::of(&world.vfs);
     // No tracer: what would stop for ptrace is notified instead (lxrun performs an accept whose
     // peer's name it translates; O_PATH opens come as SYS_LXRUN_OPEN_PATH from the handler).
-    let verdict = seccomp_verdict(identity);
+    let verdict = seccomp_verdict(shape);
     let verdict = |e: Option<&lxrun_syscalls::Entry>| match verdict(e) {
         filter::SECCOMP_RET_TRACE => SECCOMP_RET_USER_NOTIF,
         v => v,

@@ -135,12 +135,12 @@ fn base_of(call: &SyscallArgs, dirfd: Option<usize>) -> Base {
 fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Option<Resolved>, Errno> {
     let ptr = call.args[a.path];
     if ptr == 0 && a.null_ok {
-        return Ok(None);
+        return on_dirfd(ctx, call, a, true);
     }
     let path = read_path(ctx, ptr)?;
     if path.is_empty() {
         return match a.empty_path {
-            Some(f) if call.args[f] & EMPTY_PATH != 0 => Ok(None),
+            Some(f) if call.args[f] & EMPTY_PATH != 0 => on_dirfd(ctx, call, a, false),
             _ => Err(Errno::ENOENT),
         };
     }
@@ -161,6 +161,26 @@ fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<
 /// The replacement for a path argument that names `r`, for a call that `follows` a final
 /// symlink or not. The host path goes with it for the guest's own calls (the ptrace backend's
 /// opens), or, where it is too long for the kernel, an alias through lxrun's descriptors.
+/// A call on its dirfd itself (AT_EMPTY_PATH, or a NULL path): left as it is, but one that
+/// writes is refused on a read-only mount (EROFS; a link of it elsewhere EXDEV, as between
+/// two mounts).
+/// (A NULL path takes the descriptor as a file: an O_PATH one is the kernel's EBADF first.)
+fn on_dirfd(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, null: bool) -> Result<Option<Resolved>, Errno> {
+    if writes(a.writes, call) {
+        let fd = a.dirfd.map_or(libc::AT_FDCWD, |i| call.args[i] as i32);
+        let r = if fd == libc::AT_FDCWD {
+            ctx.resolve(Base::Cwd, b".", true)?
+        } else {
+            ctx.resolve_fd(fd)?
+        };
+        if r.readonly && !(null && open_flags(&r) & libc::O_PATH != 0) {
+            let linking = matches!(crate::table::name_of(call.nr).as_str(), "linkat");
+            return Err(if linking { Errno::EXDEV } else { Errno::EROFS });
+        }
+    }
+    Ok(None)
+}
+
 pub(super) fn path_arg(ctx: &SyscallCtx<'_>, r: &Resolved, follows: bool) -> Result<NewArg, Errno> {
     let target = r.target(follows).ok_or(Errno::ENOENT)?;
     let mut host = r.host.as_os_str().as_bytes().to_vec();
@@ -231,10 +251,28 @@ fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Resu
         return Ok(Outcome::Continue);
     }
     let mut new = Vec::with_capacity(args.len());
+    let mut mounts = Vec::with_capacity(args.len());
     for a in args {
-        if let Some(r) = resolve_arg(ctx, call, a)? {
-            new.extend(arg_of(ctx, call, a, &r)?);
+        match resolve_arg(ctx, call, a)? {
+            Some(r) => {
+                mounts.push(ctx.world.vfs.mount_of(&r.guest));
+                new.extend(arg_of(ctx, call, a, &r)?);
+            }
+            // A link of the dirfd itself (AT_EMPTY_PATH) comes from its mount.
+            None if a.empty_path.is_some() => {
+                let fd = a.dirfd.map_or(libc::AT_FDCWD, |i| call.args[i] as i32);
+                mounts.push(
+                    ctx.resolve_fd(fd)
+                        .map_or(usize::MAX, |r| ctx.world.vfs.mount_of(&r.guest)),
+                );
+            }
+            None => {}
         }
+    }
+    // A link or a rename between two mounts is EXDEV, as between real ones: lxrun's binds
+    // may share a host filesystem, which would allow it.
+    if args.len() == 2 && mounts.len() == 2 && mounts[0] != mounts[1] {
+        return Err(Errno::EXDEV);
     }
     Ok(if new.is_empty() {
         Outcome::Continue
@@ -365,7 +403,7 @@ path_calls! {
     utime => [arg(0, Yes, Writes::Yes)];
     utimes => [arg(0, Yes, Writes::Yes)];
     futimesat => [at(0, 1, Yes, Writes::Yes)];
-    utimensat => [PathArg { null_ok: true, ..at(0, 1, Unless(3, NOFOLLOW), Writes::Yes) }];
+    utimensat => [PathArg { null_ok: true, ..empty(at(0, 1, Unless(3, NOFOLLOW), Writes::Yes), 3) }];
     truncate => [arg(0, Yes, Writes::Yes)];
     statfs => [arg(0, Yes, Writes::No)];
     setxattr => [arg(0, Yes, Writes::Yes)];
@@ -384,6 +422,37 @@ path_calls! {
     fanotify_mark_path => [PathArg { null_ok: true, ..at(3, 4, Unless(1, libc::FAN_MARK_DONT_FOLLOW as u64), Writes::No) }];
     mknod_path => [name(arg(0, No, Writes::Yes))];
     mknodat_path => [name(at(0, 1, No, Writes::Yes))];
+}
+
+/// Calls that change a file through a descriptor (trapped only while some mount is
+/// read-only): EROFS for a file on a read-only mount, as Linux answers on a read-only bind;
+/// else performed on the very file that was checked (the descriptor lxrun borrowed), so a
+/// descriptor replaced by another thread in between changes nothing.
+pub(crate) fn fd_write(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let name = crate::table::name_of(call.nr);
+    // copy_file_range writes to its third argument.
+    let fd_arg = if name == "copy_file_range" { 2 } else { 0 };
+    let r = ctx.resolve_fd(call.args[fd_arg] as i32)?;
+    // The kernel looks at the descriptor before the mount: an O_PATH one is EBADF, and one not
+    // open for writing is EINVAL or EBADF to the calls that write its data.
+    let flags = open_flags(&r);
+    let writes_data = matches!(name.as_str(), "ftruncate" | "fallocate" | "copy_file_range");
+    let kernel_refuses = flags & libc::O_PATH != 0 || (writes_data && flags & libc::O_ACCMODE == libc::O_RDONLY);
+    if r.readonly && !kernel_refuses {
+        return Err(Errno::EROFS);
+    }
+    match r.opened {
+        Some(file) if crate::proxy::spec(&name).is_some() => Ok(Outcome::Rewrite(vec![(fd_arg, NewArg::Fd(file))])),
+        _ => Ok(Outcome::Continue),
+    }
+}
+
+/// The open flags of the descriptor `r` holds (0 when it holds none).
+fn open_flags(r: &Resolved) -> i32 {
+    r.opened.as_ref().map_or(0, |f| {
+        // SAFETY: F_GETFL on a descriptor we hold.
+        unsafe { libc::fcntl(f.fd().as_raw_fd(), libc::F_GETFL) }
+    })
 }
 
 /// Device nodes a guest may make: the character devices every container has (null, zero,
