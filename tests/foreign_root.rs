@@ -340,6 +340,10 @@ gcc -nostdlib -static -O1 -fno-stack-protector -o cr/hi hi.c && /usr/sbin/chroot
              python3 -c \"import os\nos.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\nfor p in ('priv/x/f', 'lnk/f', 'abs/f', 'lnk', 'priv'):\n  try: print(p, open(p).read().strip() if not os.path.isdir(p) else os.listdir(p))\n  except OSError as e: print(p, e.errno)\n  print(p, os.access(p, os.R_OK), os.path.exists(p + '/f'))\"",
         ),
         (
+            "files lxrun makes get the guest's umask",
+            "for m in 0 077 022; do umask $m; mkdir u$m; touch t$m; mkfifo p$m; python3 -c \"import os; os.mknod('n$m', 0o10666); os.symlink('x', 's$m'); os.close(os.open('o$m', os.O_CREAT | os.O_WRONLY, 0o666))\"; done; stat -c '%a %n' u* t* p* n* o*",
+        ),
+        (
             "a cwd deeper than PATH_MAX",
             "python3 -c \"import os\nn = 'd' * 200\nfor i in range(25):\n  os.mkdir(n); os.chdir(n)\nopen('f', 'w').write('deep')\nprint(open('f').read(), os.stat('..').st_nlink, len(os.listdir('.')))\nos.chdir('../' * 24 + '..')\nprint(os.path.exists(n))\"",
         ),

@@ -21,6 +21,11 @@ pub const SYS_LXRUN_CHDIR: u64 = 0x4c5a;
 /// call but cannot install (SECCOMP_IOCTL_NOTIF_ADDFD refuses O_PATH files): it answers with
 /// the number of a socket it put into the process, on which the descriptor waits (SCM_RIGHTS).
 pub const SYS_LXRUN_OPEN_PATH: u64 = 0x4c5b;
+/// seccomp-ptrace mode: an open that ptrace caught (openat2, whose flags no filter can read),
+/// performed by lxrun on its descriptors; the guest's call becomes `syscall(NR)`, which the
+/// user-notification worker answers by installing that descriptor (ADDFD), so the kernel never
+/// reads a path from the guest's memory again.
+pub const SYS_LXRUN_TAKE_FD: u64 = 0x4c5c;
 
 /// What the handler passes with SYS_LXRUN_EXEC.
 #[repr(C)]

@@ -469,6 +469,24 @@ pub fn evaluate_call(prog: &[SockFilter], data: &SeccompData) -> Option<u32> {
     }
 }
 
+/// `prog` (from [`build`]) with one private call, SYS_LXRUN_TAKE_FD, sent to user
+/// notification: the ptrace backend's way to hand the guest a descriptor lxrun opened. Checked
+/// right after the call's number is loaded, before any jump of `prog` that could cross it.
+pub fn with_handoff(mut prog: Vec<SockFilter>) -> Vec<SockFilter> {
+    // [0] load arch, [1] x86_64?, [2] trap, [3] load nr: every later jump is relative and
+    // forward from here on.
+    let at = 4;
+    debug_assert!(prog
+        .get(at - 1)
+        .is_some_and(|i| i.code == BPF_LD_W_ABS && i.k == NR_OFFSET));
+    let take_fd = lxrun_loader::abi::SYS_LXRUN_TAKE_FD as u32;
+    prog.splice(
+        at..at,
+        [jump(BPF_JEQ_K, take_fd, 0, 1), stmt(BPF_RET_K, SECCOMP_RET_USER_NOTIF)],
+    );
+    prog
+}
+
 /// The ptrace backend's verdicts: calls that need no translation run, everything else stops for
 /// the tracer, in a guest filesystem of `shape`.
 pub fn ptrace_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
@@ -493,6 +511,29 @@ pub fn seccomp_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_handoff_call_alone_is_notified() {
+        let plain = build(ptrace_verdict(Shape::FOREIGN), SECCOMP_RET_TRACE);
+        let prog = with_handoff(plain.clone());
+        let take_fd = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
+        assert_eq!(
+            evaluate(&prog, AUDIT_ARCH_X86_64, take_fd as u32),
+            Some(SECCOMP_RET_USER_NOTIF)
+        );
+        for nr in (0..=table::max_nr() + 2).chain([0x4c58, 0x4c5b, 0x4c5d, X32_SYSCALL_BIT as u32]) {
+            assert_eq!(
+                evaluate(&prog, AUDIT_ARCH_X86_64, nr),
+                evaluate(&plain, AUDIT_ARCH_X86_64, nr),
+                "{nr}"
+            );
+        }
+        assert_eq!(
+            evaluate(&prog, 0x4000_0003, take_fd as u32),
+            Some(SECCOMP_RET_TRACE),
+            "i386"
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

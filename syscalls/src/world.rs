@@ -24,6 +24,9 @@ pub struct World {
     /// Host fds a rewritten call of a thread refers to by path (`/proc/<lxrun>/fd/N`), kept
     /// open until that thread's next trapped call, when the rewritten call has surely run.
     held: Mutex<HashMap<i32, Vec<OwnedFd>>>,
+    /// Files lxrun opened for a thread's call, waiting for its SYS_LXRUN_TAKE_FD (with
+    /// whether they are close-on-exec).
+    handoff: Mutex<HashMap<i32, (OwnedFd, bool)>>,
     /// AF_UNIX names as bound by the guest, by the name the host's socket got: getsockname
     /// answers with what the guest asked for (relative, or through a long path).
     socket_names: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
@@ -45,6 +48,7 @@ impl World {
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
+            handoff: Mutex::new(HashMap::new()),
             socket_names: Mutex::new(HashMap::new()),
             unsupported: Mutex::new(BTreeMap::new()),
         }
@@ -73,6 +77,7 @@ impl World {
     pub fn remove_thread(&self, tid: i32) {
         lock(&self.threads).remove(&tid);
         lock(&self.held).remove(&tid);
+        lock(&self.handoff).remove(&tid);
     }
 
     /// The thread group of guest thread `tid`.
@@ -89,6 +94,16 @@ impl World {
     /// Keeps `fd` open for thread `tid` until its next trapped call.
     pub fn hold(&self, tid: i32, fd: OwnedFd) {
         lock(&self.held).entry(tid).or_default().push(fd);
+    }
+
+    /// Leaves `fd`, opened for thread `tid`'s call, for its SYS_LXRUN_TAKE_FD.
+    pub fn hand_off(&self, tid: i32, fd: OwnedFd, cloexec: bool) {
+        lock(&self.handoff).insert(tid, (fd, cloexec));
+    }
+
+    /// What was left for thread `tid`'s SYS_LXRUN_TAKE_FD.
+    pub fn take_handoff(&self, tid: i32) -> Option<(OwnedFd, bool)> {
+        lock(&self.handoff).remove(&tid)
     }
 
     /// Closes what thread `tid` held for its previous call.

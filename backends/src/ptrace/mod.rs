@@ -69,14 +69,23 @@ struct Tracer<'w> {
     main_exit: Option<GuestExit>,
     /// `--trace` or `--stats`: every call stops, and its exit too.
     observed: bool,
+    /// A user-notification pool serves the guest beside this loop (seccomp-ptrace mode, or the
+    /// ptrace backend's SYS_LXRUN_TAKE_FD).
+    notify: bool,
 }
 
 /// Runs the guest. With `notify`, the calls the seccomp backend can serve by user notification
 /// go there (served by worker threads); ptrace still follows every task and carries execve.
 /// An observed run (`--trace`, `--stats`) stops every call with ptrace, whatever the backend.
+///
+/// The ptrace backend itself takes a listener too where the kernel has one (5.14), for one
+/// private call only: an open lxrun performed (on its descriptors) hands its descriptor to the
+/// guest through SYS_LXRUN_TAKE_FD, instead of letting the guest's call walk a path written
+/// into memory another guest thread could change.
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<RunOutcome, SupervisorError> {
     let shape = lxrun_syscalls::table::Shape::of(&world.vfs);
     let observed = world.observer.enabled();
+    let handoff = !notify && !observed && crate::seccomp_support().is_ok();
     let notify = notify && !observed;
     let (prog, options) = if observed {
         (
@@ -87,13 +96,23 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         // The in-process fast path pays off only without ptrace (systrap mode): every SIGSYS
         // would be a signal-delivery-stop here.
         (filter::build(seccomp_verdict(shape), SECCOMP_RET_USER_NOTIF), OPTIONS)
+    } else if handoff {
+        (
+            filter::with_handoff(filter::build(ptrace_verdict(shape), SECCOMP_RET_TRACE)),
+            OPTIONS,
+        )
     } else {
         (filter::build(ptrace_verdict(shape), SECCOMP_RET_TRACE), OPTIONS)
     };
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
-    let pool = notify.then(|| crate::seccomp::Pool::start(world));
-    let spawned = spawn(launch, &prog, notify, None, |pid, _| {
+    // Files lxrun creates for the guest get the guest's umask, applied by hand (the pool's
+    // workers do the same for theirs).
+    // SAFETY: umask has no preconditions.
+    unsafe { libc::umask(0) };
+    let listens = notify || handoff;
+    let pool = listens.then(|| crate::seccomp::Pool::start(world));
+    let spawned = spawn(launch, &prog, listens, None, |pid, _| {
         seize(pid, options).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
             err,
@@ -114,6 +133,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         main,
         main_exit: None,
         observed,
+        notify: listens,
     };
     tracer.tasks.insert(
         main,
@@ -369,6 +389,20 @@ impl Tracer<'_> {
                     Err(e) => skip(pid, e.as_return())?,
                 }
             }
+            // seccomp-ptrace: an open lxrun performs, its descriptor installed by the worker
+            // that answers the private call the guest's call becomes (registers only).
+            Outcome::Rewrite(args) if self.notify && hands_off(&call, &args) => {
+                match crate::seccomp::perform::perform(&ctx, &call, &args) {
+                    Ok(crate::seccomp::perform::Done::NewFd { fd, cloexec }) => {
+                        self.world.hand_off(pid, fd, cloexec);
+                        let mut regs = get_regs(pid)?;
+                        regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
+                        set_regs(pid, &regs)?;
+                    }
+                    Ok(crate::seccomp::perform::Done::Value(v)) => skip(pid, v)?,
+                    Err(e) => skip(pid, e.as_return())?,
+                }
+            }
             Outcome::Rewrite(args) => match rewrite(&ctx.mem, call.sp, &args) {
                 Ok(values) => {
                     let mut regs = get_regs(pid)?;
@@ -403,6 +437,14 @@ fn performs(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> boo
     let plain = lxrun_syscalls::proxy::spec(entry.name).is_some_and(|s| s.ret == lxrun_syscalls::proxy::Ret::Int);
     let waits = matches!(entry.name, "connect" | "sendto" | "sendmsg");
     plain && !waits && !args.iter().any(|(_, a)| matches!(a, NewArg::Struct { .. }))
+}
+
+/// Whether an open caught by ptrace in seccomp-ptrace mode is performed by lxrun and its
+/// descriptor handed to the guest through user notification: any but an O_PATH one (ADDFD
+/// refuses O_PATH files) or one that may wait for a FIFO's other end (it would stop this loop).
+fn hands_off(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> bool {
+    crate::seccomp::open_flags(call, args).is_some_and(|flags| flags & libc::O_PATH as u64 == 0)
+        && !crate::seccomp::may_wait(call, args)
 }
 
 /// Places a rewrite's new bytes in scratch memory; the (argument, value) pairs to set.

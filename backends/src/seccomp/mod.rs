@@ -191,6 +191,16 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
     if call.nr == lxrun_loader::abi::SYS_LXRUN_OPEN_PATH && systrap::active(world) {
         return Some(open_path::serve(&mut ctx, &call, fd, req));
     }
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_TAKE_FD {
+        // Only a call ptrace turned into this one finds a file waiting.
+        return match world.take_handoff(tid) {
+            Some((file, cloexec)) => install(fd, req.id, &file, cloexec, resp),
+            None => {
+                resp.error = -libc::ENOSYS;
+                Some(resp)
+            }
+        };
+    }
     let outcome = dispatch(&mut ctx, &call);
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
     match outcome {
@@ -297,13 +307,14 @@ fn performed(
 /// translated path is a FIFO, and not O_NONBLOCK; a send to a named AF_UNIX socket (the only
 /// one performed) without MSG_DONTWAIT (a non-blocking socket's gets a thread too, needlessly:
 /// telling would take borrowing the socket first).
-fn may_wait(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
+pub(crate) fn may_wait(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
     let (path_arg, flags) = match lxrun_syscalls::table::name_of(call.nr).as_str() {
-        "open" => (0, call.args[1]),
-        "openat" => (1, call.args[2]),
         "sendto" => return call.args[3] as i32 & libc::MSG_DONTWAIT == 0,
         "sendmsg" => return call.args[2] as i32 & libc::MSG_DONTWAIT == 0,
-        _ => return false,
+        name => match open_flags(call, args) {
+            Some(flags) => (if name == "open" { 0 } else { 1 }, flags),
+            None => return false,
+        },
     };
     if flags as i32 & libc::O_NONBLOCK != 0 {
         return false;
@@ -326,6 +337,20 @@ fn entry_metadata(dir: &lxrun_vfs::Opened, name: &[u8]) -> std::io::Result<std::
     let mut p = format!("/proc/self/fd/{}/", dir.fd().as_raw_fd()).into_bytes();
     p.extend_from_slice(name);
     std::fs::symlink_metadata(lxrun_vfs::path(&p))
+}
+
+/// The flags of an open, openat or openat2 (from lxrun's copy of its open_how, whose first
+/// field they are); None for any other call.
+pub(crate) fn open_flags(call: &SyscallArgs, args: &[(usize, NewArg)]) -> Option<u64> {
+    match lxrun_syscalls::table::name_of(call.nr).as_str() {
+        "open" => Some(call.args[1]),
+        "openat" => Some(call.args[2]),
+        "openat2" => match args.iter().find(|(i, _)| *i == 2) {
+            Some((_, NewArg::Bytes(how))) => Some(u64::from_le_bytes(how.get(..8)?.try_into().ok()?)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Installs `host` in the guest as the call's result (ADDFD with SEND: one atomic step).
