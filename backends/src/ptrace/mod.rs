@@ -106,10 +106,6 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     };
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
-    // Files lxrun creates for the guest get the guest's umask, applied by hand (the pool's
-    // workers do the same for theirs).
-    // SAFETY: umask has no preconditions.
-    unsafe { libc::umask(0) };
     let listens = notify || handoff;
     let pool = listens.then(|| crate::seccomp::Pool::start(world));
     let spawned = spawn(launch, &prog, listens, None, |pid, _| {
@@ -120,6 +116,10 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         Ok(0)
     })?;
     let main = spawned.pid;
+    // Files lxrun creates for the guest get the guest's umask, applied by hand (as the pool
+    // does for its workers): once the guest has inherited lxrun's own.
+    // SAFETY: umask has no preconditions.
+    unsafe { libc::umask(0) };
     if let (Some(pool), Some(listener)) = (pool, spawned.listener) {
         pool.serve(listener);
     }
