@@ -5,7 +5,7 @@ listxattr of a plain path and of a path through a symlink, natively (chroot in a
 outside the timing) and under lxrun with each backend, interleaved round by round; prints the
 median microseconds per call and the ratio to native. A benchmark, never a test.
 
-  bench/percall.py [--rounds N] [--calls N] [--lxrun LABEL=PATH ...] [--markdown]
+  bench/percall.py [--rounds N] [--calls N] [--backends B,...] [--lxrun LABEL=PATH ...] [--markdown]
 
 --lxrun adds another lxrun build (e.g. `--lxrun before=/tmp/old/lxrun`) run with every
 backend beside this tree's. Needs root (chroot).
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--calls", type=int, default=3000)
     ap.add_argument("--lxrun", action="append", default=[], help="LABEL=PATH of another lxrun build")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of " + ",".join(BACKENDS))
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
     root = sorted(glob.glob("/var/cache/lxrun-tests/debian-*/"))[0].rstrip("/")
@@ -66,7 +67,7 @@ def main():
     runners = {"native": native_argv(root, cmd)}
     builds = [("", LXRUN)] + [tuple(x.split("=", 1)) for x in a.lxrun]
     for label, path in builds:
-        for b in BACKENDS:
+        for b in a.backends.split(","):
             name = f"{label + ' ' if label else ''}{b}"
             runners[name] = [path, "--backend", b, "--root", root, "--", "/bin/sh", "-c", cmd]
     times = {r: {} for r in runners}

@@ -70,7 +70,10 @@ pub struct Resolved {
     pub opened: Option<Opened>,
     /// Its directory entry: the directory it is in, held open, and its name there (None for a
     /// mount whose root is a file, or /proc's magic links: only the object reaches those).
-    pub entry: Option<(Opened, Vec<u8>)>,
+    /// Read it with [`Resolved::entry`]: the kernel-assisted lookup opens the directory only
+    /// when a call asks for the entry (`later`).
+    pub(crate) entry: Option<(Opened, Vec<u8>)>,
+    pub(crate) later: Option<walk::LaterEntry>,
     /// The root of a mount (or of the process): its entry is no name in a directory of the
     /// mount, and it can be neither removed nor renamed (EBUSY).
     pub mount_root: bool,
@@ -116,10 +119,29 @@ impl Resolved {
     /// acts on the object the walker reached; a call that does not follow, or one that creates
     /// the name, on the entry (a mount root that is a file has only its object).
     pub fn target(&self, follows: bool) -> Option<Target> {
-        match (&self.opened, &self.entry) {
-            (Some(o), _) if follows => Some(Target::Object(o.clone())),
-            (_, Some((dir, name))) => Some(Target::Entry(dir.clone(), name.clone())),
+        if let (Some(o), true) = (&self.opened, follows) {
+            return Some(Target::Object(o.clone()));
+        }
+        match (&self.opened, self.entry()) {
+            (_, Some((dir, name))) => Some(Target::Entry(dir, name)),
             (Some(o), None) => Some(Target::Object(o.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether the path ended with a slash, which its entry keeps for the kernel to judge (a
+    /// call must then act on the entry, not the object).
+    pub fn trailing_slash(&self) -> bool {
+        self.entry.as_ref().is_some_and(|(_, name)| name.ends_with(b"/"))
+    }
+
+    /// Its directory entry (see `entry`): opened now if the lookup left it for later, by the
+    /// kernel's confined walk again (a rename since gives another object inside the guest's
+    /// view, never one outside it).
+    pub fn entry(&self) -> Option<(Opened, Vec<u8>)> {
+        match (&self.entry, &self.later) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(later)) => later.open(),
             (None, None) => None,
         }
     }
@@ -500,6 +522,7 @@ impl Vfs {
             special: None,
             opened,
             entry: None,
+            later: None,
             mount_root: false,
         })
     }

@@ -288,10 +288,7 @@ type FileId = (u64, u64);
 fn same_object(r: &Resolved) -> (Option<FileId>, Option<(FileId, Vec<u8>)>) {
     use std::os::unix::fs::MetadataExt;
     let id = |o: &crate::Opened| o.metadata().map(|m| (m.dev(), m.ino())).unwrap();
-    (
-        r.opened.as_ref().map(id),
-        r.entry.as_ref().map(|(d, n)| (id(d), n.clone())),
-    )
+    (r.opened.as_ref().map(id), r.entry().map(|(d, n)| (id(&d), n)))
 }
 
 proptest! {

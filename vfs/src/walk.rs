@@ -53,17 +53,48 @@ pub(crate) struct Start {
 /// One component, looked up in its directory.
 enum Found {
     Dir(Opened),
-    /// A symlink (opened itself) and its target.
-    Link(Opened, Vec<u8>),
+    /// A directory lxrun makes up on the way to a mount point.
+    Glue(Opened),
+    /// A symlink (opened itself, where the lookup opened it) and its target.
+    Link(Option<Opened>, Vec<u8>),
     Other(Opened),
     Missing,
+}
+
+/// A lookup's entry left for later: the directory, walked again by the kernel's confined
+/// lookup from the same base when a call needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LaterEntry {
+    base: Opened,
+    dir: Vec<u8>,
+    name: Vec<u8>,
+    resolve: u64,
+}
+
+impl LaterEntry {
+    fn open_dir(&self) -> Option<Opened> {
+        openat2(&self.base, &self.dir, libc::O_PATH | libc::O_DIRECTORY, self.resolve).ok()
+    }
+
+    pub(crate) fn open(&self) -> Option<(Opened, Vec<u8>)> {
+        Some((self.open_dir()?, self.name.clone()))
+    }
+}
+
+/// What the kernel-assisted shortcut found.
+enum Fast {
+    Done(Resolved),
+    /// The path's directory, and the target of the symlink its last name is.
+    Link(Start, Vec<u8>),
+    /// Nothing the walker can use.
+    No,
 }
 
 /// The directories of a walk so far: `dirs[i]` is the one at guest path `cur[..i]`, opened
 /// when the walk came through it (or later, from the root, when `..` climbs above where it
 /// started). Each step opens the next name relative to the descriptor it came from, so a
 /// rename or symlink swap on the way cannot take the walk anywhere the guest could not go.
-struct Dirs(Vec<Option<Opened>>);
+struct Dirs(Vec<Option<Opened>>, Vec<bool>);
 
 impl Walk<'_> {
     /// Resolves `path` starting from guest directory `start` (used for relative paths).
@@ -77,44 +108,71 @@ impl Walk<'_> {
         if self.beneath && path[0] == b'/' {
             return Err(Errno::EXDEV);
         }
-        if let Some(r) = self.fast(&start, path, follow_last) {
-            return Ok(r);
+        // The kernel's walk, as long as it meets no symlink but a final one, which is spliced in
+        // (named from the root) for the next try; the walker takes over where it cannot go.
+        let (mut start, mut path, mut links) = (start, path.to_vec(), 0);
+        loop {
+            let (from, target) = match self.fast(&start, &path, follow_last) {
+                Fast::Done(r) => return Ok(r),
+                Fast::No => break,
+                Fast::Link(from, target) => (from, target),
+            };
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(Errno::ELOOP);
+            }
+            let spliced = if target.first() == Some(&b'/') {
+                target.clone()
+            } else {
+                let mut p = join(&from.comps);
+                p.push(b'/');
+                p.extend_from_slice(&target);
+                p
+            };
+            if target.is_empty() || spliced.len() >= crate::PATH_MAX || ends_as_dir(&target) {
+                // The walker's errors and trailing-slash rules.
+                (start, path) = (from, target);
+                break;
+            }
+            (start, path) = (Start::default(), spliced);
+        }
+        let path = path.as_slice();
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
         }
         let (mut cur, mut dirs) = if path[0] == b'/' {
-            (self.root.clone(), Dirs(vec![None; self.root.len() + 1]))
+            (self.root.clone(), Dirs::unopened(self.root.len() + 1))
         } else {
-            let mut dirs = Dirs(vec![None; start.comps.len()]);
-            dirs.0.push(start.fd);
+            let mut dirs = Dirs::unopened(start.comps.len());
+            dirs.push(start.fd, false);
             (start.comps, dirs)
         };
         let mut pending: Vec<Vec<u8>> = split(path);
         pending.reverse(); // popped from the end
         let mut must_be_dir = ends_as_dir(path);
-        let mut links = 0;
         let mut exists = true;
         let mut object: Option<Opened> = None;
         let mut host_override: Option<PathBuf> = None;
-        let mut glue = false;
 
         while let Some(c) = pending.pop() {
             if c == b".." {
                 if cur.len() > self.root.len() {
                     cur.pop();
-                    dirs.0.pop();
+                    dirs.pop();
                 } else if self.beneath {
                     return Err(Errno::EXDEV);
                 }
                 object = None;
-                glue = false;
                 continue;
             }
             if c.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
             let last = pending.is_empty();
+            // Below a glue directory, what is not a mount is glue too.
+            let under_glue = dirs.in_glue();
             cur.push(c);
             object = None;
-            glue = false;
             let link = match self.proc_entry(&cur) {
                 ProcEntry::Denied => return Err(Errno::ENOENT),
                 ProcEntry::Host(p) => {
@@ -122,18 +180,22 @@ impl Walk<'_> {
                         // The magic link followed: the pipe, socket or deleted file itself.
                         object = Some(open_at_path(&p, libc::O_PATH)?);
                         host_override = Some(p);
-                        dirs.0.push(None);
+                        dirs.push(None, false);
                         break;
                     }
                     return Err(Errno::ENOTDIR);
                 }
                 ProcEntry::Link(target) => Some((None, target)),
-                ProcEntry::Plain => match self.lookup(&cur, &mut dirs)? {
-                    Found::Link(fd, target) => Some((Some(fd), target)),
-                    Found::Dir(fd) => {
-                        glue = self.vfs.mount_root(&cur).is_none() && self.is_glue(&cur, &fd);
+                ProcEntry::Plain => match self.lookup(&cur, &mut dirs, last)? {
+                    Found::Link(fd, target) => Some((fd, target)),
+                    found @ (Found::Dir(_) | Found::Glue(_)) => {
+                        let glue =
+                            matches!(found, Found::Glue(_)) || (under_glue && self.vfs.mount_root(&cur).is_none());
+                        let (Found::Dir(fd) | Found::Glue(fd)) = found else {
+                            return Err(Errno::ENOENT);
+                        };
                         object = Some(fd.clone());
-                        dirs.0.push(Some(fd));
+                        dirs.push(Some(fd), glue);
                         None
                     }
                     Found::Other(fd) => {
@@ -141,12 +203,12 @@ impl Walk<'_> {
                             return Err(Errno::ENOTDIR);
                         }
                         object = Some(fd);
-                        dirs.0.push(None);
+                        dirs.push(None, false);
                         None
                     }
                     Found::Missing if last => {
                         exists = false;
-                        dirs.0.push(None);
+                        dirs.push(None, false);
                         None
                     }
                     Found::Missing => return Err(Errno::ENOENT),
@@ -157,9 +219,9 @@ impl Walk<'_> {
                     object = link_fd;
                     if object.is_none() {
                         // /proc's own links (self, PID/cwd, ...): the host's entry, not followed.
-                        object = self.lookup_plain(&cur, &mut dirs).ok().flatten();
+                        object = self.lookup_plain(&cur, &mut dirs).ok().flatten().map(|(o, _)| o);
                     }
-                    dirs.0.push(None);
+                    dirs.push(None, false);
                     break;
                 }
                 links += 1;
@@ -175,7 +237,7 @@ impl Walk<'_> {
                         return Err(Errno::EXDEV);
                     }
                     cur = self.root.clone();
-                    dirs.0.truncate(self.root.len() + 1);
+                    dirs.truncate(self.root.len() + 1);
                 }
                 if last {
                     must_be_dir |= ends_as_dir(&target);
@@ -198,6 +260,7 @@ impl Walk<'_> {
             }
         }
         let magic = host_override.is_some();
+        let glue = exists && dirs.in_glue();
         let host = match host_override {
             Some(h) => h,
             None if glue => self.vfs.glue_path(&cur),
@@ -240,6 +303,7 @@ impl Walk<'_> {
             special,
             opened: object.filter(|_| exists),
             entry,
+            later: None,
             mount_root,
         })
     }
@@ -247,37 +311,46 @@ impl Walk<'_> {
     /// Looks up the last component of `cur` in the directory before it: a mount's root where
     /// one is mounted there, else the name opened (O_PATH, not followed) in its directory's
     /// descriptor; a missing name that leads to a mount point is a glue directory.
-    fn lookup(&self, cur: &[Vec<u8>], dirs: &mut Dirs) -> Result<Found, Errno> {
+    /// A name on the way (not `last`) costs one call when it is a directory: opened with
+    /// O_DIRECTORY, a symlink or a file fails with ENOTDIR and only then is its target read.
+    fn lookup(&self, cur: &[Vec<u8>], dirs: &mut Dirs, last: bool) -> Result<Found, Errno> {
+        let n = cur.len();
+        if !last && self.vfs.mount_root(cur).is_none() {
+            let parent = dirs.at(self, &cur[..n - 1])?;
+            let name = &cur[n - 1];
+            match open_at(&parent, name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY) {
+                Ok(fd) => return Ok(Found::Dir(fd)),
+                Err(Errno::ENOTDIR) => {
+                    return match read_link_at(&parent, name) {
+                        Ok(target) => Ok(Found::Link(None, target)),
+                        // Not a symlink (or no longer one): no directory either.
+                        Err(_) => Err(Errno::ENOTDIR),
+                    };
+                }
+                Err(Errno::ENOENT) if !self.vfs.mounts.has_mount_below(cur) => return Ok(Found::Missing),
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
         match self.lookup_plain(cur, dirs)? {
             None => Ok(Found::Missing),
-            Some(fd) => classify(fd),
+            Some((fd, true)) => Ok(Found::Glue(fd)),
+            Some((fd, false)) => classify(fd),
         }
     }
 
-    fn lookup_plain(&self, cur: &[Vec<u8>], dirs: &mut Dirs) -> Result<Option<Opened>, Errno> {
+    /// The name's object, and whether it is lxrun's glue (the tree lacks the name).
+    fn lookup_plain(&self, cur: &[Vec<u8>], dirs: &mut Dirs) -> Result<Option<(Opened, bool)>, Errno> {
         if let Some(root) = self.vfs.mount_root(cur) {
-            return Ok(root);
+            return Ok(root.map(|r| (r, false)));
         }
         let n = cur.len();
         let parent = dirs.at(self, &cur[..n - 1])?;
         match open_at(&parent, &cur[n - 1], libc::O_PATH | libc::O_NOFOLLOW) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(Errno::ENOENT) if self.vfs.mounts.has_mount_below(cur) => self.vfs.glue(cur).map(Some),
+            Ok(fd) => Ok(Some((fd, false))),
+            Err(Errno::ENOENT) if self.vfs.mounts.has_mount_below(cur) => self.vfs.glue(cur).map(|g| Some((g, true))),
             Err(Errno::ENOENT) => Ok(None),
             Err(e) => Err(e),
-        }
-    }
-
-    /// Whether directory `fd` at `cur` is lxrun's glue (the tree lacks the name).
-    fn is_glue(&self, cur: &[Vec<u8>], fd: &Opened) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        if !self.vfs.mounts.has_mount_below(cur) {
-            return false;
-        }
-        let glue = std::fs::symlink_metadata(self.vfs.glue_path(cur));
-        match (glue, fd.metadata()) {
-            (Ok(g), Ok(m)) => g.dev() == m.dev() && g.ino() == m.ino(),
-            _ => false,
         }
     }
 
@@ -308,7 +381,14 @@ impl Walk<'_> {
     /// the kernel) `..` is lexical, so the guest path and its host path follow from the text.
     /// Any other failure (a symlink, a missing directory, a mount on the way) leaves the walk
     /// to `resolve`, which also finds the right errno.
-    fn fast(&self, start: &Start, path: &[u8], follow_last: bool) -> Option<Resolved> {
+    fn fast(&self, start: &Start, path: &[u8], follow_last: bool) -> Fast {
+        match self.fast_walk(start, path, follow_last) {
+            Some(f) => f,
+            None => Fast::No,
+        }
+    }
+
+    fn fast_walk(&self, start: &Start, path: &[u8], follow_last: bool) -> Option<Fast> {
         let root_fd = self.vfs.root_fd.as_ref()?;
         // (Its kernel lookup clamps `..` at the root: not for a lookup beneath it.)
         if !self.root.is_empty() || ends_as_dir(path) || self.beneath {
@@ -328,22 +408,23 @@ impl Walk<'_> {
                 comps.push(c);
             }
         }
-        // Walking one or two components costs no more (the start directory is never walked
-        // again); mounts (and /proc) need the walker.
+        // Mounts (and /proc) need the walker.
         let walked = if path[0] == b'/' {
             comps.len()
         } else {
             split(path).len()
         };
-        if walked < 3 || self.vfs.mounts.find(&comps).1 != 0 || self.vfs.mounts.has_mount_below(&comps) {
+        if walked == 0 || self.vfs.mounts.find(&comps).1 != 0 || self.vfs.mounts.has_mount_below(&comps) {
             return None;
         }
         // The kernel gets the directory's path as written, `..` included, so it checks that
         // every component on the way exists and is a directory; the result's name is lexical.
         // A relative path starts at the caller's directory when it has one.
-        let cut = path.iter().rposition(|&c| c == b'/')?;
-        let (dir_text, name) = (&path[..cut], &path[cut + 1..]);
-        let (base, text) = match (&start.fd, path[0] == b'/') {
+        let (dir_text, name): (&[u8], &[u8]) = match path.iter().rposition(|&c| c == b'/') {
+            Some(cut) => (&path[..cut], &path[cut + 1..]),
+            None => (b".", path),
+        };
+        let (base, dir_text) = match (&start.fd, path[0] == b'/') {
             (_, true) => (root_fd, dir_text.to_vec()),
             (Some(fd), false) => (fd, dir_text.to_vec()),
             (None, false) => {
@@ -354,36 +435,54 @@ impl Walk<'_> {
             }
         };
         let in_root = std::ptr::eq(base, root_fd);
-        let resolve = if in_root { RESOLVE_IN_ROOT } else { RESOLVE_BENEATH };
-        let text: &[u8] = if text.is_empty() { b"/" } else { &text };
-        // Beneath a start directory, `..` may not climb out of it: the walker handles that.
-        let dir = openat2(
-            base,
-            text,
-            libc::O_PATH | libc::O_DIRECTORY,
-            resolve | RESOLVE_NO_SYMLINKS,
-        )
-        .ok()?;
-        let (exists, opened) = match open_at(&dir, name, libc::O_PATH | libc::O_NOFOLLOW) {
-            Ok(fd) => match classify(fd).ok()? {
-                Found::Link(..) if follow_last => return None,
-                Found::Link(fd, _) | Found::Dir(fd) | Found::Other(fd) => (true, Some(fd)),
-                Found::Missing => (false, None),
-            },
-            Err(Errno::ENOENT) => (false, None),
+        let resolve = if in_root { RESOLVE_IN_ROOT } else { RESOLVE_BENEATH } | RESOLVE_NO_SYMLINKS;
+        let dir_text: &[u8] = if dir_text.is_empty() { b"/" } else { &dir_text };
+        let mut full = dir_text.to_vec();
+        full.push(b'/');
+        full.extend_from_slice(name);
+        // One call for the object (beneath a start directory, `..` may not climb out of it:
+        // the walker handles that); its directory only when a call needs the entry.
+        let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
+        // Named canonically from the root (the kernel's walk below checks that the lexical
+        // name is right): no `..` in it, which a rename anywhere makes EAGAIN.
+        let mut canonical = comps.clone();
+        canonical.pop();
+        let later = LaterEntry {
+            base: root_fd.clone(),
+            dir: join(&canonical),
+            name: name.to_vec(),
+            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+        };
+        // The directory as the path names it: every component checked by the kernel (where the
+        // walk failed, the lexical name may not be the directory).
+        let as_written = || openat2(base, dir_text, libc::O_PATH | libc::O_DIRECTORY, resolve).ok();
+        let (exists, opened, entry) = match openat2(base, &full, libc::O_PATH | nofollow, resolve) {
+            Ok(fd) => (true, Some(fd), None),
+            // A symlink at the end (or on the way, which the walker then finds): the walker
+            // goes on from the link's directory, whose guest path is known.
+            Err(Errno::ELOOP) if follow_last => {
+                let dir = as_written()?;
+                let target = read_link_at(&dir, name).ok()?;
+                comps.pop();
+                return Some(Fast::Link(Start { comps, fd: Some(dir) }, target));
+            }
+            // A missing last component in a directory that exists (no symlink can give ENOENT:
+            // the kernel refuses it first): a name a call may create.
+            Err(Errno::ENOENT) => (false, None, Some((as_written()?, name.to_vec()))),
             Err(_) => return None,
         };
         let (mount, _) = self.vfs.mounts.find(&comps);
-        Some(Resolved {
+        Some(Fast::Done(Resolved {
             guest: join(&comps),
             host: self.vfs.mounts.host_of(&comps),
             exists,
             readonly: mount.readonly,
             special: None,
             opened,
-            entry: Some((dir, name.to_vec())),
+            later: entry.is_none().then_some(later),
+            entry,
             mount_root: false,
-        })
+        }))
     }
 
     /// readlink's answer for a magic /proc link at `cur`, if it is one.
@@ -554,16 +653,22 @@ fn classify(fd: Opened) -> Result<Found, Errno> {
     let t = meta.file_type();
     if t.is_symlink() {
         let target = read_link(&fd)?;
-        return Ok(Found::Link(fd, target));
+        return Ok(Found::Link(Some(fd), target));
     }
     Ok(if t.is_dir() { Found::Dir(fd) } else { Found::Other(fd) })
 }
 
 /// The target of the symlink open (O_PATH, not followed) as `fd`: `readlinkat(fd, "")`.
 pub(crate) fn read_link(fd: &Opened) -> Result<Vec<u8>, Errno> {
+    read_link_at(fd, b"")
+}
+
+/// The target of symlink `name` in directory `dir`.
+fn read_link_at(dir: &Opened, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let name = std::ffi::CString::new(name).map_err(|_| Errno::ENOENT)?;
     let mut buf = vec![0u8; crate::PATH_MAX];
     // SAFETY: readlinkat writes at most `buf.len()` bytes into `buf`.
-    let n = unsafe { libc::readlinkat(fd.fd().as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe { libc::readlinkat(dir.fd().as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(Errno::last());
     }
@@ -572,6 +677,33 @@ pub(crate) fn read_link(fd: &Opened) -> Result<Vec<u8>, Errno> {
 }
 
 impl Dirs {
+    /// `n` directories not opened yet (none of them glue).
+    fn unopened(n: usize) -> Dirs {
+        Dirs(vec![None; n], vec![false; n])
+    }
+
+    /// The walk went down into `fd` (None: not a directory, or not opened); `glue`: one of
+    /// lxrun's made-up directories.
+    fn push(&mut self, fd: Option<Opened>, glue: bool) {
+        self.0.push(fd);
+        self.1.push(glue);
+    }
+
+    fn pop(&mut self) {
+        self.0.pop();
+        self.1.pop();
+    }
+
+    fn truncate(&mut self, n: usize) {
+        self.0.truncate(n);
+        self.1.truncate(n);
+    }
+
+    /// Whether the last directory of the walk is glue.
+    fn in_glue(&self) -> bool {
+        self.1.last().copied().unwrap_or(false)
+    }
+
     /// The directory at guest path `comps` (one of this walk's, else opened from its mount).
     fn at(&mut self, walk: &Walk<'_>, comps: &[Vec<u8>]) -> Result<Opened, Errno> {
         let i = comps.len();

@@ -323,7 +323,7 @@ pub(crate) fn may_wait(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
         // The object the lookup holds open, or its entry: no second walk.
         Some((_, NewArg::Path { target, .. })) => match target {
             lxrun_vfs::Target::Object(object) => object.metadata(),
-            lxrun_vfs::Target::Entry(dir, name) => entry_metadata(dir, name),
+            lxrun_vfs::Target::Entry(dir, name) => return entry_is_fifo(dir, name),
         },
         Some((_, NewArg::Bytes(path))) => std::fs::metadata(lxrun_vfs::path(path.strip_suffix(b"\0").unwrap_or(path))),
         _ => return false,
@@ -332,11 +332,16 @@ pub(crate) fn may_wait(call: &SyscallArgs, args: &[(usize, NewArg)]) -> bool {
         .unwrap_or(false)
 }
 
-/// The metadata of `name` in directory `dir`, not followed.
-fn entry_metadata(dir: &lxrun_vfs::Opened, name: &[u8]) -> std::io::Result<std::fs::Metadata> {
-    let mut p = format!("/proc/self/fd/{}/", dir.fd().as_raw_fd()).into_bytes();
-    p.extend_from_slice(name);
-    std::fs::symlink_metadata(lxrun_vfs::path(&p))
+/// Whether `name` in directory `dir` (not followed) is a FIFO: fstatat on the descriptor, no
+/// walk.
+fn entry_is_fifo(dir: &lxrun_vfs::Opened, name: &[u8]) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: fstatat fills the zeroed stat of a valid C string's entry.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::fstatat(dir.fd().as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO
 }
 
 /// The flags of an open, openat or openat2 (from lxrun's copy of its open_how, whose first

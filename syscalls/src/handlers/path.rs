@@ -223,9 +223,12 @@ pub(super) fn held_alias(ctx: &SyscallCtx<'_>, target: &Target) -> Result<Vec<u8
 /// nothing fails as it would have on the kernel's walk, unless it creates the name.
 fn arg_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, r: &Resolved) -> Result<Vec<(usize, NewArg)>, Errno> {
     let follows = follows(a.follow, call);
-    // An open reaches an existing object by its entry too (with O_NOFOLLOW): no magic link,
-    // which openat2's RESOLVE_NO_MAGICLINKS would refuse.
-    let new = path_arg(ctx, r, follows && !matches!(a.follow, Follow::Open(_)))?;
+    // openat2 reaches an existing object by its entry too (with O_NOFOLLOW): no magic link,
+    // which its RESOLVE_NO_MAGICLINKS would refuse; so does any open before a trailing slash
+    // (O_CREAT there is EISDIR: the kernel's to say on the entry).
+    let openat2 = crate::table::lookup(call.nr).is_some_and(|e| e.name == "openat2");
+    let open_before_slash = r.trailing_slash() && matches!(a.follow, Follow::Open(_));
+    let new = path_arg(ctx, r, follows && !openat2 && !open_before_slash)?;
     let NewArg::Path { target, .. } = &new else {
         return Ok(vec![(a.path, new)]);
     };
