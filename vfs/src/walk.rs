@@ -243,6 +243,20 @@ impl Walk<'_> {
                     must_be_dir |= ends_as_dir(&target);
                 }
                 pending.extend(split(&target).into_iter().rev());
+                // What is left may well have no symlink (merged /usr's /lib, /bin): the kernel's
+                // confined walk does it in one call, or says it cannot.
+                if self.root.is_empty() && !self.beneath && !must_be_dir {
+                    let mut rest = Vec::new();
+                    for c in cur.iter().chain(pending.iter().rev()) {
+                        rest.push(b'/');
+                        rest.extend_from_slice(c);
+                    }
+                    if !rest.is_empty() {
+                        if let Fast::Done(r) = self.fast(&Start::default(), &rest, follow_last) {
+                            return Ok(r);
+                        }
+                    }
+                }
             }
         }
 
@@ -390,6 +404,9 @@ impl Walk<'_> {
 
     fn fast_walk(&self, start: &Start, path: &[u8], follow_last: bool) -> Option<Fast> {
         let root_fd = self.vfs.root_fd.as_ref()?;
+        if path.is_empty() {
+            return None;
+        }
         // (Its kernel lookup clamps `..` at the root: not for a lookup beneath it.)
         if !self.root.is_empty() || ends_as_dir(path) || self.beneath {
             return None;

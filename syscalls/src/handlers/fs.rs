@@ -61,7 +61,8 @@ fn readlink_common(
     if !r.exists {
         return Err(Errno::ENOENT);
     }
-    Ok(Outcome::Rewrite(vec![(path_arg, self::path_arg(ctx, &r, false)?)]))
+    // The link the lookup opened (not followed): read through its own descriptor.
+    Ok(Outcome::Rewrite(vec![(path_arg, self::path_arg(ctx, &r, true)?)]))
 }
 
 /// getcwd from the kernel's cwd of the thread, named by reverse translation: a directory

@@ -228,7 +228,13 @@ fn arg_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, r: &Resolved) -
     // (O_CREAT there is EISDIR: the kernel's to say on the entry).
     let openat2 = crate::table::lookup(call.nr).is_some_and(|e| e.name == "openat2");
     let open_before_slash = r.trailing_slash() && matches!(a.follow, Follow::Open(_));
-    let new = path_arg(ctx, r, follows && !openat2 && !open_before_slash)?;
+    // The calls a backend can perform on the object's own descriptor (AT_EMPTY_PATH) act on
+    // the object the lookup opened, followed or not: no second lookup of the entry.
+    let on_descriptor = matches!(
+        crate::table::name_of(call.nr).as_str(),
+        "lstat" | "newfstatat" | "statx" | "faccessat2" | "readlink" | "readlinkat"
+    );
+    let new = path_arg(ctx, r, (follows || on_descriptor) && !openat2 && !open_before_slash)?;
     let NewArg::Path { target, .. } = &new else {
         return Ok(vec![(a.path, new)]);
     };
