@@ -39,27 +39,24 @@ impl SyscallCtx<'_> {
 impl SyscallCtx<'_> {
     /// Resolves a guest path as this thread sees it (its root, its cwd or `base`).
     pub fn resolve(&self, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
-        let _as_guest = self.as_guest()?;
-        let (root, cwd) = self.dirs();
-        let view = View {
-            root: &root,
-            cwd: &cwd,
-            guests: self,
-        };
-        self.world.vfs.resolve(&view, base, path, follow_last)
+        self.in_view(|view| self.world.vfs.resolve(view, base, path, follow_last))
     }
 
     /// Resolves `path` for a call that creates, removes or renames its final name
     /// ([`lxrun_vfs::Vfs::resolve_entry`]).
     pub fn resolve_entry(&self, base: Base, path: &[u8]) -> Result<Resolved, Errno> {
+        self.in_view(|view| self.world.vfs.resolve_entry(view, base, path))
+    }
+
+    /// Runs a lookup in this thread's view (its root and cwd), with its credentials.
+    fn in_view(&self, lookup: impl FnOnce(&View<'_>) -> Result<Resolved, Errno>) -> Result<Resolved, Errno> {
         let _as_guest = self.as_guest()?;
         let (root, cwd) = self.dirs();
-        let view = View {
+        lookup(&View {
             root: &root,
             cwd: &cwd,
             guests: self,
-        };
-        self.world.vfs.resolve_entry(&view, base, path)
+        })
     }
 
     /// Resolves `path` confined to guest directory `root`, both the root and the start of the
