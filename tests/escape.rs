@@ -253,16 +253,18 @@ fn swapping_a_directory_for_a_symlink_does_not_escape() {
     ensure_built();
     let (path, _) = secret();
     let bin = binaries_dir().join("static");
-    let made = |dir: &std::path::Path| {
-        std::fs::read_dir(dir)
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("made-"))
-                })
-                .count()
-            })
-            .unwrap_or(0)
+    // Removes the files swaprace made in `dir`; how many there were.
+    let sweep = |dir: &std::path::Path| {
+        let made: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("made-"))
+            .collect();
+        for entry in &made {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        made.len()
     };
     let dir = path.parent().unwrap();
     // On the host the swaps are real: a read reaches the secret (it loops until one does).
@@ -280,11 +282,7 @@ fn swapping_a_directory_for_a_symlink_does_not_escape() {
         native.stdout_str().starts_with("opened some, escaped 1"),
         "no race on the host: {native}"
     );
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with("made-") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    sweep(dir);
     let mut failures = Vec::new();
     for backend in backends() {
         let out = guest_run_in(
@@ -293,12 +291,7 @@ fn swapping_a_directory_for_a_symlink_does_not_escape() {
             "/nonexistent",
             &[format!("--bind={}:/lxbin:ro", bin.display())],
         );
-        let outside = made(dir);
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            if entry.file_name().to_string_lossy().starts_with("made-") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        let outside = sweep(dir);
         if !out.stdout_str().starts_with("opened some") {
             failures.push(format!("[{backend}] the race never opened the decoy: {out}"));
         }
