@@ -194,13 +194,18 @@ fn fork_exec_and_wait_at_volume() {
         ]),
         Cmd::new("python3").args([
             "-c",
+            // The child waits on a pipe once continued, so its exit cannot overtake the
+            // parent's wait for the continue (natively, it sometimes did).
             "import os, signal\n\
+             r, w = os.pipe()\n\
              pid = os.fork()\n\
              if pid == 0:\n\
-             \x20   os.kill(os.getpid(), signal.SIGSTOP); os._exit(5)\n\
+             \x20   os.close(w); os.kill(os.getpid(), signal.SIGSTOP); os.read(r, 1); os._exit(5)\n\
+             os.close(r)\n\
              _, st = os.waitpid(pid, os.WUNTRACED); print('stopped', os.WIFSTOPPED(st), os.WSTOPSIG(st))\n\
              os.kill(pid, signal.SIGCONT)\n\
              _, st = os.waitpid(pid, os.WCONTINUED); print('continued', os.WIFCONTINUED(st))\n\
+             os.close(w)\n\
              _, st = os.waitpid(pid, 0); print('exited', os.WEXITSTATUS(st))\n\
              pid = os.fork()\n\
              if pid == 0:\n\

@@ -226,12 +226,13 @@ fn arg_of(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, r: &Resolved) -
     // openat2 reaches an existing object by its entry too (with O_NOFOLLOW): no magic link,
     // which its RESOLVE_NO_MAGICLINKS would refuse; so does any open before a trailing slash
     // (O_CREAT there is EISDIR: the kernel's to say on the entry).
-    let openat2 = crate::table::lookup(call.nr).is_some_and(|e| e.name == "openat2");
+    let name = crate::table::lookup(call.nr).map_or("", |e| e.name);
+    let openat2 = name == "openat2";
     let open_before_slash = r.trailing_slash() && matches!(a.follow, Follow::Open(_));
     // The calls a backend can perform on the object's own descriptor (AT_EMPTY_PATH) act on
     // the object the lookup opened, followed or not: no second lookup of the entry.
     let on_descriptor = matches!(
-        crate::table::name_of(call.nr).as_str(),
+        name,
         "lstat" | "newfstatat" | "statx" | "faccessat2" | "readlink" | "readlinkat"
     );
     let new = path_arg(ctx, r, (follows || on_descriptor) && !openat2 && !open_before_slash)?;
