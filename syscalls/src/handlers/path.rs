@@ -173,7 +173,7 @@ fn on_dirfd(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, null: bool) -
         } else {
             ctx.resolve_fd(fd)?
         };
-        if r.readonly && !(null && open_flags(&r) & libc::O_PATH != 0) {
+        if r.readonly && !(null && held_file_flags(&r) & libc::O_PATH != 0) {
             let linking = matches!(crate::table::name_of(call.nr).as_str(), "linkat");
             return Err(if linking { Errno::EXDEV } else { Errno::EROFS });
         }
@@ -445,7 +445,7 @@ pub(crate) fn fd_write(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
     let r = ctx.resolve_fd(call.args[fd_arg] as i32)?;
     // The kernel looks at the descriptor before the mount: an O_PATH one is EBADF, and one not
     // open for writing is EINVAL or EBADF to the calls that write its data.
-    let flags = open_flags(&r);
+    let flags = held_file_flags(&r);
     let writes_data = matches!(name.as_str(), "ftruncate" | "fallocate" | "copy_file_range");
     let kernel_refuses = flags & libc::O_PATH != 0 || (writes_data && flags & libc::O_ACCMODE == libc::O_RDONLY);
     if r.readonly && !kernel_refuses {
@@ -457,8 +457,9 @@ pub(crate) fn fd_write(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
     }
 }
 
-/// The open flags of the descriptor `r` holds (0 when it holds none).
-fn open_flags(r: &Resolved) -> i32 {
+/// The file status flags (F_GETFL) of the file `r` holds (0 when it holds none): not to be
+/// confused with the flags an open call asks for.
+fn held_file_flags(r: &Resolved) -> i32 {
     r.opened.as_ref().map_or(0, |f| {
         // SAFETY: F_GETFL on a descriptor we hold.
         unsafe { libc::fcntl(f.fd().as_raw_fd(), libc::F_GETFL) }
