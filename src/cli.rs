@@ -30,6 +30,15 @@ pub struct Cli {
     #[arg(long)]
     pub no_default_mounts: bool,
 
+    /// Fake root: the guest runs as uid 0 with every capability as far as it can tell; the
+    /// owners, modes and devices it sets are kept on the files (user.lxrun.meta xattrs)
+    #[arg(short = '0', long)]
+    pub fake_root: bool,
+
+    /// Like --fake-root, as another identity (numeric UID:GID)
+    #[arg(long, value_name = "UID:GID")]
+    pub fake_id: Option<String>,
+
     /// Directory the program starts in [default: the current directory if the guest has it, else /]
     #[arg(short = 'w', long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,

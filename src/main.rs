@@ -57,6 +57,26 @@ fn init_logging(verbose: u8, log: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The fake root `-0` / `--fake-id UID:GID` ask for.
+fn fake_root(cli: &Cli) -> anyhow::Result<Option<lxrun_syscalls::world::FakeRoot>> {
+    let (uid, gid) = match (&cli.fake_id, cli.fake_root) {
+        (Some(spec), _) => {
+            let parse = |s: &str| s.parse::<u32>().ok().filter(|&id| id != u32::MAX);
+            match spec.split_once(':').map(|(u, g)| (parse(u), parse(g))) {
+                Some((Some(u), Some(g))) => (u, g),
+                _ => bail!("--fake-id {spec}: expected UID:GID (numbers)"),
+            }
+        }
+        (None, true) => (0, 0),
+        (None, false) => return Ok(None),
+    };
+    Ok(Some(lxrun_syscalls::world::FakeRoot {
+        start: lxrun_syscalls::identity::Identity::new(uid, gid),
+        host: lxrun_vfs::meta::HostIds::current(),
+        link_owners: Default::default(),
+    }))
+}
+
 /// The observer `--trace` and `--stats` ask for (none: the guest runs at full speed).
 fn observer(cli: &Cli) -> anyhow::Result<Observer> {
     let trace = match &cli.trace {
@@ -124,7 +144,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         tmpfs: &cli.tmpfs,
         default_mounts: !cli.no_default_mounts,
     };
-    let vfs = guestfs::build(&fs, &run_dir)?;
+    let mut vfs = guestfs::build(&fs, &run_dir)?;
+    if cli.fake_root || cli.fake_id.is_some() {
+        vfs.translate_all();
+    }
     let (guest_cwd, host_cwd) = guestfs::initial_cwd(&vfs, cli.cwd.as_deref())?;
 
     let program = cli.command[0].clone();
@@ -153,7 +176,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     };
     let stub =
         StubFile::create(run_dir.user_dir()).map_err(|e| anyhow::anyhow!("cannot create the loader stub: {e}"))?;
-    let world = std::sync::Arc::new(World::new(vfs, stub.path().to_vec(), observer(&cli)?));
+    let mut world = World::new(vfs, stub.path().to_vec(), observer(&cli)?);
+    world.fake = fake_root(&cli)?;
+    let world = std::sync::Arc::new(world);
     let outcome = lxrun_backends::run(backend, &world, &launch);
     // The trace is flushed and the summary printed even when lxrun itself failed.
     if let Some(report) = world.finish_observing() {

@@ -37,6 +37,20 @@ impl SyscallCtx<'_> {
 }
 
 impl SyscallCtx<'_> {
+    /// A fake root's identity of the calling process (None without a fake root).
+    pub fn identity(&self) -> Option<crate::identity::Identity> {
+        self.with_identity(|id| id.clone())
+    }
+
+    /// Runs `f` on the calling process's fake identity (None without a fake root).
+    pub fn with_identity<R>(&self, f: impl FnOnce(&mut crate::identity::Identity) -> R) -> Option<R> {
+        let fake = self.world.fake.as_ref()?;
+        let mut state = self.process.state();
+        Some(f(state.identity.get_or_insert_with(|| fake.start.clone())))
+    }
+}
+
+impl SyscallCtx<'_> {
     /// Resolves a guest path as this thread sees it (its root, its cwd or `base`).
     pub fn resolve(&self, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
         self.in_view(|view| self.world.vfs.resolve(view, base, path, follow_last))

@@ -63,7 +63,7 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 /// the SECCOMP_RET_* action; `trap` is the action for calls lxrun must see but cannot name
 /// (x32, other architectures, numbers beyond the table).
 pub fn build(verdict: impl Fn(Option<&Entry>) -> u32, trap: u32) -> Vec<SockFilter> {
-    build_with(verdict, trap, None, false)
+    build_with(verdict, trap, None, false, false)
 }
 
 /// Builds the filter, with the in-process fast path (`lxrun_loader::abi::fast`) when `gate`
@@ -75,6 +75,7 @@ pub fn build_with(
     trap: u32,
     gate: Option<&GateAddrs>,
     systrap: bool,
+    fake: bool,
 ) -> Vec<SockFilter> {
     // Leaves that jump to the fast path's blocks (never real SECCOMP_RET_* values).
     const TO_PATH_BLOCK: u32 = u32::MAX - 2;
@@ -93,7 +94,9 @@ pub fn build_with(
             Some(_) if systrap && name == "clone3" => SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
             // Only where lxrun would translate them: on the host's own tree they run natively.
             Some(_)
-                if (FAST_PATH_CALLS.contains(&name) || name == "openat2") && verdict(entry) != SECCOMP_RET_ALLOW =>
+                if (FAST_PATH_CALLS.contains(&name) || name == "openat2")
+                    && !(fake && OWNER_CALLS.contains(&name))
+                    && verdict(entry) != SECCOMP_RET_ALLOW =>
             {
                 TO_PATH_BLOCK
             }
@@ -240,6 +243,9 @@ pub const FAST_PATH_CALLS: [&str; 10] = [
     "faccessat",
     "faccessat2",
 ];
+/// Those of them that show a file's owner or check permissions: a fake root's owners and ids
+/// are lxrun's, so its calls go to lxrun.
+pub const OWNER_CALLS: [&str; 6] = ["stat", "lstat", "newfstatat", "access", "faccessat", "faccessat2"];
 /// The signal calls it filters so that SIGSYS stays deliverable.
 pub const FAST_SIGNAL_CALLS: [&str; 2] = ["rt_sigaction", "rt_sigprocmask"];
 /// SIGSYS, and rt_sigprocmask's SIG_UNBLOCK.
@@ -629,6 +635,7 @@ mod tests {
             SECCOMP_RET_USER_NOTIF,
             Some(&gate),
             true,
+            false,
         );
         let openat2 = |ip, how| {
             let data = SeccompData {
@@ -657,6 +664,7 @@ mod tests {
             SECCOMP_RET_USER_NOTIF,
             Some(&gate),
             true,
+            false,
         );
         let call = |nr: i64, ip, path| {
             let data = SeccompData {
@@ -695,6 +703,7 @@ mod tests {
             SECCOMP_RET_USER_NOTIF,
             Some(&gate),
             true,
+            false,
         );
         let verdict = |nr: i64, ip: u64, flags: u64| {
             let data = SeccompData {
@@ -731,6 +740,7 @@ mod tests {
             seccomp_verdict(Shape::FOREIGN),
             SECCOMP_RET_USER_NOTIF,
             Some(&gate),
+            false,
             false,
         );
         let data = SeccompData {

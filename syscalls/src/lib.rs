@@ -9,6 +9,7 @@ pub mod creds;
 pub mod fds;
 pub mod filter;
 mod handlers;
+pub mod identity;
 pub mod memory;
 pub mod observe;
 pub mod outcome;
@@ -71,7 +72,9 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     };
     match entry.policy {
         Policy::Passthrough => Outcome::Continue,
-        Policy::Translate(handler) | Policy::Path(handler) | Policy::FdWrite(handler) => result(handler(ctx, call)),
+        Policy::Translate(handler) | Policy::Path(handler) | Policy::FdWrite(handler) | Policy::Identity(handler) => {
+            result(handler(ctx, call))
+        }
         Policy::Deny(errno) => {
             if ctx.world.note_unsupported(call.nr) {
                 say(&format!(

@@ -11,7 +11,6 @@ use crate::trace::{Printer, TraceOptions};
 use crate::SyscallArgs;
 use lxrun_loader::abi::TRAMPOLINE_AT;
 use lxrun_loader::elf::STUB_BASE;
-use lxrun_vfs::Vfs;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
@@ -74,7 +73,15 @@ impl Observer {
     }
 
     /// `tid` stopped at `call`'s entry, caught by `how`; lxrun's handler has not run yet.
-    pub fn syscall_entry(&self, tid: i32, call: &SyscallArgs, mem: &GuestMemory, vfs: &Vfs, how: Mechanism) {
+    pub fn syscall_entry(
+        &self,
+        tid: i32,
+        call: &SyscallArgs,
+        mem: &GuestMemory,
+        world: &crate::world::World,
+        how: Mechanism,
+    ) {
+        let vfs = &world.vfs;
         let stub = {
             let mut tasks = lock(&self.tasks);
             let task = tasks.entry(tid).or_default();
@@ -85,7 +92,7 @@ impl Observer {
             task.in_stub
         };
         if let Some(s) = &self.stats {
-            s.caught(how, call.nr, stub, crate::table::Shape::of(vfs));
+            s.caught(how, call.nr, stub, crate::table::Shape::of(world));
         }
         if !stub {
             self.with_printer(|p| p.entry(tid, call, mem, vfs));

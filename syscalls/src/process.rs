@@ -32,6 +32,8 @@ pub struct ProcessState {
     /// The process changed its credentials (setuid and friends): calls performed on its behalf
     /// must take its filesystem uid, gid and groups.
     pub creds_changed: bool,
+    /// A fake root's ids (None until its first call that needs them; never without one).
+    pub identity: Option<crate::identity::Identity>,
     /// The load plan waiting for the stub after an execve.
     pub pending_exec: Option<PendingExec>,
     /// Why the last execve failed, in words, for lxrun's own message about its first program.
@@ -87,6 +89,7 @@ impl Process {
             state: Mutex::new(ProcessState {
                 exe: s.exe.clone(),
                 creds_changed: s.creds_changed,
+                identity: s.identity.clone(),
                 ..Default::default()
             }),
             fs,

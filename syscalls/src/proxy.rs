@@ -183,9 +183,10 @@ pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     match e.policy {
         crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
         _ if e.name == "openat2" => true,
-        crate::Policy::Translate(_) | crate::Policy::Path(_) | crate::Policy::FdWrite(_) => {
-            !(ANSWERED.contains(&e.name) || spec(e.name).is_some())
-        }
+        crate::Policy::Translate(_)
+        | crate::Policy::Path(_)
+        | crate::Policy::FdWrite(_)
+        | crate::Policy::Identity(_) => !(ANSWERED.contains(&e.name) || spec(e.name).is_some()),
     }
 }
 

@@ -23,8 +23,12 @@ pub enum Policy {
     /// Caught and refused with this errno (reported once by name).
     Deny(Errno),
     /// A call that changes a file through a descriptor: caught when some mount is read-only
-    /// (to refuse it there with EROFS), else it runs natively.
+    /// (to refuse it there with EROFS) or the guest is a fake root (ownership is lxrun's),
+    /// else it runs natively.
     FdWrite(Handler),
+    /// A call about the caller's identity or a file's owner (getuid, capget, fstat): caught
+    /// only for a fake root, whose ids and owners lxrun keeps; else it runs natively.
+    Identity(Handler),
 }
 
 /// What the guest's filesystem looks like, as far as trapping goes.
@@ -34,6 +38,8 @@ pub struct Shape {
     pub identity: bool,
     /// Some mount is read-only (calls that write through a descriptor must be checked).
     pub readonly: bool,
+    /// The guest is a fake root (`--fake-root`): lxrun keeps its ids and its files' owners.
+    pub fake: bool,
 }
 
 impl Shape {
@@ -41,17 +47,26 @@ impl Shape {
     pub const HOST: Shape = Shape {
         identity: true,
         readonly: false,
+        fake: false,
     };
     /// A guest root with a read-only mount: every call lxrun may translate traps.
     pub const FOREIGN: Shape = Shape {
         identity: false,
         readonly: true,
+        fake: false,
+    };
+    /// The same for a fake root: everything lxrun may translate traps.
+    pub const FAKE: Shape = Shape {
+        identity: false,
+        readonly: true,
+        fake: true,
     };
 
-    pub fn of(vfs: &lxrun_vfs::Vfs) -> Shape {
+    pub fn of(world: &crate::world::World) -> Shape {
         Shape {
-            identity: vfs.is_identity(),
-            readonly: vfs.mounts().mounts().iter().any(|m| m.readonly),
+            identity: world.vfs.is_identity(),
+            readonly: world.vfs.mounts().mounts().iter().any(|m| m.readonly),
+            fake: world.fake.is_some(),
         }
     }
 }
@@ -74,8 +89,10 @@ impl Entry {
     pub fn traps(&self, shape: Shape) -> bool {
         match self.policy {
             Policy::Passthrough => false,
-            Policy::Path(_) => !shape.identity,
-            Policy::FdWrite(_) => shape.readonly,
+            // A fake root's path calls are lxrun's even on the host's tree: they show owners.
+            Policy::Path(_) => !shape.identity || shape.fake,
+            Policy::FdWrite(_) => shape.readonly || shape.fake,
+            Policy::Identity(_) => shape.fake,
             Policy::Translate(_) | Policy::Deny(_) => true,
         }
     }
@@ -86,7 +103,8 @@ impl Entry {
             Policy::Passthrough => "passthrough".into(),
             Policy::Translate(_) => "translated".into(),
             Policy::Path(_) => "translated (paths)".into(),
-            Policy::FdWrite(_) => "checked (read-only mounts)".into(),
+            Policy::FdWrite(_) => "checked (read-only mounts, fake root)".into(),
+            Policy::Identity(_) => "translated (fake root)".into(),
             Policy::Deny(e) => format!("denied ({})", e.name()),
         }
     }
@@ -168,7 +186,9 @@ pub fn rows() -> Vec<Row> {
                 name: e.name,
                 kind: match e.policy {
                     Policy::Passthrough => Kind::Passthrough,
-                    Policy::Translate(_) | Policy::Path(_) | Policy::FdWrite(_) => Kind::Translated,
+                    Policy::Translate(_) | Policy::Path(_) | Policy::FdWrite(_) | Policy::Identity(_) => {
+                        Kind::Translated
+                    }
                     Policy::Deny(_) => Kind::Denied,
                 },
                 policy: e.policy_name(),

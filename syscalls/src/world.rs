@@ -8,6 +8,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
+/// A fake root's set-up.
+#[derive(Clone, Debug)]
+pub struct FakeRoot {
+    /// The identity of the first guest process.
+    pub start: crate::identity::Identity,
+    /// The host ids whose files are root's to the guest.
+    pub host: lxrun_vfs::meta::HostIds,
+    /// Owners of symlinks, which cannot carry a record (user xattrs), by (st_dev, st_ino):
+    /// kept for this run only.
+    pub link_owners: Arc<Mutex<HashMap<(u64, u64), (u32, u32)>>>,
+}
+
 /// Everything shared by all guest processes of one lxrun run.
 pub struct World {
     pub vfs: Vfs,
@@ -18,6 +30,9 @@ pub struct World {
     /// Set when the backend's filter sends the hottest path calls to the stub's in-process
     /// fast path: every load plan then tells the stub to install it.
     pub fast_path: std::sync::OnceLock<lxrun_loader::plan::FastPathConfig>,
+    /// A fake root (`--fake-root`, `--fake-id`): the identity the first guest process starts
+    /// with; lxrun keeps every process's ids and the owners of the files they make.
+    pub fake: Option<FakeRoot>,
     processes: Mutex<HashMap<i32, Arc<Process>>>,
     /// Thread id to thread group id, for every guest thread.
     threads: Mutex<HashMap<i32, i32>>,
@@ -45,6 +60,7 @@ impl World {
             stub_path,
             observer,
             fast_path: std::sync::OnceLock::new(),
+            fake: None,
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),

@@ -9,6 +9,7 @@
 //! - /proc: the magic links (`self`, `PID/{root,cwd,exe,fd/N}`) answered for the guest, the
 //!   supervisor's own entry hidden, and [`procfs`] for the files lxrun writes itself.
 
+pub mod meta;
 pub mod mounts;
 pub mod procfs;
 mod walk;
@@ -47,6 +48,9 @@ pub enum Special {
     Mounts,
     /// `/proc/PID/mountinfo`.
     Mountinfo,
+    /// `/proc/PID/status` (of this task): a fake root's ids and capabilities in it, else the
+    /// host's file as it is.
+    Status(i32),
 }
 
 /// A guest path after resolution.
@@ -251,6 +255,9 @@ pub struct Vfs {
     /// Each mount's root (`mounts.mounts()`'s order), opened once: every lookup starts from
     /// one of these and walks on from descriptors. None where the host lacks it.
     mount_fds: Vec<Option<Opened>>,
+    /// Translate every path call even where the tree is the host's (a fake root's calls need
+    /// lxrun: its chroot, its owners, its /proc files).
+    translate_all: bool,
 }
 
 /// An O_PATH descriptor of `host` (following it: a mount's host path is canonical).
@@ -285,6 +292,7 @@ impl Vfs {
             glue_dir,
             root_fd,
             mount_fds,
+            translate_all: false,
         }
     }
 
@@ -360,7 +368,12 @@ impl Vfs {
 
     /// Paths need no translation: the guest sees the host's tree.
     pub fn is_identity(&self) -> bool {
-        self.mounts.is_identity()
+        !self.translate_all && self.mounts.is_identity()
+    }
+
+    /// Makes every path call lxrun's, as in a foreign root, even with the host's tree.
+    pub fn translate_all(&mut self) {
+        self.translate_all = true;
     }
 
     /// Resolves `path` as the thread in `view` sees it. With `follow_last` false a final

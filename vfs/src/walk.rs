@@ -587,12 +587,13 @@ fn proc_special(rel: &[Vec<u8>], guests: &dyn Guests) -> Option<Special> {
         _ => return None,
     };
     guests.process_paths(pid)?;
-    let rest = match rest {
-        [b"task", t, more @ ..] if parse_pid(t).is_some() => more,
-        _ => rest,
+    let (task, rest) = match rest {
+        [b"task", t, more @ ..] => (parse_pid(t)?, more),
+        _ => (pid, rest),
     };
     match rest {
         [b"maps"] => Some(Special::Maps(pid)),
+        [b"status"] => Some(Special::Status(task)),
         [b"mounts"] => Some(Special::Mounts),
         [b"mountinfo"] => Some(Special::Mountinfo),
         _ => None,

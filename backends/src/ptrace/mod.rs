@@ -83,7 +83,7 @@ struct Tracer<'w> {
 /// guest through SYS_LXRUN_TAKE_FD, instead of letting the guest's call walk a path written
 /// into memory another guest thread could change.
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<RunOutcome, SupervisorError> {
-    let shape = lxrun_syscalls::table::Shape::of(&world.vfs);
+    let shape = lxrun_syscalls::table::Shape::of(world);
     let observed = world.observer.enabled();
     let handoff = !notify && !observed && crate::seccomp_support().is_ok();
     let notify = notify && !observed;
@@ -355,7 +355,7 @@ impl Tracer<'_> {
         if self.observed {
             // Before the handler runs: the arguments as the guest passed them.
             let observer = &self.world.observer;
-            observer.syscall_entry(pid, &call, &ctx.mem, &self.world.vfs, Mechanism::PtraceSeccomp);
+            observer.syscall_entry(pid, &call, &ctx.mem, &self.world, Mechanism::PtraceSeccomp);
             task.in_syscall = true;
         }
         let outcome = dispatch(&mut ctx, &call);

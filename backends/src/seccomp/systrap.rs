@@ -22,7 +22,7 @@ pub(crate) fn active(world: &World) -> bool {
 }
 
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Result<RunOutcome, SupervisorError> {
-    let shape = lxrun_syscalls::table::Shape::of(&world.vfs);
+    let shape = lxrun_syscalls::table::Shape::of(world);
     // No tracer: what would stop for ptrace is notified instead (lxrun performs an accept whose
     // peer's name it translates; O_PATH opens come as SYS_LXRUN_OPEN_PATH from the handler).
     let verdict = seccomp_verdict(shape);
@@ -30,7 +30,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
         filter::SECCOMP_RET_TRACE => SECCOMP_RET_USER_NOTIF,
         v => v,
     };
-    let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true);
+    let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true, shape.fake);
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
     let pool = super::Pool::start(world);

@@ -3,6 +3,8 @@
 
 pub(crate) mod exec;
 pub(crate) mod fs;
+pub(crate) mod ids;
+pub(crate) mod owner;
 pub(crate) mod path;
 pub(crate) mod process;
 pub(crate) mod socket;

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 
 /// How the final component of a path is looked up.
 #[derive(Clone, Copy)]
-enum Follow {
+pub(super) enum Follow {
     Yes,
     No,
     /// Follows unless `bit` is set in argument `arg` (AT_SYMLINK_NOFOLLOW and friends).
@@ -28,7 +28,7 @@ enum Follow {
 
 /// Whether the call changes the filesystem.
 #[derive(Clone, Copy)]
-enum Writes {
+pub(super) enum Writes {
     No,
     Yes,
     /// Depends on open's flags in argument `arg`.
@@ -37,21 +37,21 @@ enum Writes {
 
 /// One path argument of a syscall.
 #[derive(Clone, Copy)]
-struct PathArg {
+pub(super) struct PathArg {
     /// Argument holding the dirfd the path is relative to (None: the cwd).
-    dirfd: Option<usize>,
-    path: usize,
-    follow: Follow,
-    writes: Writes,
+    pub(super) dirfd: Option<usize>,
+    pub(super) path: usize,
+    pub(super) follow: Follow,
+    pub(super) writes: Writes,
     /// Argument with AT_EMPTY_PATH, which makes an empty path mean the dirfd itself.
-    empty_path: Option<usize>,
+    pub(super) empty_path: Option<usize>,
     /// A NULL path means the dirfd itself (utimensat, fanotify_mark).
-    null_ok: bool,
+    pub(super) null_ok: bool,
     /// A following call that may create the name (creat).
-    creates: bool,
+    pub(super) creates: bool,
     /// The call creates, removes or renames the name itself: never followed, trailing slash
     /// and all (so is an O_CREAT open of a name with a trailing slash).
-    names: bool,
+    pub(super) names: bool,
 }
 
 const fn arg(path: usize, follow: Follow, writes: Writes) -> PathArg {
@@ -94,7 +94,7 @@ const fn empty(mut a: PathArg, flags: usize) -> PathArg {
 const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
 const EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 
-fn follows(f: Follow, call: &SyscallArgs) -> bool {
+pub(super) fn follows(f: Follow, call: &SyscallArgs) -> bool {
     match f {
         Follow::Yes => true,
         Follow::No => false,
@@ -132,7 +132,7 @@ fn base_of(call: &SyscallArgs, dirfd: Option<usize>) -> Base {
 }
 
 /// Resolves one path argument (None: it is to be left as it is).
-fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Option<Resolved>, Errno> {
+pub(super) fn resolve_arg(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Option<Resolved>, Errno> {
     let ptr = call.args[a.path];
     if ptr == 0 && a.null_ok {
         return on_dirfd(ctx, call, a, true);
@@ -318,12 +318,23 @@ fn open_args(
 
 /// The path an open of `r` hands the kernel: its host path, or a memfd lxrun fills.
 fn open_arg(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<NewArg, Errno> {
+    let fake_status = |task: i32| {
+        let fake = ctx.world.fake.as_ref()?;
+        let identity = ctx.world.process_of(task)?.state().identity.clone();
+        let identity = identity.unwrap_or_else(|| fake.start.clone());
+        let host = std::fs::read_to_string(format!("/proc/{task}/status")).ok()?;
+        Some(identity.status(&host).into_bytes())
+    };
     Ok(match r.special {
         Some(special) => {
             let content = match special {
                 Special::Maps(pid) => ctx.world.vfs.proc_maps(pid).map_err(|e| Errno::from_io(&e))?,
                 Special::Mounts => ctx.world.vfs.proc_mounts(),
                 Special::Mountinfo => ctx.world.vfs.proc_mountinfo(),
+                Special::Status(task) => match fake_status(task) {
+                    Some(content) => content,
+                    None => return path_arg(ctx, r, true),
+                },
             };
             let fd = memfd_with(&content)?;
             let path = format!("/proc/{}/fd/{}\0", std::process::id(), fd.as_raw_fd()).into_bytes();
@@ -374,9 +385,16 @@ pub(crate) fn faccessat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
 
 macro_rules! path_calls {
     ($($name:ident => [$($spec:expr),+ $(,)?];)*) => {
+        /// Each path call's arguments, for the handlers that resolve them for work of their
+        /// own (a fake root's owners).
+        #[allow(non_upper_case_globals)]
+        pub(super) mod spec {
+            use super::*;
+            $(pub(in crate::handlers) const $name: &[PathArg] = &[$($spec),+];)*
+        }
         $(
             pub(crate) fn $name(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-                translate(ctx, call, &[$($spec),+])
+                translate(ctx, call, spec::$name)
             }
         )*
     };
@@ -459,7 +477,7 @@ pub(crate) fn fd_write(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
 
 /// The file status flags (F_GETFL) of the file `r` holds (0 when it holds none): not to be
 /// confused with the flags an open call asks for.
-fn held_file_flags(r: &Resolved) -> i32 {
+pub(super) fn held_file_flags(r: &Resolved) -> i32 {
     r.opened.as_ref().map_or(0, |f| {
         // SAFETY: F_GETFL on a descriptor we hold.
         unsafe { libc::fcntl(f.fd().as_raw_fd(), libc::F_GETFL) }

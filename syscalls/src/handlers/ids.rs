@@ -1,0 +1,244 @@
+//! A fake root's identity calls: the get*id family and capget answer from the ids lxrun keeps
+//! for the process, the set*id family, setgroups and capset change them by the kernel's rules
+//! (`crate::identity`). Without a fake root the getters run natively and the setters are only
+//! noted (`process::credentials`).
+
+use crate::context::SyscallCtx;
+use crate::identity::Identity;
+use crate::memory::GuestPtr;
+use crate::outcome::Outcome;
+use crate::{Errno, SyscallArgs};
+
+/// NGROUPS_MAX.
+const NGROUPS_MAX: u64 = 65536;
+
+fn id_arg(v: u64) -> u32 {
+    v as u32
+}
+
+/// Answers from the identity, or lets the call run natively without a fake root.
+fn answer(ctx: &SyscallCtx<'_>, f: impl FnOnce(&Identity) -> i64) -> Result<Outcome, Errno> {
+    Ok(ctx.identity().map_or(Outcome::Continue, |id| Outcome::Return(f(&id))))
+}
+
+/// Changes the identity, or notes the change for the kernel to make without a fake root.
+fn change(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    f: impl FnOnce(&mut Identity) -> Result<i64, Errno>,
+) -> Result<Outcome, Errno> {
+    match ctx.with_identity(f) {
+        Some(r) => r.map(Outcome::Return),
+        None => super::process::credentials(ctx, call),
+    }
+}
+
+pub(crate) fn getuid(ctx: &mut SyscallCtx<'_>, _: &SyscallArgs) -> Result<Outcome, Errno> {
+    answer(ctx, |id| i64::from(id.uid[0]))
+}
+
+pub(crate) fn geteuid(ctx: &mut SyscallCtx<'_>, _: &SyscallArgs) -> Result<Outcome, Errno> {
+    answer(ctx, |id| i64::from(id.uid[1]))
+}
+
+pub(crate) fn getgid(ctx: &mut SyscallCtx<'_>, _: &SyscallArgs) -> Result<Outcome, Errno> {
+    answer(ctx, |id| i64::from(id.gid[0]))
+}
+
+pub(crate) fn getegid(ctx: &mut SyscallCtx<'_>, _: &SyscallArgs) -> Result<Outcome, Errno> {
+    answer(ctx, |id| i64::from(id.gid[1]))
+}
+
+/// getresuid/getresgid: three ids written one by one, as the kernel's put_user does.
+fn getres(ctx: &SyscallCtx<'_>, call: &SyscallArgs, ids: [u32; 3]) -> Result<Outcome, Errno> {
+    for (i, id) in ids.iter().enumerate() {
+        ctx.mem.write(GuestPtr::<u32>::new(call.args[i]), id)?;
+    }
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn getresuid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    match ctx.identity() {
+        Some(id) => getres(ctx, call, [id.uid[0], id.uid[1], id.uid[2]]),
+        None => Ok(Outcome::Continue),
+    }
+}
+
+pub(crate) fn getresgid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    match ctx.identity() {
+        Some(id) => getres(ctx, call, [id.gid[0], id.gid[1], id.gid[2]]),
+        None => Ok(Outcome::Continue),
+    }
+}
+
+pub(crate) fn getgroups(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let Some(id) = ctx.identity() else {
+        return Ok(Outcome::Continue);
+    };
+    let size = call.args[0] as i32;
+    let n = id.groups.len();
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(Outcome::Return(n as i64));
+    }
+    if (size as usize) < n {
+        return Err(Errno::EINVAL);
+    }
+    let list = GuestPtr::<u32>::new(call.args[1]);
+    for (i, g) in id.groups.iter().enumerate() {
+        ctx.mem.write(list.element(i as u64)?, g)?;
+    }
+    Ok(Outcome::Return(n as i64))
+}
+
+pub(crate) fn setuid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let uid = id_arg(call.args[0]);
+    change(ctx, call, |id| id.setuid(uid).map(|()| 0))
+}
+
+pub(crate) fn setgid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let gid = id_arg(call.args[0]);
+    change(ctx, call, |id| id.setgid(gid).map(|()| 0))
+}
+
+pub(crate) fn setreuid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [r, e] = [id_arg(call.args[0]), id_arg(call.args[1])];
+    change(ctx, call, |id| id.setreuid(r, e).map(|()| 0))
+}
+
+pub(crate) fn setregid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [r, e] = [id_arg(call.args[0]), id_arg(call.args[1])];
+    change(ctx, call, |id| id.setregid(r, e).map(|()| 0))
+}
+
+pub(crate) fn setresuid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [r, e, s] = [id_arg(call.args[0]), id_arg(call.args[1]), id_arg(call.args[2])];
+    change(ctx, call, |id| id.setresuid(r, e, s).map(|()| 0))
+}
+
+pub(crate) fn setresgid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [r, e, s] = [id_arg(call.args[0]), id_arg(call.args[1]), id_arg(call.args[2])];
+    change(ctx, call, |id| id.setresgid(r, e, s).map(|()| 0))
+}
+
+pub(crate) fn setfsuid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let uid = id_arg(call.args[0]);
+    change(ctx, call, |id| Ok(i64::from(id.setfsuid(uid))))
+}
+
+pub(crate) fn setfsgid(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let gid = id_arg(call.args[0]);
+    change(ctx, call, |id| Ok(i64::from(id.setfsgid(gid))))
+}
+
+pub(crate) fn setgroups(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if ctx.world.fake.is_none() {
+        return super::process::credentials(ctx, call);
+    }
+    let size = call.args[0] as i32;
+    if size < 0 || size as u64 > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    // Read once, before the identity's lock: the guest's list may change under us.
+    let list = GuestPtr::<u32>::new(call.args[1]);
+    let mut groups = Vec::with_capacity(size as usize);
+    for i in 0..size as u64 {
+        groups.push(ctx.mem.read(list.element(i)?)?);
+    }
+    change(ctx, call, |id| id.setgroups(groups).map(|()| 0))
+}
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+// SAFETY: two 32-bit fields, no padding.
+unsafe impl crate::memory::Pod for CapHeader {}
+
+/// `struct __user_cap_data_struct`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+// SAFETY: three 32-bit fields, no padding.
+unsafe impl crate::memory::Pod for CapData {}
+
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// The header's version, as the kernel checks it: how many data structs go with it; for an
+/// unknown one the kernel writes the version it prefers into the header and says EINVAL.
+fn cap_words(ctx: &SyscallCtx<'_>, header: GuestPtr<CapHeader>) -> Result<(CapHeader, u64), Errno> {
+    let h: CapHeader = ctx.mem.read(header)?;
+    match h.version {
+        CAP_V1 => Ok((h, 1)),
+        CAP_V2 | CAP_V3 => Ok((h, 2)),
+        _ => {
+            ctx.mem.write(GuestPtr::<u32>::new(header.addr()), &CAP_V3)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+pub(crate) fn capget(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let Some(mine) = ctx.identity() else {
+        return Ok(Outcome::Continue);
+    };
+    let data = GuestPtr::<CapData>::new(call.args[1]);
+    let (h, words) = match cap_words(ctx, GuestPtr::new(call.args[0])) {
+        // No data: only the version was asked for.
+        Err(Errno::EINVAL) if data.is_null() => return Ok(Outcome::Return(0)),
+        other => other?,
+    };
+    if data.is_null() {
+        return Ok(Outcome::Return(0));
+    }
+    if h.pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let id = if h.pid == 0 || h.pid == ctx.tgid || h.pid == ctx.tid {
+        mine
+    } else {
+        let p = ctx.world.process_of(h.pid).ok_or(Errno::ESRCH)?;
+        let s = p.state();
+        s.identity.clone().unwrap_or(mine)
+    };
+    for w in 0..words {
+        let part = |v: u64| (v >> (32 * w)) as u32;
+        let d = CapData {
+            effective: part(id.effective),
+            permitted: part(id.permitted),
+            inheritable: part(id.inheritable),
+        };
+        ctx.mem.write(data.element(w)?, &d)?;
+    }
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn capset(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if ctx.world.fake.is_none() {
+        return super::process::credentials(ctx, call);
+    }
+    let (h, words) = cap_words(ctx, GuestPtr::new(call.args[0]))?;
+    if h.pid != 0 && h.pid != ctx.tgid && h.pid != ctx.tid {
+        return Err(Errno::EPERM);
+    }
+    let data = GuestPtr::<CapData>::new(call.args[1]);
+    let (mut e, mut p, mut i) = (0u64, 0u64, 0u64);
+    for w in 0..words {
+        let d: CapData = ctx.mem.read(data.element(w)?)?;
+        e |= u64::from(d.effective) << (32 * w);
+        p |= u64::from(d.permitted) << (32 * w);
+        i |= u64::from(d.inheritable) << (32 * w);
+    }
+    change(ctx, call, |id| id.capset(e, p, i).map(|()| 0))
+}

@@ -1,0 +1,497 @@
+//! A fake root's files: stat shows the owner, group, mode and device the guest gave a file
+//! (`lxrun_vfs::meta`), chown and chmod record them by the kernel's permission rules for the
+//! caller's fake identity, mknod of a device records one on a plain file, and the record's
+//! extended attribute is hidden from the guest's xattr calls. Without a fake root each call
+//! goes to its ordinary handler.
+
+use super::path::{self, spec, PathArg};
+use crate::context::SyscallCtx;
+use crate::identity::{self, Identity, KEEP};
+use crate::memory::GuestPtr;
+use crate::outcome::Outcome;
+use crate::world::FakeRoot;
+use crate::{Errno, SyscallArgs};
+use lxrun_vfs::meta::{self, Meta};
+use lxrun_vfs::{Base, Opened, Resolved};
+use std::os::fd::{AsRawFd, FromRawFd};
+
+type Handler = fn(&mut SyscallCtx<'_>, &SyscallArgs) -> Result<Outcome, Errno>;
+
+/// The fake root and the caller's identity, or None (the ordinary handler's turn).
+fn fake<'w>(ctx: &SyscallCtx<'w>) -> Option<(&'w FakeRoot, Identity)> {
+    Some((ctx.world.fake.as_ref()?, ctx.identity()?))
+}
+
+/// The guest's descriptor `fd` (AT_FDCWD: its cwd) as lxrun's, with its mount's flags.
+fn fd_resolved(ctx: &SyscallCtx<'_>, fd: i32) -> Result<Resolved, Errno> {
+    if fd == libc::AT_FDCWD {
+        ctx.resolve(Base::Cwd, b".", true)
+    } else {
+        ctx.resolve_fd(fd)
+    }
+}
+
+/// The object path argument `a` names, as the call looks it up (a final symlink not followed
+/// is the link), or the descriptor the call names with AT_EMPTY_PATH; EROFS for a call that
+/// writes on a read-only mount.
+fn object(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Opened, Errno> {
+    let r = match path::resolve_arg(ctx, call, a)? {
+        Some(r) if !r.exists => return Err(Errno::ENOENT),
+        Some(r) => r,
+        None => {
+            let r = fd_resolved(ctx, a.dirfd.map_or(libc::AT_FDCWD, |i| call.args[i] as i32))?;
+            if r.readonly && matches!(a.writes, path::Writes::Yes) {
+                return Err(Errno::EROFS);
+            }
+            r
+        }
+    };
+    r.opened.ok_or(Errno::ENOENT)
+}
+
+/// What the guest sees of `o`: host stat, and the record (a symlink's from this run's table).
+fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Errno> {
+    let (st, mut m) = meta::of(o, fake.host)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        let owners = fake.link_owners.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&(uid, gid)) = owners.get(&(st.st_dev, st.st_ino)) {
+            (m.uid, m.gid) = (uid, gid);
+        }
+    }
+    Ok((st, m))
+}
+
+/// Keeps what the guest set on `o`: on the file, or for a symlink (no user xattrs there) in
+/// this run's table.
+fn record(fake: &FakeRoot, o: &Opened, st: &libc::stat, m: &Meta) -> Result<(), Errno> {
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        let mut owners = fake.link_owners.lock().unwrap_or_else(|p| p.into_inner());
+        owners.insert((st.st_dev, st.st_ino), (m.uid, m.gid));
+        return Ok(());
+    }
+    meta::write(o, st, m)
+}
+
+fn as_bytes<T>(v: &T) -> &[u8] {
+    // SAFETY: the kernel's stat structs: plain integers with explicit padding fields.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+}
+
+/// stat's answer for `o` into the guest's buffer at `buf`.
+fn stat_into(ctx: &SyscallCtx<'_>, fake: &FakeRoot, o: &Opened, buf: u64) -> Result<Outcome, Errno> {
+    let (mut st, m) = seen(fake, o)?;
+    m.apply(&mut st);
+    ctx.mem.write_bytes(buf, as_bytes(&st))?;
+    Ok(Outcome::Return(0))
+}
+
+fn stat_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    buf: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let Some((fake, _)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let o = object(ctx, call, a)?;
+    stat_into(ctx, fake, &o, call.args[buf])
+}
+
+pub(crate) fn stat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    stat_via(ctx, call, &spec::stat[0], 1, path::stat)
+}
+
+pub(crate) fn lstat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    stat_via(ctx, call, &spec::lstat[0], 1, path::lstat)
+}
+
+pub(crate) fn newfstatat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) as u64;
+    if ctx.world.fake.is_some() && call.args[3] & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    stat_via(ctx, call, &spec::newfstatat[0], 2, path::newfstatat)
+}
+
+/// fstat: a fake root's owners for any descriptor; without one it runs natively.
+pub(crate) fn fstat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let Some((fake, _)) = fake(ctx) else {
+        return Ok(Outcome::Continue);
+    };
+    let o = fd_resolved(ctx, call.args[0] as i32)?.opened.ok_or(Errno::EBADF)?;
+    stat_into(ctx, fake, &o, call.args[1])
+}
+
+pub(crate) fn statx(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let Some((fake, _)) = fake(ctx) else {
+        return path::statx(ctx, call);
+    };
+    const SYNC_TYPE: u64 = 0x6000;
+    const RESERVED: u64 = 0x8000_0000;
+    let flags = call.args[2];
+    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) as u64 | SYNC_TYPE;
+    if flags & !known != 0 || flags & SYNC_TYPE == SYNC_TYPE || call.args[3] & RESERVED != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let o = object(ctx, call, &spec::statx[0])?;
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: an empty C string, a descriptor we hold and a buffer of the right size.
+    let r = unsafe {
+        libc::statx(
+            o.fd().as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | (flags & SYNC_TYPE) as i32,
+            call.args[3] as u32,
+            stx.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: filled by the kernel.
+    let mut stx = unsafe { stx.assume_init() };
+    let (_, m) = seen(fake, &o)?;
+    stx.stx_mode = m.mode_over(u32::from(stx.stx_mode)) as u16;
+    stx.stx_uid = m.uid;
+    stx.stx_gid = m.gid;
+    if m.is_device() {
+        stx.stx_rdev_major = libc::major(m.rdev);
+        stx.stx_rdev_minor = libc::minor(m.rdev);
+    }
+    ctx.mem.write_bytes(call.args[4], as_bytes(&stx))?;
+    Ok(Outcome::Return(0))
+}
+
+/// chown's rules (fs/attr.c chown_ok, chgrp_ok): the owner may give a file to a group it is
+/// in, CAP_CHOWN anything. A non-directory loses its set-user-id bit, and its set-group-id bit
+/// where group execution is allowed, as on Linux.
+fn chown_object(fake: &FakeRoot, id: &Identity, o: &Opened, uid: u32, gid: u32) -> Result<Outcome, Errno> {
+    let (st, mut m) = seen(fake, o)?;
+    let cap = id.capable(identity::CAP_CHOWN);
+    let owner = id.uid[3] == m.uid;
+    let uid_ok = uid == KEEP || cap || (owner && uid == m.uid);
+    let gid_ok = gid == KEEP || cap || (owner && (gid == m.gid || id.in_group(gid)));
+    if !(uid_ok && gid_ok) {
+        return Err(Errno::EPERM);
+    }
+    if uid != KEEP {
+        m.uid = uid;
+    }
+    if gid != KEEP {
+        m.gid = gid;
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        m.mode &= !libc::S_ISUID;
+        if m.mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP) {
+            m.mode &= !libc::S_ISGID;
+        }
+    }
+    record(fake, o, &st, &m)?;
+    Ok(Outcome::Return(0))
+}
+
+fn chown_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    ids: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let o = object(ctx, call, a)?;
+    chown_object(fake, &id, &o, call.args[ids] as u32, call.args[ids + 1] as u32)
+}
+
+pub(crate) fn chown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    chown_via(ctx, call, &spec::chown[0], 1, path::chown)
+}
+
+pub(crate) fn lchown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    chown_via(ctx, call, &spec::lchown[0], 1, path::lchown)
+}
+
+pub(crate) fn fchownat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64;
+    if ctx.world.fake.is_some() && call.args[4] & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    chown_via(ctx, call, &spec::fchownat[0], 2, path::fchownat)
+}
+
+/// The file behind descriptor `fd` for fchown and fchmod: EBADF for an O_PATH one, EROFS on a
+/// read-only mount.
+fn fd_object(ctx: &SyscallCtx<'_>, fd: i32) -> Result<Opened, Errno> {
+    let r = ctx.resolve_fd(fd)?;
+    if path::held_file_flags(&r) & libc::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    if r.readonly {
+        return Err(Errno::EROFS);
+    }
+    r.opened.ok_or(Errno::EBADF)
+}
+
+pub(crate) fn fchown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return path::fd_write(ctx, call);
+    };
+    let o = fd_object(ctx, call.args[0] as i32)?;
+    chown_object(fake, &id, &o, call.args[1] as u32, call.args[2] as u32)
+}
+
+/// chmod's rules: the owner or CAP_FOWNER; the set-group-id bit needs the file's group (or
+/// CAP_FSETID). The host file gets the permission bits, always open to the host user
+/// (`meta::host_mode_bits`); the guest's whole mode is recorded.
+fn chmod_object(fake: &FakeRoot, id: &Identity, o: &Opened, mode: u32) -> Result<Outcome, Errno> {
+    let (st, mut m) = seen(fake, o)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(Errno::ENOTSUP);
+    }
+    if id.uid[3] != m.uid && !id.capable(identity::CAP_FOWNER) {
+        return Err(Errno::EPERM);
+    }
+    let mut perms = mode & 0o7777;
+    if !id.in_group(m.gid) && !id.capable(identity::CAP_FSETID) {
+        perms &= !libc::S_ISGID;
+    }
+    m.mode = (m.mode & libc::S_IFMT) | perms;
+    let host = meta::host_mode_bits(st.st_mode, perms);
+    let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+    // SAFETY: a NUL-terminated path.
+    if unsafe { libc::chmod(magic.as_ptr(), host) } < 0 {
+        return Err(Errno::last());
+    }
+    let mut st = st;
+    st.st_mode = (st.st_mode & libc::S_IFMT) | host;
+    record(fake, o, &st, &m)?;
+    Ok(Outcome::Return(0))
+}
+
+fn chmod_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    mode: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let o = object(ctx, call, a)?;
+    chmod_object(fake, &id, &o, call.args[mode] as u32)
+}
+
+pub(crate) fn chmod(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    chmod_via(ctx, call, &spec::chmod[0], 1, path::chmod)
+}
+
+pub(crate) fn fchmodat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    chmod_via(ctx, call, &spec::fchmodat[0], 2, path::fchmodat)
+}
+
+pub(crate) fn fchmodat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64;
+    if ctx.world.fake.is_some() && call.args[3] & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    chmod_via(ctx, call, &spec::fchmodat2[0], 2, path::fchmodat2)
+}
+
+pub(crate) fn fchmod(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return path::fd_write(ctx, call);
+    };
+    let o = fd_object(ctx, call.args[0] as i32)?;
+    chmod_object(fake, &id, &o, call.args[1] as u32)
+}
+
+/// mknod of a device by a fake root (CAP_MKNOD): a plain, empty host file carrying the
+/// device's record, which stat shows as the device. Anything else is made as usual.
+fn mknod_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    mode: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let kind = call.args[mode] as u32 & libc::S_IFMT;
+    let Some((_, id)) = fake(ctx).filter(|_| kind == libc::S_IFCHR || kind == libc::S_IFBLK) else {
+        return plain(ctx, call);
+    };
+    if !id.capable(identity::CAP_MKNOD) {
+        return Err(Errno::EPERM);
+    }
+    let r = path::resolve_arg(ctx, call, a)?.ok_or(Errno::ENOENT)?;
+    if r.exists {
+        return Err(Errno::EEXIST);
+    }
+    let (dir, name) = r.entry().ok_or(Errno::ENOENT)?;
+    let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let umask = ctx.process.fs().umask;
+    let perms = call.args[mode] as u32 & 0o7777 & !umask;
+    // SAFETY: a directory we hold and a NUL-terminated name; the result is owned at once.
+    let o = unsafe {
+        let fd = libc::openat(
+            dir.fd().as_raw_fd(),
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600,
+        );
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        Opened::new(std::os::fd::OwnedFd::from_raw_fd(fd))
+    };
+    let m = Meta {
+        uid: id.uid[3],
+        gid: id.gid[3],
+        mode: kind | perms,
+        rdev: call.args[mode + 1],
+    };
+    let st = meta::host_stat(&o)?;
+    meta::write(&o, &st, &m)?;
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn mknod(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    mknod_via(ctx, call, &spec::mknod_path[0], 1, path::mknod)
+}
+
+pub(crate) fn mknodat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    mknod_via(ctx, call, &spec::mknodat_path[0], 2, path::mknodat)
+}
+
+/// Whether xattr call's name (argument `arg`) is the record's: the guest neither reads,
+/// changes nor removes it.
+fn names_record(ctx: &SyscallCtx<'_>, call: &SyscallArgs, arg: usize) -> bool {
+    ctx.world.fake.is_some()
+        && ctx
+            .mem
+            .read_cstring(GuestPtr::new(call.args[arg]), 256, Errno::ERANGE)
+            .is_ok_and(|n| n == meta::XATTR.as_bytes())
+}
+
+/// An xattr call naming the record: the file is looked up as usual, then the record is
+/// missing (a get: ENODATA) or not the guest's to change (EPERM).
+fn on_record(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: Option<&PathArg>, get: bool) -> Result<Outcome, Errno> {
+    match a {
+        Some(a) => drop(object(ctx, call, a)?),
+        None => drop(fd_resolved(ctx, call.args[0] as i32)?),
+    }
+    Err(if get { Errno::ENODATA } else { Errno::EPERM })
+}
+
+macro_rules! xattr_guards {
+    ($($name:ident($name_arg:expr, $spec:expr, $get:expr) => $plain:expr;)*) => {
+        $(
+            pub(crate) fn $name(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+                if names_record(ctx, call, $name_arg) {
+                    return on_record(ctx, call, $spec, $get);
+                }
+                $plain(ctx, call)
+            }
+        )*
+    };
+}
+
+fn native(_: &mut SyscallCtx<'_>, _: &SyscallArgs) -> Result<Outcome, Errno> {
+    Ok(Outcome::Continue)
+}
+
+xattr_guards! {
+    getxattr(1, Some(&spec::getxattr[0]), true) => path::getxattr;
+    lgetxattr(1, Some(&spec::lgetxattr[0]), true) => path::lgetxattr;
+    getxattrat(3, Some(&spec::getxattrat[0]), true) => path::getxattrat;
+    fgetxattr(1, None, true) => native;
+    setxattr(1, Some(&spec::setxattr[0]), false) => path::setxattr;
+    lsetxattr(1, Some(&spec::lsetxattr[0]), false) => path::lsetxattr;
+    setxattrat(3, Some(&spec::setxattrat[0]), false) => path::setxattrat;
+    fsetxattr(1, None, false) => path::fd_write;
+    removexattr(1, Some(&spec::removexattr[0]), false) => path::removexattr;
+    lremovexattr(1, Some(&spec::lremovexattr[0]), false) => path::lremovexattr;
+    removexattrat(3, Some(&spec::removexattrat[0]), false) => path::removexattrat;
+    fremovexattr(1, None, false) => path::fd_write;
+}
+
+/// The names of `o`'s extended attributes, the record's left out.
+fn names_of(o: &Opened) -> Result<Vec<u8>, Errno> {
+    let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: a NUL-terminated path and a buffer of the given size.
+        let n = unsafe { libc::listxattr(magic.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            break;
+        }
+        match Errno::last() {
+            Errno::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            // Files without xattrs (symlinks, /proc) list none.
+            Errno::ENOTSUP | Errno::EPERM => return Ok(Vec::new()),
+            e => return Err(e),
+        }
+    }
+    let mut out = Vec::with_capacity(buf.len());
+    for name in buf.split_inclusive(|&b| b == 0) {
+        if name.strip_suffix(b"\0") != Some(meta::XATTR.as_bytes()) {
+            out.extend_from_slice(name);
+        }
+    }
+    Ok(out)
+}
+
+/// A list call's answer: the size asked for (0: how much room the list needs), ERANGE when the
+/// guest's buffer is too small, else the list.
+fn list_into(ctx: &SyscallCtx<'_>, o: &Opened, list: u64, size: u64) -> Result<Outcome, Errno> {
+    let names = names_of(o)?;
+    if size == 0 {
+        return Ok(Outcome::Return(names.len() as i64));
+    }
+    if (size as usize) < names.len() {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mem.write_bytes(list, &names)?;
+    Ok(Outcome::Return(names.len() as i64))
+}
+
+fn list_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    list: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    if ctx.world.fake.is_none() {
+        return plain(ctx, call);
+    }
+    let o = object(ctx, call, a)?;
+    list_into(ctx, &o, call.args[list], call.args[list + 1])
+}
+
+pub(crate) fn listxattr(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    list_via(ctx, call, &spec::listxattr[0], 1, path::listxattr)
+}
+
+pub(crate) fn llistxattr(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    list_via(ctx, call, &spec::llistxattr[0], 1, path::llistxattr)
+}
+
+pub(crate) fn listxattrat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    list_via(ctx, call, &spec::listxattrat[0], 3, path::listxattrat)
+}
+
+pub(crate) fn flistxattr(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    if ctx.world.fake.is_none() {
+        return Ok(Outcome::Continue);
+    }
+    let r = fd_resolved(ctx, call.args[0] as i32)?;
+    if path::held_file_flags(&r) & libc::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let o = r.opened.ok_or(Errno::EBADF)?;
+    list_into(ctx, &o, call.args[1], call.args[2])
+}
