@@ -55,7 +55,18 @@ pub struct Identity {
     pub effective: u64,
     pub permitted: u64,
     pub inheritable: u64,
+    pub bounding: u64,
+    pub ambient: u64,
+    /// prctl(PR_SET_SECUREBITS) bits (SECBIT_KEEP_CAPS, SECBIT_NO_SETUID_FIXUP, ...).
+    pub securebits: u32,
+    /// prctl(PR_SET_NO_NEW_PRIVS) as the guest set it: set-id bits then give nothing.
+    pub no_new_privs: bool,
 }
+
+/// SECBIT_NO_SETUID_FIXUP: uid changes leave the capabilities alone.
+const SECBIT_NO_SETUID_FIXUP: u32 = 1 << 2;
+/// SECBIT_KEEP_CAPS: leaving uid 0 keeps the permitted set (cleared by execve).
+pub const SECBIT_KEEP_CAPS: u32 = 1 << 4;
 
 const R: usize = 0;
 const E: usize = 1;
@@ -73,6 +84,10 @@ impl Identity {
             effective: caps,
             permitted: caps,
             inheritable: 0,
+            bounding: all_caps(),
+            ambient: 0,
+            securebits: 0,
+            no_new_privs: false,
         }
     }
 
@@ -242,49 +257,96 @@ impl Identity {
             all
         } else {
             self.inheritable | self.permitted
-        };
+        } & (self.inheritable | self.bounding);
         if inheritable & !inheritable_limit != 0 || permitted & !self.permitted != 0 || effective & !permitted != 0 {
             return Err(Errno::EPERM);
         }
         self.effective = effective;
         self.permitted = permitted;
         self.inheritable = inheritable;
+        // Ambient capabilities stay within permitted and inheritable.
+        self.ambient &= permitted & inheritable;
         Ok(())
     }
 
     /// What an execve does: the file's setuid and setgid bits (its recorded owner and group)
-    /// take effect, and the capabilities are root's or none, as for a file without any.
-    /// True when the new program runs with ids it did not have (AT_SECURE).
+    /// take effect unless no_new_privs is set, and the capabilities are root's, or the ambient
+    /// ones, as for a file without file capabilities (cap_bprm_creds_from_file). True when the
+    /// new program runs with ids it did not have (AT_SECURE).
     pub fn exec(&mut self, setuid: Option<u32>, setgid: Option<u32>) -> bool {
-        if let Some(uid) = setuid {
+        let gains = !self.no_new_privs;
+        if let Some(uid) = setuid.filter(|_| gains) {
             self.uid[E] = uid;
         }
-        if let Some(gid) = setgid {
+        if let Some(gid) = setgid.filter(|_| gains) {
             self.gid[E] = gid;
         }
         self.uid[S] = self.uid[E];
         self.uid[FS] = self.uid[E];
         self.gid[S] = self.gid[E];
         self.gid[FS] = self.gid[E];
-        let all = all_caps();
-        if self.uid[E] == 0 || self.uid[R] == 0 {
-            self.permitted = all;
-            self.effective = if self.uid[E] == 0 { all } else { 0 };
-        } else {
-            // No file capabilities: nothing permitted survives.
-            self.permitted = 0;
-            self.effective = 0;
+        let setid = self.uid[E] != self.uid[R] || self.gid[E] != self.gid[R];
+        if setid {
+            self.ambient = 0;
         }
-        self.uid[E] != self.uid[R] || self.gid[E] != self.gid[R]
+        if self.uid[E] == 0 || self.uid[R] == 0 {
+            self.permitted = (self.inheritable | self.bounding) & self.bounding;
+            self.effective = if self.uid[E] == 0 { self.permitted } else { 0 };
+        } else {
+            self.permitted = self.ambient;
+            self.effective = self.ambient;
+        }
+        self.securebits &= !SECBIT_KEEP_CAPS;
+        setid
+    }
+
+    /// prctl(PR_CAPBSET_DROP).
+    pub fn drop_bounding(&mut self, cap: u32) -> Result<(), Errno> {
+        if !self.capable(CAP_SETPCAP) {
+            return Err(Errno::EPERM);
+        }
+        self.bounding &= !(1u64 << cap);
+        Ok(())
+    }
+
+    /// prctl(PR_CAP_AMBIENT, RAISE or LOWER).
+    pub fn set_ambient(&mut self, cap: u32, raise: bool) -> Result<(), Errno> {
+        let bit = 1u64 << cap;
+        if raise {
+            if self.permitted & self.inheritable & bit == 0 {
+                return Err(Errno::EPERM);
+            }
+            self.ambient |= bit;
+        } else {
+            self.ambient &= !bit;
+        }
+        Ok(())
+    }
+
+    /// prctl(PR_SET_SECUREBITS): CAP_SETPCAP, and a locked bit stays as it is.
+    pub fn set_securebits(&mut self, bits: u32) -> Result<(), Errno> {
+        // Each bit's lock is the bit above it (SECBIT_*_LOCKED); a lock is never undone.
+        const LOCKS: u32 = 0xaa;
+        let old = self.securebits;
+        let frozen = (old & LOCKS) >> 1;
+        if !self.capable(CAP_SETPCAP) || frozen & (old ^ bits) != 0 || old & LOCKS & !bits != 0 || bits & !0xff != 0 {
+            return Err(Errno::EPERM);
+        }
+        self.securebits = bits;
+        Ok(())
     }
 
     /// The capability rules for a change of uids (cap_emulate_setxuid, cap_task_fix_setuid).
     fn uid_changed(&mut self, old: [u32; 4]) {
+        if self.securebits & SECBIT_NO_SETUID_FIXUP != 0 {
+            return;
+        }
         let root_before = old[..3].contains(&0);
         let root_after = self.uid[..3].contains(&0);
-        if root_before && !root_after {
+        if root_before && !root_after && self.securebits & SECBIT_KEEP_CAPS == 0 {
             self.permitted = 0;
             self.effective = 0;
+            self.ambient = 0;
         }
         if old[E] == 0 && self.uid[E] != 0 {
             self.effective = 0;
@@ -316,7 +378,9 @@ impl Identity {
                 "CapInh" => format!("CapInh:\t{:016x}", self.inheritable),
                 "CapPrm" => format!("CapPrm:\t{:016x}", self.permitted),
                 "CapEff" => format!("CapEff:\t{:016x}", self.effective),
-                "CapBnd" => format!("CapBnd:\t{:016x}", all_caps()),
+                "CapBnd" => format!("CapBnd:\t{:016x}", self.bounding),
+                "CapAmb" => format!("CapAmb:\t{:016x}", self.ambient),
+                "NoNewPrivs" => format!("NoNewPrivs:\t{}", u8::from(self.no_new_privs)),
                 _ => line.to_string(),
             };
             out.push_str(&new);

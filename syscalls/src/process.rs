@@ -50,6 +50,8 @@ pub struct PendingExec {
     /// The new program's guest path: it becomes `exe` once the stub runs, that is once the
     /// kernel's execve of the stub has succeeded.
     pub exe: Vec<u8>,
+    /// A fake root's set-id program: the uid and gid it runs as.
+    pub setid: (Option<u32>, Option<u32>),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -134,6 +134,7 @@ fn exec(
             }
         }
     };
+    let setid = fake_setid(ctx, &program.exe);
     let mut state = ctx.process.state();
     let mut files = vec![std::sync::Arc::new(program.file)];
     files.extend(program.interp.map(|(_, _, f)| std::sync::Arc::new(f)));
@@ -141,9 +142,24 @@ fn exec(
         plan,
         files,
         exe: program.exe.guest,
+        setid,
     });
     state.exec_error = None;
     Ok(Outcome::Exec(ExecRewrite { argv, envp }))
+}
+
+/// A fake root's set-id program: the recorded owner (set-user-id bit) and group (set-group-id
+/// with group execute) the new program runs as.
+fn fake_setid(ctx: &SyscallCtx<'_>, exe: &Resolved) -> (Option<u32>, Option<u32>) {
+    let (Some(fake), Some(o)) = (ctx.world.fake.as_ref(), exe.opened.as_ref()) else {
+        return (None, None);
+    };
+    let Ok((_, m)) = lxrun_vfs::meta::of(o, fake.host) else {
+        return (None, None);
+    };
+    let uid = (m.mode & libc::S_ISUID != 0).then_some(m.uid);
+    let gid = (m.mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP)).then_some(m.gid);
+    (uid, gid)
 }
 
 /// Follows `#!` lines from `first` to an ELF program and its interpreter, checking what Linux
@@ -333,7 +349,13 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     let plan = plan.encode();
     ctx.mem.write_bytes(buf, &plan)?;
     let n = plan.len() as i64;
-    ctx.process.state().exe = pending.exe;
+    let mut state = ctx.process.state();
+    state.exe = pending.exe;
+    // The exec has happened: a fake root's ids change as the kernel's would.
+    if let Some(fake) = ctx.world.fake.as_ref() {
+        let (uid, gid) = pending.setid;
+        state.identity.get_or_insert_with(|| fake.start.clone()).exec(uid, gid);
+    }
     Ok(Outcome::Return(n))
 }
 

@@ -4,7 +4,7 @@
 //! noted (`process::credentials`).
 
 use crate::context::SyscallCtx;
-use crate::identity::Identity;
+use crate::identity::{self, Identity};
 use crate::memory::GuestPtr;
 use crate::outcome::Outcome;
 use crate::{Errno, SyscallArgs};
@@ -241,4 +241,80 @@ pub(crate) fn capset(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
         i |= u64::from(d.inheritable) << (32 * w);
     }
     change(ctx, call, |id| id.capset(e, p, i).map(|()| 0))
+}
+
+/// prctl: a fake root's capability and securebits options answer from its identity; every
+/// other option (and every option without a fake root) runs natively.
+pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_CAPBSET_DROP: u64 = 24;
+    const PR_GET_SECUREBITS: u64 = 27;
+    const PR_SET_SECUREBITS: u64 = 28;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    const PR_CAP_AMBIENT: u64 = 47;
+    let [option, a2, a3, a4, a5, _] = call.args;
+    if ctx.world.fake.is_none() {
+        return Ok(Outcome::Continue);
+    }
+    let last = 63 - identity::all_caps().leading_zeros();
+    let cap = |c: u64| u32::try_from(c).ok().filter(|&c| c <= last).ok_or(Errno::EINVAL);
+    let keep = identity::SECBIT_KEEP_CAPS;
+    let r = match option {
+        PR_GET_KEEPCAPS => ctx.with_identity(|id| Ok(i64::from(id.securebits & keep != 0))),
+        PR_SET_KEEPCAPS if a2 > 1 => return Err(Errno::EINVAL),
+        PR_SET_KEEPCAPS => ctx.with_identity(|id| {
+            // SECBIT_KEEP_CAPS_LOCKED.
+            if id.securebits & (keep << 1) != 0 {
+                return Err(Errno::EPERM);
+            }
+            id.securebits = if a2 == 1 { id.securebits | keep } else { id.securebits & !keep };
+            Ok(0)
+        }),
+        PR_CAPBSET_READ => {
+            let c = cap(a2)?;
+            ctx.with_identity(|id| Ok(i64::from(id.bounding & (1 << c) != 0)))
+        }
+        PR_CAPBSET_DROP => {
+            let c = cap(a2)?;
+            ctx.with_identity(|id| id.drop_bounding(c).map(|()| 0))
+        }
+        PR_GET_SECUREBITS => ctx.with_identity(|id| Ok(i64::from(id.securebits))),
+        PR_SET_SECUREBITS => ctx.with_identity(|id| id.set_securebits(a2 as u32).map(|()| 0)),
+        PR_SET_NO_NEW_PRIVS if a2 != 1 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
+        // The process has it for real already (lxrun's filter needs it).
+        PR_SET_NO_NEW_PRIVS => ctx.with_identity(|id| {
+            id.no_new_privs = true;
+            Ok(0)
+        }),
+        PR_GET_NO_NEW_PRIVS if a2 != 0 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
+        PR_GET_NO_NEW_PRIVS => ctx.with_identity(|id| Ok(i64::from(id.no_new_privs))),
+        PR_CAP_AMBIENT => {
+            const IS_SET: u64 = 1;
+            const RAISE: u64 = 2;
+            const LOWER: u64 = 3;
+            const CLEAR_ALL: u64 = 4;
+            match a2 {
+                CLEAR_ALL if a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
+                CLEAR_ALL => ctx.with_identity(|id| {
+                    id.ambient = 0;
+                    Ok(0)
+                }),
+                _ if a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
+                IS_SET => {
+                    let c = cap(a3)?;
+                    ctx.with_identity(|id| Ok(i64::from(id.ambient & (1 << c) != 0)))
+                }
+                RAISE | LOWER => {
+                    let c = cap(a3)?;
+                    ctx.with_identity(|id| id.set_ambient(c, a2 == RAISE).map(|()| 0))
+                }
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        _ => return Ok(Outcome::Continue),
+    };
+    r.unwrap_or(Ok(0)).map(Outcome::Return)
 }

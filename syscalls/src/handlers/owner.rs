@@ -495,3 +495,152 @@ pub(crate) fn flistxattr(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     let o = r.opened.ok_or(Errno::EBADF)?;
     list_into(ctx, &o, call.args[1], call.args[2])
 }
+
+/// The owner and group of a file a fake identity makes in directory `dir`: its filesystem uid,
+/// and the directory's group where that has the set-group-id bit (which a new directory
+/// inherits), else its filesystem gid. None for root's own files, which need no record.
+fn new_owner(fake: &FakeRoot, id: &Identity, dir: &Opened) -> Option<(u32, u32, bool)> {
+    let (_, parent) = seen(fake, dir).ok()?;
+    let sgid = parent.mode & libc::S_ISGID != 0;
+    let gid = if sgid { parent.gid } else { id.gid[3] };
+    (id.uid[3] != 0 || gid != 0 || sgid).then_some((id.uid[3], gid, sgid))
+}
+
+/// Makes `name` in `dir` with `make` (given the host's permission bits), opens it without
+/// following and records its owner: the kernel makes files for the host user only.
+fn make_recorded(
+    fake: &FakeRoot,
+    dir: &Opened,
+    name: &[u8],
+    m: Meta,
+    make: impl FnOnce(i32, &std::ffi::CStr, u32) -> i32,
+) -> Result<(), Errno> {
+    let cname = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    if make(dir.fd().as_raw_fd(), &cname, meta::host_mode_bits(m.mode, m.mode)) < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a directory we hold and a NUL-terminated name; the result is owned at once.
+    let o = unsafe {
+        let fd = libc::openat(
+            dir.fd().as_raw_fd(),
+            cname.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        Opened::new(std::os::fd::OwnedFd::from_raw_fd(fd))
+    };
+    let st = meta::host_stat(&o)?;
+    // Made by someone else in between (a racing guest thread): theirs to own.
+    if st.st_mode & libc::S_IFMT != m.mode & libc::S_IFMT {
+        return Ok(());
+    }
+    record(fake, &o, &st, &m)
+}
+
+fn mkdir_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, mode: usize, plain: Handler) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let r = path::resolve_arg(ctx, call, a)?.ok_or(Errno::ENOENT)?;
+    let Some((dir, name)) = r.entry() else {
+        return plain(ctx, call);
+    };
+    let Some((uid, gid, sgid)) = new_owner(fake, &id, &dir) else {
+        return plain(ctx, call);
+    };
+    if r.exists {
+        return Err(Errno::EEXIST);
+    }
+    let umask = ctx.process.fs().umask;
+    let perms = call.args[mode] as u32 & 0o1777 & !umask | if sgid { libc::S_ISGID } else { 0 };
+    let m = Meta {
+        uid,
+        gid,
+        mode: libc::S_IFDIR | perms,
+        rdev: 0,
+    };
+    // SAFETY: a directory we hold and a NUL-terminated name.
+    make_recorded(fake, &dir, &name, m, |d, n, host| unsafe { libc::mkdirat(d, n.as_ptr(), host) })?;
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn mkdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    mkdir_via(ctx, call, &spec::mkdir[0], 1, path::mkdir)
+}
+
+pub(crate) fn mkdirat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    mkdir_via(ctx, call, &spec::mkdirat[0], 2, path::mkdirat)
+}
+
+/// An open that may create its file, by a fake identity that is not root (or in a set-group-id
+/// directory): lxrun makes the file first, recorded as the caller's, and the open then finds
+/// it (its O_EXCL kept by that exclusive creation).
+fn open_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: PathArg, flags: Option<usize>, mode: usize, plain: Handler) -> Result<Outcome, Errno> {
+    let creating = flags.is_none_or(|f| call.args[f] as i32 & libc::O_CREAT != 0);
+    let tmpfile = flags.is_some_and(|f| call.args[f] as i32 & libc::O_TMPFILE == libc::O_TMPFILE);
+    let Some((fake, id)) = fake(ctx).filter(|_| creating && !tmpfile) else {
+        return plain(ctx, call);
+    };
+    let r = match path::resolve_arg(ctx, call, &a)? {
+        Some(r) if !r.exists && !r.trailing_slash() => r,
+        _ => return plain(ctx, call),
+    };
+    let Some((dir, name)) = r.entry() else {
+        return plain(ctx, call);
+    };
+    let Some((uid, gid, _)) = new_owner(fake, &id, &dir) else {
+        return plain(ctx, call);
+    };
+    let umask = ctx.process.fs().umask;
+    let m = Meta {
+        uid,
+        gid,
+        mode: libc::S_IFREG | (call.args[mode] as u32 & 0o7777 & !umask),
+        rdev: 0,
+    };
+    let made = make_recorded(fake, &dir, &name, m, |d, n, host| {
+        // SAFETY: a directory we hold and a NUL-terminated name; the descriptor is closed at once.
+        unsafe {
+            let fd = libc::openat(d, n.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, host);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            fd
+        }
+    });
+    match made {
+        Ok(()) => {}
+        // Someone made it first: the open meets it as it would have.
+        Err(Errno::EEXIST) => return plain(ctx, call),
+        Err(e) => return Err(e),
+    }
+    let mut open = *call;
+    if let Some(f) = flags {
+        open.args[f] &= !(libc::O_EXCL as u64);
+    }
+    let out = plain(ctx, &open)?;
+    // The kernel must see the flags without O_EXCL even where the handler left them alone.
+    Ok(match (out, flags) {
+        (Outcome::Rewrite(mut new), Some(f)) => {
+            if !new.iter().any(|(i, _)| *i == f) {
+                new.push((f, crate::outcome::NewArg::Int(open.args[f])));
+            }
+            Outcome::Rewrite(new)
+        }
+        (out, _) => out,
+    })
+}
+
+pub(crate) fn open(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    open_via(ctx, call, path::OPEN, Some(1), 2, path::open)
+}
+
+pub(crate) fn creat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    open_via(ctx, call, path::CREAT, None, 1, path::creat)
+}
+
+pub(crate) fn openat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    open_via(ctx, call, path::OPENAT, Some(2), 3, path::openat)
+}

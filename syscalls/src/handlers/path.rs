@@ -521,23 +521,24 @@ pub(crate) fn fanotify_mark(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Res
     fanotify_mark_path(ctx, call)
 }
 
+/// open's, creat's and openat's path arguments.
+pub(super) const OPEN: PathArg = arg(0, Follow::Open(1), Writes::Open(1));
+pub(super) const CREAT: PathArg = PathArg {
+    creates: true,
+    ..arg(0, Yes, Writes::Yes)
+};
+pub(super) const OPENAT: PathArg = at(0, 1, Follow::Open(2), Writes::Open(2));
+
 pub(crate) fn open(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    translate_open(ctx, call, arg(0, Follow::Open(1), Writes::Open(1)))
+    translate_open(ctx, call, OPEN)
 }
 
 pub(crate) fn creat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    translate_open(
-        ctx,
-        call,
-        PathArg {
-            creates: true,
-            ..arg(0, Yes, Writes::Yes)
-        },
-    )
+    translate_open(ctx, call, CREAT)
 }
 
 pub(crate) fn openat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    translate_open(ctx, call, at(0, 1, Follow::Open(2), Writes::Open(2)))
+    translate_open(ctx, call, OPENAT)
 }
 
 /// `struct open_how`.
