@@ -245,7 +245,16 @@ pub const FAST_PATH_CALLS: [&str; 10] = [
 ];
 /// Those of them that show a file's owner or check permissions: a fake root's owners and ids
 /// are lxrun's, so its calls go to lxrun.
-pub const OWNER_CALLS: [&str; 6] = ["stat", "lstat", "newfstatat", "access", "faccessat", "faccessat2"];
+pub const OWNER_CALLS: [&str; 8] = [
+    "open",
+    "openat",
+    "stat",
+    "lstat",
+    "newfstatat",
+    "access",
+    "faccessat",
+    "faccessat2",
+];
 /// The signal calls it filters so that SIGSYS stays deliverable.
 pub const FAST_SIGNAL_CALLS: [&str; 2] = ["rt_sigaction", "rt_sigprocmask"];
 /// SIGSYS, and rt_sigprocmask's SIG_UNBLOCK.

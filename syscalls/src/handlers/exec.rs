@@ -162,6 +162,19 @@ fn fake_setid(ctx: &SyscallCtx<'_>, exe: &Resolved) -> (Option<u32>, Option<u32>
     (uid, gid)
 }
 
+/// A fake identity executes only what the recorded mode lets it (root: any execute bit).
+fn fake_may_exec(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<(), ExecFailure> {
+    let (Some(fake), Some(id), Some(o)) = (ctx.world.fake.as_ref(), ctx.identity(), r.opened.as_ref()) else {
+        return Ok(());
+    };
+    match super::owner::seen(fake, o) {
+        Ok((st, m)) if st.st_mode & libc::S_IFMT == libc::S_IFREG && !super::owner::permitted(&id, &m, 1) => Err(
+            ExecFailure::new(Errno::EACCES, "Permission denied (no execute permission)"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Follows `#!` lines from `first` to an ELF program and its interpreter, checking what Linux
 /// checks. `filename` is the name the guest used; `argv_ptr` its argv (read only for scripts).
 fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr: u64) -> Result<Program, ExecFailure> {
@@ -171,6 +184,7 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
     // guest's argv[1..]. Only the new leading strings are kept here.
     let mut prefix: Option<Vec<Vec<u8>>> = None;
     for _ in 0..=script::MAX_DEPTH {
+        fake_may_exec(ctx, &current)?;
         let file = open_executable(&current)?;
         let mut head = [0u8; PREFIX_LEN];
         let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;

@@ -270,7 +270,11 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
             if id.securebits & (keep << 1) != 0 {
                 return Err(Errno::EPERM);
             }
-            id.securebits = if a2 == 1 { id.securebits | keep } else { id.securebits & !keep };
+            id.securebits = if a2 == 1 {
+                id.securebits | keep
+            } else {
+                id.securebits & !keep
+            };
             Ok(0)
         }),
         PR_CAPBSET_READ => {

@@ -14,6 +14,7 @@ use crate::{Errno, SyscallArgs};
 use lxrun_vfs::meta::{self, Meta};
 use lxrun_vfs::{Base, Opened, Resolved};
 use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 type Handler = fn(&mut SyscallCtx<'_>, &SyscallArgs) -> Result<Outcome, Errno>;
 
@@ -50,7 +51,7 @@ fn object(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Opene
 }
 
 /// What the guest sees of `o`: host stat, and the record (a symlink's from this run's table).
-fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Errno> {
+pub(super) fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Errno> {
     let (st, mut m) = meta::of(o, fake.host)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
         let owners = fake.link_owners.lock().unwrap_or_else(|p| p.into_inner());
@@ -539,7 +540,13 @@ fn make_recorded(
     record(fake, &o, &st, &m)
 }
 
-fn mkdir_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, mode: usize, plain: Handler) -> Result<Outcome, Errno> {
+fn mkdir_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    mode: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
     let Some((fake, id)) = fake(ctx) else {
         return plain(ctx, call);
     };
@@ -562,7 +569,9 @@ fn mkdir_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg, mode: us
         rdev: 0,
     };
     // SAFETY: a directory we hold and a NUL-terminated name.
-    make_recorded(fake, &dir, &name, m, |d, n, host| unsafe { libc::mkdirat(d, n.as_ptr(), host) })?;
+    make_recorded(fake, &dir, &name, m, |d, n, host| unsafe {
+        libc::mkdirat(d, n.as_ptr(), host)
+    })?;
     Ok(Outcome::Return(0))
 }
 
@@ -574,24 +583,107 @@ pub(crate) fn mkdirat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
     mkdir_via(ctx, call, &spec::mkdirat[0], 2, path::mkdirat)
 }
 
-/// An open that may create its file, by a fake identity that is not root (or in a set-group-id
-/// directory): lxrun makes the file first, recorded as the caller's, and the open then finds
-/// it (its O_EXCL kept by that exclusive creation).
-fn open_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: PathArg, flags: Option<usize>, mode: usize, plain: Handler) -> Result<Outcome, Errno> {
-    let creating = flags.is_none_or(|f| call.args[f] as i32 & libc::O_CREAT != 0);
-    let tmpfile = flags.is_some_and(|f| call.args[f] as i32 & libc::O_TMPFILE == libc::O_TMPFILE);
-    let Some((fake, id)) = fake(ctx).filter(|_| creating && !tmpfile) else {
+/// generic_permission for a file the guest sees as `m`: `want` is a mask of 4 (read),
+/// 2 (write) and 1 (execute or search), checked against the owner's, the group's or the
+/// others' bits for the identity's filesystem ids; CAP_DAC_OVERRIDE allows reading and writing
+/// anything and executing what has an execute bit (searching any directory), and
+/// CAP_DAC_READ_SEARCH reading anything and searching directories.
+pub(super) fn permitted(id: &Identity, m: &Meta, want: u32) -> bool {
+    let perms = m.mode;
+    let class = if id.uid[3] == m.uid {
+        perms >> 6
+    } else if id.in_group(m.gid) {
+        perms >> 3
+    } else {
+        perms
+    } & 7;
+    if class & want == want {
+        return true;
+    }
+    let dir = m.mode & libc::S_IFMT == libc::S_IFDIR;
+    if id.capable(identity::CAP_DAC_OVERRIDE) && (want & 1 == 0 || dir || perms & 0o111 != 0) {
+        return true;
+    }
+    id.capable(identity::CAP_DAC_READ_SEARCH) && want & 2 == 0 && (want & 1 == 0 || dir)
+}
+
+/// The access an open with `flags` asks for (None: O_PATH, which asks for none).
+fn open_wants(flags: i32) -> Option<u32> {
+    if flags & libc::O_PATH != 0 {
+        return None;
+    }
+    let mut want = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => 4,
+        libc::O_WRONLY => 2,
+        _ => 6,
+    };
+    if flags & libc::O_TRUNC != 0 {
+        want |= 2;
+    }
+    Some(want)
+}
+
+/// Checks that the caller may have `want` on `o`, by its fake ids and the recorded mode (EACCES),
+/// and makes the host allow what the fake identity may: a file the host user owns gets the
+/// owner's bits it lacks (its mode recorded first, so the guest sees no change).
+fn check_access(fake: &FakeRoot, id: &Identity, o: &Opened, want: u32) -> Result<(), Errno> {
+    let (st, m) = seen(fake, o)?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFLNK || (kind != libc::S_IFREG && kind != libc::S_IFDIR && st.st_uid != fake.host.uid) {
+        return Ok(());
+    }
+    if !permitted(id, &m, want) {
+        return Err(Errno::EACCES);
+    }
+    let host_has = (st.st_mode >> 6) & 7;
+    let host_want = want & if kind == libc::S_IFDIR { 7 } else { 6 };
+    if st.st_uid == fake.host.uid && host_has & host_want != host_want {
+        if meta::read(o).is_none() {
+            // Unreadable to the host user (no read bit): recorded once the bits are on.
+            let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+            // SAFETY: a NUL-terminated path.
+            unsafe { libc::chmod(magic.as_ptr(), meta::host_mode_bits(st.st_mode, st.st_mode)) };
+        }
+        record(fake, o, &st, &m)?;
+    }
+    Ok(())
+}
+
+/// Opens by a fake identity: an existing file is opened only with the access the recorded
+/// owner and mode allow it; a file it creates is recorded as its own (or as root's, which
+/// needs no record), made by lxrun first so that the open then finds it (its O_EXCL kept by
+/// that exclusive creation).
+fn open_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: PathArg,
+    flags: Option<usize>,
+    mode: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
         return plain(ctx, call);
     };
-    let r = match path::resolve_arg(ctx, call, &a)? {
-        Some(r) if !r.exists && !r.trailing_slash() => r,
-        _ => return plain(ctx, call),
-    };
-    let Some((dir, name)) = r.entry() else {
+    let f = flags.map_or(libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, |i| call.args[i] as i32);
+    let Some(r) = path::resolve_arg(ctx, call, &a)? else {
         return plain(ctx, call);
     };
-    let Some((uid, gid, _)) = new_owner(fake, &id, &dir) else {
-        return plain(ctx, call);
+    if r.exists || r.special.is_some() {
+        if let (Some(want), Some(o), None) = (open_wants(f), r.opened.as_ref(), r.special) {
+            check_access(fake, &id, o, want)?;
+            if let Some(device) = recorded_device(fake, o)? {
+                return Ok(Outcome::Rewrite(vec![(a.path, device)]));
+            }
+        }
+        return path::open_resolved(ctx, call, &a, &r);
+    }
+    let creating = f & libc::O_CREAT != 0 && f & libc::O_TMPFILE != libc::O_TMPFILE && !r.trailing_slash();
+    let owner = match r.entry() {
+        Some((dir, name)) if creating => new_owner(fake, &id, &dir).map(|o| (dir, name, o)),
+        _ => None,
+    };
+    let Some((dir, name, (uid, gid, _))) = owner else {
+        return path::open_resolved(ctx, call, &a, &r);
     };
     let umask = ctx.process.fs().umask;
     let m = Meta {
@@ -603,7 +695,12 @@ fn open_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: PathArg, flags: Opt
     let made = make_recorded(fake, &dir, &name, m, |d, n, host| {
         // SAFETY: a directory we hold and a NUL-terminated name; the descriptor is closed at once.
         unsafe {
-            let fd = libc::openat(d, n.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, host);
+            let fd = libc::openat(
+                d,
+                n.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                host,
+            );
             if fd >= 0 {
                 libc::close(fd);
             }
@@ -631,6 +728,94 @@ fn open_via(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs, a: PathArg, flags: Opt
         }
         (out, _) => out,
     })
+}
+
+/// The host device an open of a device the guest made reaches: the harmless character devices
+/// every container has (null, zero, full, random, urandom, tty); any other has no driver here
+/// (ENXIO, as Linux says for a device number without one).
+fn recorded_device(fake: &FakeRoot, o: &Opened) -> Result<Option<crate::outcome::NewArg>, Errno> {
+    let (st, m) = seen(fake, o)?;
+    if !m.is_device() || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(None);
+    }
+    let name = match (m.mode & libc::S_IFMT, libc::major(m.rdev), libc::minor(m.rdev)) {
+        (libc::S_IFCHR, 1, 3) => "null",
+        (libc::S_IFCHR, 1, 5) => "zero",
+        (libc::S_IFCHR, 1, 7) => "full",
+        (libc::S_IFCHR, 1, 8) => "random",
+        (libc::S_IFCHR, 1, 9) => "urandom",
+        (libc::S_IFCHR, 5, 0) => "tty",
+        _ => return Err(Errno::ENXIO),
+    };
+    let host = format!("/dev/{name}");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(&host)
+        .map_err(|e| Errno::from_io(&e))?;
+    Ok(Some(crate::outcome::NewArg::Path {
+        host: format!("{host}\0").into_bytes(),
+        target: lxrun_vfs::Target::Object(Opened::new(file.into())),
+    }))
+}
+
+/// access(2) and friends for a fake identity: by its real ids (its effective ones with
+/// AT_EACCESS), with root's capabilities when that uid is 0, against the recorded owner and
+/// mode; a write on a read-only mount is EROFS, as the kernel says.
+fn access_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    mode: usize,
+    flags: Option<usize>,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let Some((fake, mut id)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let want = call.args[mode] as u32;
+    let known = (libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64;
+    let fl = flags.map_or(0, |i| call.args[i]);
+    if want & !7 != 0 || fl & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if fl & libc::AT_EACCESS as u64 == 0 {
+        // access() checks the real ids, with root's capabilities for a real uid 0.
+        (id.uid[3], id.gid[3]) = (id.uid[0], id.gid[0]);
+        id.effective = if id.uid[0] == 0 { id.permitted } else { 0 };
+    }
+    let r = match path::resolve_arg(ctx, call, a)? {
+        Some(r) if !r.exists => return Err(Errno::ENOENT),
+        Some(r) => r,
+        None => fd_resolved(ctx, a.dirfd.map_or(libc::AT_FDCWD, |i| call.args[i] as i32))?,
+    };
+    let o = r.opened.as_ref().ok_or(Errno::ENOENT)?;
+    if want == 0 {
+        return Ok(Outcome::Return(0));
+    }
+    let (st, m) = seen(fake, o)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return plain(ctx, call);
+    }
+    if !permitted(&id, &m, want) {
+        return Err(Errno::EACCES);
+    }
+    if want & 2 != 0 && r.readonly {
+        return Err(Errno::EROFS);
+    }
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn access(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    access_via(ctx, call, &spec::access_path[0], 1, None, path::access)
+}
+
+pub(crate) fn faccessat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    access_via(ctx, call, &spec::faccessat_path[0], 2, None, path::faccessat)
+}
+
+pub(crate) fn faccessat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    access_via(ctx, call, &spec::faccessat2_path[0], 2, Some(3), path::faccessat2)
 }
 
 pub(crate) fn open(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {

@@ -302,6 +302,16 @@ fn translate_open(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: PathArg) -> Resul
     Ok(Outcome::Rewrite(open_args(ctx, call, &a, &r)?))
 }
 
+/// An open whose path argument `a` the caller has resolved already, as `r`.
+pub(super) fn open_resolved(
+    ctx: &SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    r: &Resolved,
+) -> Result<Outcome, Errno> {
+    Ok(Outcome::Rewrite(open_args(ctx, call, a, r)?))
+}
+
 /// The new arguments of an open of `r`: a memfd for the /proc files lxrun writes, else as
 /// for any path call.
 fn open_args(
