@@ -6,20 +6,30 @@
 
 use crate::Errno;
 
-/// The capabilities lxrun grants a fake root: every one this kernel knows.
+/// The capabilities lxrun grants a fake root: its own bounding set, which is what real root
+/// would get from execve here.
 pub fn all_caps() -> u64 {
+    static BOUNDING: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BOUNDING.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let v = s.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+                u64::from_str_radix(v.trim(), 16).ok()
+            })
+            .unwrap_or(0)
+    })
+}
+
+/// The highest capability number this kernel knows.
+pub fn last_cap() -> u32 {
     static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let last = *LAST.get_or_init(|| {
+    *LAST.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40)
-    });
-    if last >= 63 {
-        u64::MAX
-    } else {
-        (1u64 << (last + 1)) - 1
-    }
+    })
 }
 
 pub const CAP_CHOWN: u32 = 0;

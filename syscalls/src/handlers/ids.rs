@@ -259,7 +259,7 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     if ctx.world.fake.is_none() {
         return Ok(Outcome::Continue);
     }
-    let last = 63 - identity::all_caps().leading_zeros();
+    let last = identity::last_cap();
     let cap = |c: u64| u32::try_from(c).ok().filter(|&c| c <= last).ok_or(Errno::EINVAL);
     let keep = identity::SECBIT_KEEP_CAPS;
     let r = match option {
