@@ -182,6 +182,7 @@ su -s /bin/sh daemon -c 'id; cat /etc/shadow 2>&1 | head -1; ls /var/lib/lxdemo 
 runuser -u nobody -- sh -c 'id; ls /var/lib/lxdemo 2>&1 | head -1'
 setpriv --reuid=1 --regid=1 --clear-groups sh -c 'id; grep CapEff /proc/self/status'
 echo x > /var/lib/lxdemo/null && head -c 3 /var/lib/lxdemo/null | wc -c
+mkdir -p /tmp/into && cp /etc/hostname /tmp/into/ && stat -c '%U %G %a' /tmp/into/hostname && rm -r /tmp/into
 "#;
 
 #[test]

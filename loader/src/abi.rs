@@ -58,6 +58,9 @@ pub const FLAG_EXEC_STACK: u32 = 1;
 /// answers the commonest path calls inside the guest, and keep the stub's pages mapped, sealed.
 pub const FLAG_FAST_PATH: u32 = 2;
 
+/// `PlanHeader::flags`, with FLAG_FAST_PATH: the handler answers only O_PATH opens itself.
+pub const FLAG_PATH_OPENS_ONLY: u32 = 4;
+
 /// The in-process fast path's contract between lxrun's seccomp filter and the stub.
 ///
 /// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat; and openat2, for

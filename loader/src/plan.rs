@@ -123,6 +123,9 @@ pub struct FastPathConfig {
     pub root_ino: u64,
     /// The root's directory, open in the new process (set when the stub asks for the plan).
     pub root_fd: Option<i32>,
+    /// The handler answers only O_PATH opens (a fake root's other opens check its fake ids
+    /// against recorded modes, in lxrun).
+    pub path_opens_only: bool,
 }
 
 impl LoadPlan {
@@ -169,6 +172,9 @@ impl LoadPlan {
         };
         if let Some(fast) = &self.fast_path {
             header.flags |= abi::FLAG_FAST_PATH;
+            if fast.path_opens_only {
+                header.flags |= abi::FLAG_PATH_OPENS_ONLY;
+            }
             header.mount_names = add_string(&fast.mount_names);
             header.proc_dev = fast.proc_dev;
             header.root_dev = fast.root_dev;

@@ -245,9 +245,9 @@ pub const FAST_PATH_CALLS: [&str; 10] = [
 ];
 /// Those of them that show a file's owner or check permissions: a fake root's owners and ids
 /// are lxrun's, so its calls go to lxrun.
-pub const OWNER_CALLS: [&str; 8] = [
-    "open",
-    "openat",
+/// (Opens stay with the handler, which leaves all but O_PATH ones to lxrun for a fake root:
+/// `FLAG_PATH_OPENS_ONLY`.)
+pub const OWNER_CALLS: [&str; 6] = [
     "stat",
     "lstat",
     "newfstatat",

@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
+/// Owners (uid, gid) by (st_dev, st_ino).
+pub type Owners = HashMap<(u64, u64), (u32, u32)>;
+
 /// A fake root's set-up.
 #[derive(Clone, Debug)]
 pub struct FakeRoot {
@@ -17,7 +20,7 @@ pub struct FakeRoot {
     pub host: lxrun_vfs::meta::HostIds,
     /// Owners of symlinks, which cannot carry a record (user xattrs), by (st_dev, st_ino):
     /// kept for this run only.
-    pub link_owners: Arc<Mutex<HashMap<(u64, u64), (u32, u32)>>>,
+    pub link_owners: Arc<Mutex<Owners>>,
 }
 
 /// Everything shared by all guest processes of one lxrun run.

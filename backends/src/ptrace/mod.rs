@@ -355,7 +355,7 @@ impl Tracer<'_> {
         if self.observed {
             // Before the handler runs: the arguments as the guest passed them.
             let observer = &self.world.observer;
-            observer.syscall_entry(pid, &call, &ctx.mem, &self.world, Mechanism::PtraceSeccomp);
+            observer.syscall_entry(pid, &call, &ctx.mem, self.world, Mechanism::PtraceSeccomp);
             task.in_syscall = true;
         }
         let outcome = dispatch(&mut ctx, &call);

@@ -60,6 +60,7 @@ pub(crate) fn prepare(world: &World) -> Option<GateAddrs> {
         root_dev: root.as_ref().map_or(u64::MAX, |m| m.dev()),
         root_ino: root.as_ref().map_or(u64::MAX, |m| m.ino()),
         root_fd: None,
+        path_opens_only: world.fake.is_some(),
     });
     tracing::info!(
         "seccomp without ptrace: the in-process fast path is on (gate at {:#x})",

@@ -133,6 +133,8 @@ static mut NAMES_LEN: usize = 0;
 static mut PROC_DEV: u64 = 0;
 /// The guest root's directory (fd, or -1), and what it must be.
 static mut ROOT: (i64, u64, u64) = (-1, 0, 0);
+/// Only O_PATH opens are answered here (a fake root's others are lxrun's to check).
+static mut PATH_OPENS_ONLY: bool = false;
 /// The guest's own disposition of SIGSYS (the process's real one is the handler's).
 static mut GUEST_SIGSYS: KSigaction = DEFAULT_ACTION;
 
@@ -144,7 +146,7 @@ fn call(n: u64, a: [u64; 6]) -> i64 {
 /// Installs the handler, on an alternate stack of lxrun's (`altstack`), and seals the stub's
 /// pages `[start, end)` (the gate's table must stay what the filter was told). False if the
 /// kernel refuses any of it.
-pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, end: u64) -> bool {
+pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), path_opens_only: bool, start: u64, end: u64) -> bool {
     let Some(dst) = (unsafe { (*addr_of_mut!(NAMES)).get_mut(..names.len()) }) else {
         return false;
     };
@@ -154,6 +156,7 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), start: u64, e
         NAMES_LEN = names.len();
         PROC_DEV = proc_dev;
         ROOT = root;
+        PATH_OPENS_ONLY = path_opens_only;
         GUEST_SIGSYS = DEFAULT_ACTION;
     }
     let act = KSigaction {
@@ -282,6 +285,10 @@ fn open_flags(flags: u64) -> Option<u64> {
     let flags = flags & 0xffff_ffff;
     let known = fast::BITS.iter().fold(0, |m, b| m | b);
     if flags & O_ACCMODE != 0 || flags & !(known | O_NOCTTY | O_LARGEFILE) != 0 {
+        return None;
+    }
+    // SAFETY: written once before the guest starts.
+    if unsafe { PATH_OPENS_ONLY } && flags & fast::O_PATH == 0 {
         return None;
     }
     Some(flags & known)

@@ -373,7 +373,8 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
             None => die(b"bad plan", 0),
         };
         let root = (i64::from(header.root_fd) - 1, header.root_dev, header.root_ino);
-        if !fast::install(names, header.proc_dev, root, STUB_BASE, stub_end) {
+        let path_opens_only = header.flags & abi::FLAG_PATH_OPENS_ONLY != 0;
+        if !fast::install(names, header.proc_dev, root, path_opens_only, STUB_BASE, stub_end) {
             die(b"cannot install the fast path", 0);
         }
         unmap_len = 0;
