@@ -9,6 +9,9 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "lxrun", version, about, long_about = None)]
 #[command(override_usage = "lxrun [OPTIONS] [--] PROGRAM [ARGS]...")]
+#[command(
+    after_help = "Root filesystems without root:\n  lxrun rootfs create debian:trixie DIR   debootstrap under a fake root (-0), then\n  lxrun -0 --root DIR -- apt-get install -y PACKAGE"
+)]
 pub struct Cli {
     /// Directory to use as the guest's root filesystem [default: /]
     #[arg(short = 'r', long, value_name = "DIR")]

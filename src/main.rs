@@ -3,6 +3,7 @@
 mod cli;
 mod exit;
 mod guestfs;
+mod rootfs;
 mod search;
 
 use anyhow::{bail, Context};
@@ -18,6 +19,18 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 fn main() {
+    // `lxrun rootfs ...` is lxrun's own tool; any other first word is the program (a program
+    // called rootfs runs as `lxrun -- rootfs`).
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "rootfs") {
+        match rootfs::main(args.collect()) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                eprintln!("lxrun: {e:#}");
+                std::process::exit(exit::SETUP_FAILURE);
+            }
+        }
+    }
     let cli = Cli::parse();
     if let Err(e) = init_logging(cli.verbose, cli.log.as_deref()) {
         eprintln!("lxrun: {e:#}");

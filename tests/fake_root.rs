@@ -286,3 +286,48 @@ dpkg-deb --root-owner-group --build pkg /tmp/lxslow.deb >/dev/null
         "{out}"
     );
 }
+
+/// The mirror the test roots come from (tests/debian-root.sh's), if it answers.
+fn reachable_mirror() -> Option<String> {
+    let mirror = std::env::var("LXRUN_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+    let probe = run_native(
+        &Cmd::new("curl")
+            .args(["-sfI", "--max-time", "10"])
+            .arg(format!("{mirror}/dists/trixie/Release")),
+    );
+    probe.success().then_some(mirror)
+}
+
+#[test]
+fn rootfs_create_builds_a_debian_root_an_unprivileged_user_installs_packages_in() {
+    if !is_root() {
+        eprintln!("skipped: needs root to become nobody (setpriv)");
+        return;
+    }
+    if find_in_path("debootstrap").is_none() {
+        eprintln!("skipped: debootstrap is not installed (tests/setup.sh installs it)");
+        return;
+    }
+    let Some(mirror) = reachable_mirror() else {
+        eprintln!("skipped: the Debian mirror does not answer (no network)");
+        return;
+    };
+    let base = TempDir::new("fake-root-rootfs");
+    run_native(&Cmd::new("chmod").args(["755"]).arg(base.path()));
+    run_native(&Cmd::new("chown").args([NOBODY]).arg(base.path()));
+    let dir = base.path().join("trixie").to_string_lossy().into_owned();
+    let mut create =
+        as_nobody(Cmd::new(lxrun()).args(["rootfs", "create", "debian:trixie", &dir, "--mirror", &mirror]));
+    create.timeout = std::time::Duration::from_secs(600);
+    let out = run_native(&create);
+    assert!(out.success(), "lxrun rootfs create as nobody: {out}");
+    let script = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin; apt-get update >/dev/null 2>&1; apt-get install -y hello >/dev/null 2>&1; hello; stat -c '%U %G %A' /usr/bin/passwd /etc/shadow; dpkg --verify && echo verified";
+    let mut use_it = as_nobody(Cmd::new(lxrun()).args(["-0", "--root", &dir, "--", "/bin/sh", "-c", script]));
+    use_it.timeout = std::time::Duration::from_secs(300);
+    let out = run_native(&use_it);
+    assert_eq!(
+        out.stdout_str(),
+        "Hello, world!\nroot root -rwsr-xr-x\nroot shadow -rw-r-----\nverified\n",
+        "{out}"
+    );
+}

@@ -22,6 +22,8 @@ declare -A needed=(
     [python3]=python3
     [tmux]=tmux
     [strace]=strace
+    [debootstrap]=debootstrap
+    [curl]=curl
 )
 missing=()
 for cmd in "${!needed[@]}"; do

@@ -247,14 +247,7 @@ pub const FAST_PATH_CALLS: [&str; 10] = [
 /// are lxrun's, so its calls go to lxrun.
 /// (Opens stay with the handler, which leaves all but O_PATH ones to lxrun for a fake root:
 /// `FLAG_PATH_OPENS_ONLY`.)
-pub const OWNER_CALLS: [&str; 6] = [
-    "stat",
-    "lstat",
-    "newfstatat",
-    "access",
-    "faccessat",
-    "faccessat2",
-];
+pub const OWNER_CALLS: [&str; 6] = ["stat", "lstat", "newfstatat", "access", "faccessat", "faccessat2"];
 /// The signal calls it filters so that SIGSYS stays deliverable.
 pub const FAST_SIGNAL_CALLS: [&str; 2] = ["rt_sigaction", "rt_sigprocmask"];
 /// SIGSYS, and rt_sigprocmask's SIG_UNBLOCK.
