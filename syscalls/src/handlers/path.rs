@@ -320,7 +320,12 @@ fn open_args(
     a: &PathArg,
     r: &Resolved,
 ) -> Result<Vec<(usize, NewArg)>, Errno> {
-    if r.special.is_some() {
+    // /proc/PID/status is lxrun's only for a fake root; the host's file shows the host's ids.
+    let written = match r.special {
+        Some(Special::Status(_)) => ctx.world.fake.is_some(),
+        other => other.is_some(),
+    };
+    if written {
         return Ok(vec![(a.path, open_arg(ctx, r)?)]);
     }
     arg_of(ctx, call, a, r)
