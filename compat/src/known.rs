@@ -30,7 +30,7 @@ pub struct KnownFailures {
 }
 
 /// The columns a known failure may name.
-pub const COLUMNS: &[&str] = &["native", "ptrace", "seccomp", "seccomp-ptrace", "proot"];
+pub const COLUMNS: &[&str] = &["native", "ptrace", "seccomp", "seccomp-ptrace", "fake-root", "proot"];
 
 impl KnownFailures {
     pub fn load(path: &Path, case_names: &BTreeSet<String>) -> anyhow::Result<KnownFailures> {

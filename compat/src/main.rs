@@ -66,6 +66,11 @@ struct Args {
     #[arg(long)]
     no_proot: bool,
 
+    /// Add a column: `lxrun -0` run as nobody (uid 65534), its scratch directory nobody's;
+    /// the oracle stays root (needs root)
+    #[arg(long)]
+    fake_root: bool,
+
     /// Run the oracle twice and show the second run as a column: finds unstable cases
     #[arg(long)]
     oracle_twice: bool,
@@ -397,7 +402,7 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
         if !seen.insert(b.clone()) {
             continue;
         }
-        if !known::COLUMNS.contains(&b.as_str()) || b == "native" || b == "proot" {
+        if !known::COLUMNS.contains(&b.as_str()) || ["native", "proot", FAKE_ROOT].contains(&b.as_str()) {
             bail!("--backend {b}: lxrun's backends are ptrace, seccomp and seccomp-ptrace");
         }
         let probe = |root: Option<&Path>| -> anyhow::Result<Option<String>> {
@@ -439,6 +444,35 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
             unavailable_root,
         });
     }
+    if args.fake_root {
+        // SAFETY: getuid has no preconditions.
+        let unavailable = if unsafe { libc::getuid() } != 0 {
+            Some("needs root, to run lxrun as nobody".to_string())
+        } else {
+            let mut argv = as_nobody(vec![lxrun.into(), "-0".into(), "--".into(), "/bin/true".into()]);
+            let out = exec::run(&Spec {
+                argv: std::mem::take(&mut argv),
+                env: vec![("PATH".into(), BASE_PATH.into())],
+                cwd: "/".into(),
+                chroot: None,
+                stdin: None,
+                timeout: Duration::from_secs(60),
+            });
+            (out.status != Status::Exit(0)).then(|| {
+                format!(
+                    "lxrun -0 cannot run /bin/true as nobody ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )
+            })
+        };
+        cols.push(Column {
+            name: FAKE_ROOT.into(),
+            kind: ColumnKind::FakeRoot,
+            unavailable: unavailable.clone(),
+            unavailable_root: unavailable,
+        });
+    }
     if !args.no_proot {
         let why = if find_tool("proot", None) {
             let out = exec::run(&Spec {
@@ -467,6 +501,22 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
         });
     }
     Ok(cols)
+}
+
+/// The fake root column's name.
+const FAKE_ROOT: &str = "fake-root";
+/// The unprivileged user of the fake root column.
+const NOBODY: u32 = 65534;
+
+/// `argv` run as nobody, without groups.
+fn as_nobody(argv: Vec<OsString>) -> Vec<OsString> {
+    let id = NOBODY.to_string();
+    let mut full: Vec<OsString> = ["setpriv", "--reuid", &id, "--regid", &id, "--clear-groups", "--"]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+    full.extend(argv);
+    full
 }
 
 /// One run to make: a case in a column.
@@ -647,6 +697,32 @@ fn run_job(job: &Job, case: &Case, column: &Column, lxrun: &Path, args: &Args, s
                     Spec {
                         chroot: None,
                         ..oracle_spec(full, case.stdin.clone())
+                    }
+                }
+                ColumnKind::FakeRoot => {
+                    // What the setup made is nobody's on the host (root's to the fake root).
+                    let chown = exec::run(&Spec {
+                        argv: vec![
+                            "chown".into(),
+                            "-R".into(),
+                            format!("{NOBODY}:{NOBODY}").into(),
+                            host_dir.clone().into(),
+                        ],
+                        chroot: None,
+                        ..oracle_spec(Vec::new(), None)
+                    });
+                    let mut full: Vec<OsString> = vec![lxrun.into(), "-0".into()];
+                    if let Some(r) = &root {
+                        full.extend(["--root".into(), r.into(), "-w".into(), guest_dir.clone().into()]);
+                    }
+                    full.push("--".into());
+                    full.extend(argv);
+                    if chown.status != Status::Exit(0) {
+                        return failed(format!("chown of {} to nobody: {}", host_dir.display(), chown.status));
+                    }
+                    Spec {
+                        chroot: None,
+                        ..oracle_spec(as_nobody(full), case.stdin.clone())
                     }
                 }
                 ColumnKind::Proot => {

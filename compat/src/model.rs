@@ -21,6 +21,9 @@ pub enum ColumnKind {
     /// The oracle run a second time (`--oracle-twice`): finds cases whose output is not stable.
     NativeAgain,
     Lxrun(String),
+    /// `lxrun -0` (the default backend) run by an unprivileged user (nobody): against root's
+    /// oracle, what a user who is not root gets with the fake root.
+    FakeRoot,
     Proot,
 }
 

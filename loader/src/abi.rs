@@ -61,6 +61,9 @@ pub const FLAG_FAST_PATH: u32 = 2;
 /// `PlanHeader::flags`, with FLAG_FAST_PATH: the handler answers only O_PATH opens itself.
 pub const FLAG_PATH_OPENS_ONLY: u32 = 4;
 
+/// `PlanHeader::flags`: the auxv's ids are the plan's (`PlanHeader::ids`).
+pub const FLAG_IDS: u32 = 8;
+
 /// The in-process fast path's contract between lxrun's seccomp filter and the stub.
 ///
 /// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat; and openat2, for
@@ -237,6 +240,10 @@ pub struct PlanHeader {
     pub _pad4: u32,
     pub root_dev: u64,
     pub root_ino: u64,
+    /// With FLAG_IDS: AT_UID, AT_EUID, AT_GID, AT_EGID and AT_SECURE for the auxv, in that
+    /// order (a fake root's, which the kernel does not know).
+    pub ids: [u32; 5],
+    pub _pad5: u32,
 }
 
 pub const HEADER_SIZE: usize = core::mem::size_of::<PlanHeader>();

@@ -109,6 +109,9 @@ pub struct LoadPlan {
     pub objects: Vec<ObjectPlan>,
     /// Install the in-process fast path (`abi::fast`) with this configuration.
     pub fast_path: Option<FastPathConfig>,
+    /// The auxv's AT_UID, AT_EUID, AT_GID, AT_EGID and AT_SECURE, where they are not the
+    /// kernel's (a fake root's).
+    pub ids: Option<[u32; 5]>,
 }
 
 /// What the stub's fast path must know of the guest's filesystem view.
@@ -145,6 +148,7 @@ impl LoadPlan {
             exec_stack: exe.exec_stack,
             objects,
             fast_path: None,
+            ids: None,
         }
     }
 
@@ -170,6 +174,10 @@ impl LoadPlan {
             nobjects: self.objects.len() as u32,
             ..Default::default()
         };
+        if let Some(ids) = self.ids {
+            header.flags |= abi::FLAG_IDS;
+            header.ids = ids;
+        }
         if let Some(fast) = &self.fast_path {
             header.flags |= abi::FLAG_FAST_PATH;
             if fast.path_opens_only {

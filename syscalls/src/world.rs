@@ -18,7 +18,7 @@ pub struct FakeRoot {
     pub start: crate::identity::Identity,
     /// The host ids whose files are root's to the guest.
     pub host: lxrun_vfs::meta::HostIds,
-    /// Owners of symlinks, which cannot carry a record (user xattrs), by (st_dev, st_ino):
+    /// Owners of symlinks, sockets and FIFOs, which cannot carry a record (user xattrs), by (st_dev, st_ino):
     /// kept for this run only.
     pub link_owners: Arc<Mutex<Owners>>,
 }

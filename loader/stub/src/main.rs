@@ -315,6 +315,19 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
             stack::AT_NULL => break,
             stack::AT_RANDOM => random = *(v as *const [u8; 16]),
             stack::AT_PHDR | stack::AT_PHENT | stack::AT_PHNUM | stack::AT_BASE | stack::AT_ENTRY | stack::AT_EXECFN | stack::AT_EXECFD => {}
+            stack::AT_UID | stack::AT_EUID | stack::AT_GID | stack::AT_EGID | stack::AT_SECURE if header.flags & abi::FLAG_IDS != 0 => {
+                let id = match k {
+                    stack::AT_UID => header.ids[0],
+                    stack::AT_EUID => header.ids[1],
+                    stack::AT_GID => header.ids[2],
+                    stack::AT_EGID => header.ids[3],
+                    _ => header.ids[4],
+                };
+                if let Some(slot) = auxv.get_mut(n).filter(|_| n < MAX_AUXV) {
+                    *slot = (k, u64::from(id));
+                    n += 1;
+                }
+            }
             _ => {
                 if let Some(slot) = auxv.get_mut(n).filter(|_| n < MAX_AUXV) {
                     *slot = (k, v);

@@ -337,6 +337,19 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     let [buf, len, ..] = call.args;
     let pending = ctx.process.state().pending_exec.take().ok_or(Errno::ENOSYS)?;
     let mut plan = pending.plan;
+    // A fake root's ids as the exec leaves them, for the auxv (applied once the plan is out).
+    let identity = ctx.world.fake.as_ref().map(|fake| {
+        let mut id = ctx
+            .process
+            .state()
+            .identity
+            .clone()
+            .unwrap_or_else(|| fake.start.clone());
+        let (uid, gid) = pending.setid;
+        let secure = id.exec(uid, gid);
+        plan.ids = Some([id.uid[0], id.uid[1], id.gid[0], id.gid[1], u32::from(secure)]);
+        id
+    });
     if plan.encode().len() as u64 > len {
         return Err(Errno::E2BIG);
     }
@@ -366,9 +379,8 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     let mut state = ctx.process.state();
     state.exe = pending.exe;
     // The exec has happened: a fake root's ids change as the kernel's would.
-    if let Some(fake) = ctx.world.fake.as_ref() {
-        let (uid, gid) = pending.setid;
-        state.identity.get_or_insert_with(|| fake.start.clone()).exec(uid, gid);
+    if identity.is_some() {
+        state.identity = identity;
     }
     Ok(Outcome::Return(n))
 }

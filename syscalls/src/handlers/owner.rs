@@ -53,7 +53,7 @@ fn object(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Opene
 /// What the guest sees of `o`: host stat, and the record (a symlink's from this run's table).
 pub(super) fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Errno> {
     let (st, mut m) = meta::of(o, fake.host)?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+    if !matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
         let owners = fake.link_owners.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&(uid, gid)) = owners.get(&(st.st_dev, st.st_ino)) {
             (m.uid, m.gid) = (uid, gid);
@@ -62,10 +62,10 @@ pub(super) fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Er
     Ok((st, m))
 }
 
-/// Keeps what the guest set on `o`: on the file, or for a symlink (no user xattrs there) in
-/// this run's table.
+/// Keeps what the guest set on `o`: on the file, or for a symlink, socket or FIFO (user xattrs
+/// are for regular files and directories only) its owners in this run's table.
 fn record(fake: &FakeRoot, o: &Opened, st: &libc::stat, m: &Meta) -> Result<(), Errno> {
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+    if !matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
         let mut owners = fake.link_owners.lock().unwrap_or_else(|p| p.into_inner());
         owners.insert((st.st_dev, st.st_ino), (m.uid, m.gid));
         return Ok(());
@@ -249,7 +249,8 @@ pub(crate) fn fchown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
 /// (`meta::host_mode_bits`); the guest's whole mode is recorded.
 fn chmod_object(fake: &FakeRoot, id: &Identity, o: &Opened, mode: u32) -> Result<Outcome, Errno> {
     let (st, mut m) = seen(fake, o)?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFLNK {
         return Err(Errno::ENOTSUP);
     }
     if id.uid[3] != m.uid && !id.capable(identity::CAP_FOWNER) {
@@ -259,9 +260,17 @@ fn chmod_object(fake: &FakeRoot, id: &Identity, o: &Opened, mode: u32) -> Result
     if !id.in_group(m.gid) && !id.capable(identity::CAP_FSETID) {
         perms &= !libc::S_ISGID;
     }
+    let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+    // Sockets and FIFOs cannot carry a record: their mode is the host's, as the guest set it.
+    if kind != libc::S_IFREG && kind != libc::S_IFDIR && !m.is_device() {
+        // SAFETY: a NUL-terminated path.
+        if unsafe { libc::chmod(magic.as_ptr(), perms & 0o1777) } < 0 {
+            return Err(Errno::last());
+        }
+        return Ok(Outcome::Return(0));
+    }
     m.mode = (m.mode & libc::S_IFMT) | perms;
     let host = meta::host_mode_bits(st.st_mode, perms);
-    let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
     // SAFETY: a NUL-terminated path.
     if unsafe { libc::chmod(magic.as_ptr(), host) } < 0 {
         return Err(Errno::last());
@@ -408,14 +417,78 @@ xattr_guards! {
     lgetxattr(1, Some(&spec::lgetxattr[0]), true) => path::lgetxattr;
     getxattrat(3, Some(&spec::getxattrat[0]), true) => path::getxattrat;
     fgetxattr(1, None, true) => native;
-    setxattr(1, Some(&spec::setxattr[0]), false) => path::setxattr;
-    lsetxattr(1, Some(&spec::lsetxattr[0]), false) => path::lsetxattr;
+    setxattr(1, Some(&spec::setxattr[0]), false) => setxattr_acl;
+    lsetxattr(1, Some(&spec::lsetxattr[0]), false) => lsetxattr_acl;
     setxattrat(3, Some(&spec::setxattrat[0]), false) => path::setxattrat;
-    fsetxattr(1, None, false) => path::fd_write;
+    fsetxattr(1, None, false) => fsetxattr_acl;
     removexattr(1, Some(&spec::removexattr[0]), false) => path::removexattr;
     lremovexattr(1, Some(&spec::lremovexattr[0]), false) => path::lremovexattr;
     removexattrat(3, Some(&spec::removexattrat[0]), false) => path::removexattrat;
     fremovexattr(1, None, false) => path::fd_write;
+}
+
+/// The mode bits of a POSIX access ACL (`system.posix_acl_access`'s value) that has only the
+/// owner, group and other entries: setting it is a chmod (how `cp -a` and `tar` set modes).
+fn minimal_acl_mode(v: &[u8]) -> Option<u32> {
+    const VERSION: u32 = 2;
+    const USER_OBJ: u16 = 0x01;
+    const GROUP_OBJ: u16 = 0x04;
+    const OTHER: u16 = 0x20;
+    let (version, entries) = v.split_first_chunk::<4>()?;
+    if u32::from_le_bytes(*version) != VERSION || entries.len() != 24 {
+        return None;
+    }
+    let mut mode = 0;
+    for e in entries.chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u32::from(u16::from_le_bytes([e[2], e[3]]) & 7);
+        mode |= match tag {
+            USER_OBJ => perm << 6,
+            GROUP_OBJ => perm << 3,
+            OTHER => perm,
+            _ => return None,
+        };
+    }
+    Some(mode)
+}
+
+/// setxattr of a minimal access ACL by a fake root: the chmod it amounts to, on the record
+/// (the set-id and sticky bits kept, as Linux keeps them). Any other attribute: `plain`.
+fn acl_as_chmod(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: Option<&PathArg>,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let name = ctx.mem.read_cstring(GuestPtr::new(call.args[1]), 256, Errno::ERANGE);
+    let mut value = vec![0u8; (call.args[3] as usize).min(64)];
+    if name.as_deref() != Ok(b"system.posix_acl_access") || ctx.mem.read_bytes(call.args[2], &mut value).is_err() {
+        return plain(ctx, call);
+    }
+    let Some(bits) = minimal_acl_mode(&value) else {
+        return plain(ctx, call);
+    };
+    let o = match a {
+        Some(a) => object(ctx, call, a)?,
+        None => fd_object(ctx, call.args[0] as i32)?,
+    };
+    let (_, m) = seen(fake, &o)?;
+    chmod_object(fake, &id, &o, (m.mode & 0o7000) | bits)
+}
+
+fn setxattr_acl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    acl_as_chmod(ctx, call, Some(&spec::setxattr[0]), path::setxattr)
+}
+
+fn lsetxattr_acl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    acl_as_chmod(ctx, call, Some(&spec::lsetxattr[0]), path::lsetxattr)
+}
+
+fn fsetxattr_acl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    acl_as_chmod(ctx, call, None, path::fd_write)
 }
 
 /// The names of `o`'s extended attributes, the record's left out.
@@ -828,4 +901,33 @@ pub(crate) fn creat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
 
 pub(crate) fn openat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     open_via(ctx, call, path::OPENAT, Some(2), 3, path::openat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::minimal_acl_mode;
+
+    fn acl(entries: &[(u16, u16)]) -> Vec<u8> {
+        let mut v = 2u32.to_le_bytes().to_vec();
+        for &(tag, perm) in entries {
+            v.extend_from_slice(&tag.to_le_bytes());
+            v.extend_from_slice(&perm.to_le_bytes());
+            v.extend_from_slice(&u32::MAX.to_le_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn a_minimal_acl_is_its_mode_and_any_other_is_not() {
+        assert_eq!(minimal_acl_mode(&acl(&[(0x01, 7), (0x04, 5), (0x20, 1)])), Some(0o751));
+        // A named user (and with it a mask) makes it a real ACL.
+        assert_eq!(
+            minimal_acl_mode(&acl(&[(0x01, 7), (0x02, 5), (0x04, 5), (0x10, 5), (0x20, 1)])),
+            None
+        );
+        let mut bad_version = acl(&[(0x01, 7), (0x04, 5), (0x20, 1)]);
+        bad_version[0] = 1;
+        assert_eq!(minimal_acl_mode(&bad_version), None);
+        assert_eq!(minimal_acl_mode(&[]), None);
+    }
 }
