@@ -117,6 +117,20 @@ fn toolchains_and_programs() {
         // files, missing names, sizes (checked before the path), mount points, /proc, relative
         // and dirfd-relative names, the NOFOLLOW and EACCESS flags.
         ("readlink and access, every answer", "chmod 755 . && mkdir -p d && ln -s d/x l && ln -s /etc/hostname abs && touch d/f && chmod 0 d/f && python3 -c \"import os, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\ndef rl(p, n=100, fd=-100):\n  b = ctypes.create_string_buffer(200); r = libc.readlinkat(fd, p, b, n); return b.raw[:r] if r >= 0 else -ctypes.get_errno()\ndef ac(p, m, f=0, fd=-100):\n  r = libc.syscall(439, fd, p, m, f); return r if r == 0 else -ctypes.get_errno()\nd = os.open('d', os.O_RDONLY)\nfor p in (b'l', b'abs', b'd', b'd/f', b'nope', b'nope/x', b'd/f/x', b'/bin', b'/etc/resolv.conf', b'/proc/self/status', b'/lib64/ld-linux-x86-64.so.2'):\n  print(p, rl(p), rl(p, 3), rl(p, 0), rl(p, -1), [ac(p, m, f) for m in (0, 4, 2, 1, 8) for f in (0, 0x100, 0x200)])\nprint(rl(b'/proc/self') == str(os.getpid()).encode(), rl(b'/proc/self/cwd') == os.getcwd().encode(), [ac(b'/proc/self', m, f) for m in (0, 2) for f in (0, 0x100)])\nprint(rl(b'f', fd=d), ac(b'f', 4, fd=d), ac(b'f', 0, fd=d), ac(b'x', 0, fd=d), os.readlink('l'))\nos.setgid(65534); os.setuid(65534)\nprint([ac(p, m) for p in (b'/etc/shadow', b'/root', b'/tmp', b'd/f', b'abs') for m in (4, 2, 1)])\""),
+        // statx and listxattr as the in-process fast path answers them: files with and without
+        // xattrs, directories, symlinks (followed or not, dangling), FIFOs, a file nobody may
+        // read, missing names, sizes 0 and too small, /proc and /dev.
+        ("statx and listxattr, every answer", "chmod 755 . && mkfifo fifo && mkdir dir && echo x > f && ln -s f l && ln -s nowhere dangling && echo s > unread && chmod 0 unread && python3 -c \"import os; os.setxattr('f', 'user.a', b'1'); os.setxattr('dir', 'user.b', b'22'); os.setxattr('unread', 'user.c', b'3')\" && cat > lx.py <<'PY'
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def lx(p, follow, n=256):
+    b = ctypes.create_string_buffer(300)
+    r = (libc.listxattr if follow else libc.llistxattr)(p, b, n)
+    return sorted(b.raw[:r].split(b'\\0')) if r > 0 and n else (r if r >= 0 else -ctypes.get_errno())
+for p in (b'f', b'dir', b'l', b'dangling', b'fifo', b'unread', b'nope', b'f/x', b'dir/', b'/etc', b'/proc/self/status', b'/dev/null'):
+    print(p, lx(p, True), lx(p, False), lx(p, True, 0), lx(p, True, 1))
+PY
+python3 lx.py && setpriv --reuid=65534 --regid=65534 --clear-groups python3 lx.py && stat -c '%n %F %a %s %h %u' f dir l dangling fifo unread /etc /bin /dev/null && stat -L -c '%n %F %s' l /bin && stat -c %n nope f/x 2>&1; python3 -c \"import ctypes; l = ctypes.CDLL(None, use_errno=True); b = ctypes.create_string_buffer(256); st = lambda p, f, m=0xfff: l.statx(-100, p, f, m, b) and -ctypes.get_errno()\nprint([st(p, f) for p in (b'f', b'l', b'nope', b'') for f in (0, 0x100, 0x2000, 0x6000, 0x1000, 0x8000)], st(b'f', 0, 0x80000000))\""),
         // access(2) answers for the real ids, faccessat(AT_EACCESS) for the effective ones.
         ("access after dropping privileges", "for ids in '--reuid=65534 --regid=65534' '--euid=65534 --egid=65534'; do setpriv $ids --clear-groups python3 -c \"import os; print([os.access(p, m, effective_ids=e) for p in ('/root', '/etc/shadow', '/etc/passwd') for m in (os.R_OK, os.W_OK, os.X_OK) for e in (False, True)])\"; done"),
         ("privileges dropped", "echo s > ro && chmod 600 ro && chmod 755 . && python3 -c \"import os\nos.setgid(65534); os.setuid(65534)\nfor f in (lambda: open('ro'), lambda: os.mkdir('d'), lambda: open('new', 'w')):\n  try: f(); print('allowed')\n  except OSError as e: print('denied', e.errno)\""),

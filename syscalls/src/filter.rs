@@ -148,7 +148,12 @@ pub fn build_with(
         path_block(
             gate,
             notify,
-            [lookup("openat2"), lookup("readlinkat"), lookup("faccessat2")],
+            [
+                lookup("openat2"),
+                lookup("readlinkat"),
+                lookup("faccessat2"),
+                lookup("statx"),
+            ],
         ),
         signal_block(gate, lookup("rt_sigprocmask")),
     );
@@ -231,12 +236,15 @@ fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
 }
 
 /// The path calls the stub's SIGSYS handler tries to answer itself.
-pub const FAST_PATH_CALLS: [&str; 10] = [
+pub const FAST_PATH_CALLS: [&str; 13] = [
     "open",
     "stat",
     "lstat",
     "openat",
     "newfstatat",
+    "statx",
+    "listxattr",
+    "llistxattr",
     "readlink",
     "readlinkat",
     "access",
@@ -247,7 +255,17 @@ pub const FAST_PATH_CALLS: [&str; 10] = [
 /// are lxrun's, so its calls go to lxrun.
 /// (Opens stay with the handler, which leaves all but O_PATH ones to lxrun for a fake root:
 /// `FLAG_PATH_OPENS_ONLY`.)
-pub const OWNER_CALLS: [&str; 6] = ["stat", "lstat", "newfstatat", "access", "faccessat", "faccessat2"];
+pub const OWNER_CALLS: [&str; 9] = [
+    "stat",
+    "lstat",
+    "newfstatat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "listxattr",
+    "llistxattr",
+];
 /// The signal calls it filters so that SIGSYS stays deliverable.
 pub const FAST_SIGNAL_CALLS: [&str; 2] = ["rt_sigaction", "rt_sigprocmask"];
 /// SIGSYS, and rt_sigprocmask's SIG_UNBLOCK.
@@ -343,14 +361,16 @@ pub fn gate_fits(gate: &GateAddrs) -> bool {
 /// answer, to lxrun another way); from the stub they get `notify`; from the gate, openat2
 /// with one of the table's `open_how`s runs.
 ///
-/// readlinkat and faccessat2 of the sealed empty path run from anywhere: they act on a
-/// descriptor the caller holds (the handler's, opened through the gate), as fstat would.
-fn path_block(gate: &GateAddrs, notify: u32, [openat2, readlinkat, faccessat2]: [u32; 3]) -> Vec<SockFilter> {
+/// readlinkat, faccessat2 and statx of the sealed empty path run from anywhere:
+/// they act on a descriptor the caller holds (the handler's, opened through the gate), as
+/// fstat would.
+fn path_block(gate: &GateAddrs, notify: u32, [openat2, readlinkat, faccessat2, statx]: [u32; 4]) -> Vec<SockFilter> {
     let mut b = Block::new();
     let (allow, notif, trap, outside, in_stub) = (b.label(), b.label(), b.label(), b.label(), b.label());
     let (on_fd, allow_on_fd, start) = (b.label(), b.label(), b.label());
     b.op(BPF_ST, 0);
     b.jump(BPF_JEQ_K, readlinkat, L::At(on_fd), L::Next);
+    b.jump(BPF_JEQ_K, statx, L::At(on_fd), L::Next);
     b.jump(BPF_JEQ_K, faccessat2, L::At(on_fd), L::At(start));
     b.here(on_fd);
     b.expect64(ARGS_OFFSET + 8, gate.how, L::At(start));
@@ -658,7 +678,7 @@ mod tests {
     }
 
     #[test]
-    fn readlink_and_access_trap_into_the_stub_but_run_on_its_empty_path() {
+    fn readlink_access_and_statx_trap_into_the_stub_but_run_on_its_empty_path() {
         let start = 0x7ff0_0000_0000;
         let gate = test_gate(start);
         let prog = build_with(
@@ -677,7 +697,7 @@ mod tests {
             };
             evaluate_call(&prog, &data)
         };
-        for nr in [libc::SYS_readlinkat, libc::SYS_faccessat2] {
+        for nr in [libc::SYS_readlinkat, libc::SYS_faccessat2, libc::SYS_statx] {
             // On a descriptor with the sealed empty path: runs, from the gate or anywhere.
             assert_eq!(call(nr, gate.ip, gate.how), Some(SECCOMP_RET_ALLOW));
             assert_eq!(call(nr, 0x40_0000, gate.how), Some(SECCOMP_RET_ALLOW));
@@ -686,10 +706,18 @@ mod tests {
             assert_eq!(call(nr, start + 0x2000, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
             assert_eq!(call(nr, gate.ip, gate.how + 1), Some(SECCOMP_RET_USER_NOTIF));
         }
-        for nr in [libc::SYS_readlink, libc::SYS_access, libc::SYS_faccessat] {
+        for nr in [
+            libc::SYS_readlink,
+            libc::SYS_access,
+            libc::SYS_faccessat,
+            libc::SYS_listxattr,
+            libc::SYS_llistxattr,
+        ] {
             assert_eq!(call(nr, 0x40_0000, gate.how), Some(FAST_PATH_TRAP));
             assert_eq!(call(nr, start + 0x2000, 0x1000), Some(SECCOMP_RET_USER_NOTIF));
         }
+        // flistxattr, with which the handler answers a listxattr, runs: it names no path.
+        assert_eq!(call(libc::SYS_flistxattr, start + 0x2000, 0), Some(SECCOMP_RET_ALLOW));
     }
 
     #[test]

@@ -59,6 +59,12 @@ const NR_READLINK: u64 = 89;
 const NR_READLINKAT: u64 = 267;
 const NR_FACCESSAT: u64 = 269;
 const NR_FACCESSAT2: u64 = 439;
+const NR_STATX: u64 = 332;
+const NR_LISTXATTR: u64 = 194;
+const NR_LLISTXATTR: u64 = 195;
+const NR_FLISTXATTR: u64 = 196;
+/// statx's AT_STATX_SYNC_TYPE bits: passed on as they are.
+const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 const NR_CHDIR: u64 = 80;
@@ -97,6 +103,8 @@ const S_IFMT: u64 = 0o170000;
 const S_IFCHR: u64 = 0o020000;
 const S_IFLNK: u64 = 0o120000;
 const S_IFBLK: u64 = 0o060000;
+const S_IFREG: u64 = 0o100000;
+const S_IFDIR: u64 = 0o040000;
 
 /// The kernel's `struct sigaction` for rt_sigaction with an 8-byte mask.
 #[repr(C)]
@@ -138,13 +146,44 @@ static mut PATH_OPENS_ONLY: bool = false;
 /// The guest's own disposition of SIGSYS (the process's real one is the handler's).
 static mut GUEST_SIGSYS: KSigaction = DEFAULT_ACTION;
 
+/// Seals every page the stub's image maps in `[start, end)`, one PT_LOAD at a time: mseal
+/// refuses a range with a hole (ENOMEM), and the linker may leave one between segments.
+fn seal_image(start: u64, end: u64) -> bool {
+    const PT_LOAD: u32 = 1;
+    const PAGE: u64 = 4096;
+    // SAFETY: the ELF header and program headers are mapped at `start` (the first PT_LOAD
+    // starts at file offset 0); every read stays inside them.
+    unsafe {
+        let phoff = core::ptr::read_unaligned((start + 32) as *const u64);
+        let phentsize = u64::from(core::ptr::read_unaligned((start + 54) as *const u16));
+        let phnum = u64::from(core::ptr::read_unaligned((start + 56) as *const u16));
+        if phentsize < 56 || phoff + phnum * phentsize > PAGE {
+            return false;
+        }
+        for i in 0..phnum {
+            let ph = start + phoff + i * phentsize;
+            if core::ptr::read_unaligned(ph as *const u32) != PT_LOAD {
+                continue;
+            }
+            let vaddr = core::ptr::read_unaligned((ph + 16) as *const u64);
+            let memsz = core::ptr::read_unaligned((ph + 40) as *const u64);
+            let lo = vaddr & !(PAGE - 1);
+            let hi = (vaddr + memsz + PAGE - 1) & !(PAGE - 1);
+            if lo < start || hi > end || call(NR_MSEAL, [lo, hi - lo, 0, 0, 0, 0]) != 0 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 fn call(n: u64, a: [u64; 6]) -> i64 {
     // SAFETY: every call site passes arguments valid for that syscall.
     unsafe { sys::call(n, a) }
 }
 
 /// Installs the handler, on an alternate stack of lxrun's (`altstack`), and seals the stub's
-/// pages `[start, end)` (the gate's table must stay what the filter was told). False if the
+/// mapped pages in `[start, end)` (the gate's table must stay what the filter was told). False if the
 /// kernel refuses any of it.
 pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), path_opens_only: bool, start: u64, end: u64) -> bool {
     let Some(dst) = (unsafe { (*addr_of_mut!(NAMES)).get_mut(..names.len()) }) else {
@@ -173,7 +212,7 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), path_opens_on
     altstack::install_here()
         && call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
         && call(NR_RT_SIGPROCMASK, [SIG_UNBLOCK, addr_of!(sigsys) as u64, 0, 8, 0, 0]) == 0
-        && call(NR_MSEAL, [start, end - start, 0, 0, 0, 0]) == 0
+        && seal_image(start, end)
 }
 
 unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
@@ -522,9 +561,13 @@ enum Use {
     Readlink(u64, u64),
     /// access with (mode, AT_EACCESS or 0).
     Access(u64, u64),
+    /// statx with (its AT_STATX_SYNC_TYPE bits, mask, buffer).
+    Statx(u64, u64, u64),
+    /// listxattr into (buffer, size).
+    List(u64, u64),
 }
 
-/// stat, lstat, newfstatat, open, openat, readlink, readlinkat, access, faccessat and
+/// stat, lstat, newfstatat, statx, open, openat, readlink, readlinkat, access, faccessat and
 /// faccessat2, answered here when that is exactly what lxrun would answer. None: leave the
 /// call to lxrun.
 unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
@@ -552,9 +595,19 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         NR_ACCESS => (AT_FDCWD, a[0], Use::Access(a[1], 0), stat_flags(0)?),
         NR_FACCESSAT => (dirfd(a[0]), a[1], Use::Access(a[2], 0), stat_flags(0)?),
         NR_FACCESSAT2 => (dirfd(a[0]), a[1], Use::Access(a[2], a[3] & AT_EACCESS), access_flags(a[3])?),
+        NR_LISTXATTR => (AT_FDCWD, a[0], Use::List(a[1], a[2]), stat_flags(0)?),
+        NR_LLISTXATTR => (AT_FDCWD, a[0], Use::List(a[1], a[2]), link),
+        // Both sync types at once, or the reserved mask bit: the kernel's EINVAL, from lxrun.
+        NR_STATX if a[2] & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE || a[3] & 0x8000_0000 != 0 => return None,
+        NR_STATX => (
+            dirfd(a[0]),
+            a[1],
+            Use::Statx(a[2] & AT_STATX_SYNC_TYPE, a[3], a[4]),
+            stat_flags(a[2] & !AT_STATX_SYNC_TYPE)?,
+        ),
         _ => return None,
     };
-    if path == 0 || act == Use::Stat(0) {
+    if path == 0 || matches!(act, Use::Stat(0) | Use::Statx(_, _, 0)) {
         return None;
     }
     // The kernel checks readlink's size, and access's mode and flags, before the path.
@@ -564,6 +617,7 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         _ => {}
     }
     // `..` above `dir`, symlinks and mount crossings fail here (ELOOP, EXDEV) and go to lxrun.
+    let mut at = (dir, false);
     let mut fd = gate_openat2(dir, path, how, false);
     // An absolute path (the kernel has read it: EXDEV), from the root's directory if the fd
     // still is it.
@@ -574,6 +628,7 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         if root < 0 || call(NR_FSTAT, [root as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] != dev || st[1] != ino {
             return None;
         }
+        at = (root as u64, true);
         fd = gate_openat2(root as u64, path, how, true);
     }
     if fd < 0 {
@@ -613,6 +668,27 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         Use::Readlink(_, _) if st[3] & S_IFMT != S_IFLNK => -EINVAL,
         Use::Readlink(buf, size) => call(NR_READLINKAT, [fd, empty, buf, size, 0, 0]),
         Use::Access(mode, eaccess) => call(NR_FACCESSAT2, [fd, empty, mode, AT_EMPTY_PATH | eaccess, 0, 0]),
+        Use::Statx(sync, mask, buf) => call(NR_STATX, [fd, empty, AT_EMPTY_PATH | sync, mask, buf, 0]),
+        // No xattr call takes an O_PATH descriptor: a regular file or a directory is opened
+        // for reading the same confined way (no FIFO waits, no device is opened), anything
+        // else (a symlink: llistxattr's own object) and a file it may not read go to lxrun.
+        Use::List(buf, size) => {
+            let kind = st[3] & S_IFMT;
+            if kind != S_IFREG && kind != S_IFDIR {
+                close();
+                return None;
+            }
+            let dir = if kind == S_IFDIR { fast::O_DIRECTORY } else { 0 };
+            let readable = gate_openat2(at.0, path, fast::O_NOFOLLOW | fast::O_NONBLOCK | fast::O_CLOEXEC | dir, at.1);
+            if readable < 0 {
+                close();
+                return None;
+            }
+            let r = call(NR_FLISTXATTR, [readable as u64, buf, size, 0, 0, 0]);
+            call(sys::CLOSE, [readable as u64, 0, 0, 0, 0, 0]);
+            r
+        }
+
         Use::Open => {
             // Devices: a terminal opened without O_NOCTTY is lxrun's to open.
             if matches!(st[3] & S_IFMT, S_IFCHR | S_IFBLK) {

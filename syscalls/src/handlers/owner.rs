@@ -127,15 +127,10 @@ pub(crate) fn fstat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
 
 pub(crate) fn statx(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let Some((fake, _)) = fake(ctx) else {
-        return path::statx(ctx, call);
+        return path::statx_checked(ctx, call);
     };
-    const SYNC_TYPE: u64 = 0x6000;
-    const RESERVED: u64 = 0x8000_0000;
     let flags = call.args[2];
-    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) as u64 | SYNC_TYPE;
-    if flags & !known != 0 || flags & SYNC_TYPE == SYNC_TYPE || call.args[3] & RESERVED != 0 {
-        return Err(Errno::EINVAL);
-    }
+    path::statx_args(flags, call.args[3])?;
     let o = object(ctx, call, &spec::statx[0])?;
     let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
     // SAFETY: an empty C string, a descriptor we hold and a buffer of the right size.
@@ -143,7 +138,7 @@ pub(crate) fn statx(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
         libc::statx(
             o.fd().as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | (flags & SYNC_TYPE) as i32,
+            libc::AT_EMPTY_PATH | (flags & path::STATX_SYNC_TYPE) as i32,
             call.args[3] as u32,
             stx.as_mut_ptr(),
         )

@@ -393,6 +393,25 @@ pub(crate) fn faccessat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<
     faccessat_path(ctx, call)
 }
 
+/// statx's AT_STATX_SYNC_TYPE bits.
+pub(super) const STATX_SYNC_TYPE: u64 = 0x6000;
+
+/// statx's flags and mask as the kernel checks them before it looks at the path: unknown
+/// flags, both sync types at once and the reserved mask bit are EINVAL.
+pub(super) fn statx_args(flags: u64, mask: u64) -> Result<(), Errno> {
+    const RESERVED: u64 = 0x8000_0000;
+    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) as u64 | STATX_SYNC_TYPE;
+    if flags & !known != 0 || flags & STATX_SYNC_TYPE == STATX_SYNC_TYPE || mask & RESERVED != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+pub(crate) fn statx_checked(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    statx_args(call.args[2], call.args[3])?;
+    statx(ctx, call)
+}
+
 pub(crate) fn faccessat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     access_args(call.args[2], call.args[3])?;
     faccessat2_path(ctx, call)
