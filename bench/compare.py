@@ -3,11 +3,14 @@
 under gVisor (runsc --platform=ptrace), interleaved round-robin in one run; prints medians,
 min-max and ratios to native. A benchmark, never a test: nothing here asserts a speed.
 
-  bench/compare.py [--runs N] [--smoke] [--only WORKLOAD,...] [--runners NAME,...] [--markdown]
+  bench/compare.py [--runs N] [--smoke] [--only WORKLOAD,...] [--runners NAME,...] [--lxrun LABEL=PATH] [--markdown]
 
 Besides the workloads: start-up (`RUNNER /bin/true` against `/bin/true`, on the host's tree,
 interleaved, median of --startup-runs) and lxrun's own peak memory (VmHWM of the supervisor
 process, sampled while it runs, the largest over all rounds).
+
+The native column is `chroot ROOT /bin/sh -c WORK`, run and timed inside one mount
+namespace made before the first round (`NativeNamespace`): it pays no set-up the others skip.
 
 Needs root (chroot for the native oracle). The guest root is the Debian test root
 (tests/debian-root.sh); runsc, which runs on the host's own tree, gets the same commands there
@@ -29,6 +32,9 @@ WORKLOADS = {
     "python imports": "python3 -c 'import json, email.parser, http.client, sqlite3, decimal, xml.dom.minidom, asyncio, argparse'",
     "gcc -O0": "gcc -O0 -o /var/tmp/lxrun-bench/hello /var/tmp/lxrun-bench/hello.c",
     "100x fork+exec": "i=0; while [ $i -lt 100 ]; do /bin/true; i=$((i+1)); done",
+    "ls -lR": "ls -lR /usr/lib /usr/share/perl5 | wc -l",
+    "dpkg -l": "dpkg -l | wc -l",
+    "du -s": "du -s /usr/share | cut -f1",
 }
 
 
@@ -49,6 +55,34 @@ def prepare(root):
 def chroot_argv(root, cmd):
     setup = f"mount -t proc proc '{root}/proc' && exec /usr/sbin/chroot '{root}' /bin/sh -c \"$0\""
     return ["unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", setup, cmd]
+
+
+class NativeNamespace:
+    """The native column without set-up in its timed region: one private mount namespace with
+    the root's /proc mounted, made once; each run is `chroot ROOT /bin/sh -c WORK`, started and
+    timed by a server inside it (as the other runners are started and timed here)."""
+    SERVER = r'''
+import json, subprocess, sys, time
+for line in sys.stdin:
+    argv = json.loads(line)
+    t = time.perf_counter()
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/tmp")
+    dt = time.perf_counter() - t
+    print(json.dumps([dt, p.returncode, p.stdout.decode("latin-1")]), flush=True)
+'''
+
+    def __init__(self, root):
+        self.root = root
+        setup = f"mount -t proc proc '{root}/proc' && exec python3 -c \"$0\""
+        self.p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", setup, self.SERVER],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, cmd):
+        import json
+        self.p.stdin.write(json.dumps(["/usr/sbin/chroot", self.root, "/bin/sh", "-c", cmd]) + "\n")
+        self.p.stdin.flush()
+        dt, code, out = json.loads(self.p.stdout.readline())
+        return dt, code, out.encode("latin-1"), 0
 
 
 def runners(root):
@@ -127,6 +161,8 @@ def main():
     ap.add_argument("--runners", default="", help="comma-separated subset of native,lxrun-ptrace,lxrun-seccomp,lxrun-seccomp-ptrace,proot,runsc (native is always run)")
     ap.add_argument("--startup-runs", type=int, default=60)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--lxrun", action="append", default=[],
+                    help="LABEL=PATH: another lxrun build, run with its default backend beside this tree's (interleaved)")
     a = ap.parse_args()
     if os.getuid() != 0:
         sys.exit("bench/compare.py needs root (chroot is the native oracle)")
@@ -135,17 +171,23 @@ def main():
     runs = 1 if a.smoke else a.runs
     names = [w for w in WORKLOADS if not a.only or w in a.only.split(",")]
     rs = runners(root)
+    for label, path in (x.split("=", 1) for x in a.lxrun):
+        rs[label] = lambda c, path=path: [path, "--root", root, "--", "/bin/sh", "-c", c]
     if a.runners:
-        keep = set(a.runners.split(",")) | {"native"}
+        keep = set(a.runners.split(",")) | {"native"} | {x.split("=", 1)[0] for x in a.lxrun}
         rs = {r: m for r, m in rs.items() if r in keep}
     peaks = {}
     times = {(w, r): [] for w in names for r in rs}
     broken = {}
     outputs = {}
+    native = NativeNamespace(root)
     for i in range(runs):
         for w in names:
             for r, make in rs.items():  # interleaved: every runner once per round
-                dt, code, out, peak = timed(make(WORKLOADS[w]), watch=r.startswith("lxrun-"))
+                if r == "native":
+                    dt, code, out, peak = native.run(WORKLOADS[w])
+                else:
+                    dt, code, out, peak = timed(make(WORKLOADS[w]), watch=r.startswith("lxrun-"))
                 if r.startswith("lxrun-"):
                     peaks[r] = max(peaks.get(r, 0), peak)
                 if code != 0:
