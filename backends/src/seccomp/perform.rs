@@ -264,19 +264,27 @@ fn run(
     if ret < 0 {
         return Err(Errno::last());
     }
+    // A new descriptor is owned at once: nothing that fails below may leak it.
+    let fd = match spec.ret {
+        Ret::Int => None,
+        // SAFETY: the call returned a new descriptor, now ours.
+        _ => Some(unsafe { OwnedFd::from_raw_fd(ret as i32) }),
+    };
     lent.copy_out(ctx, ret as usize)?;
     let cloexec_flags = match spec.ret {
         Ret::Int => return Ok(Done::Value(ret)),
         Ret::NewFd(Some(i)) => raw[i] as i32,
         Ret::NewFd(None) => 0,
-        // open_how.flags, the first u64 of the buffer passed as argument 2.
-        Ret::NewFdHow => {
-            let how: u64 = ctx.mem.read(GuestPtr::new(call.args[2]))?;
-            how as i32
-        }
+        // open_how.flags: the first u64 of lxrun's own copy of the struct (argument 2), the one
+        // the kernel read; the guest's memory is not read a second time.
+        Ret::NewFdHow if args[2] == 0 => 0,
+        // SAFETY: argument 2 points into `lent` (alive), at an open_how of at least 24 bytes
+        // (the kernel accepted it).
+        Ret::NewFdHow => (unsafe { std::ptr::read_unaligned(args[2] as *const u64) }) as i32,
     };
-    // SAFETY: the call returned a new descriptor, now ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(ret as i32) };
+    let Some(fd) = fd else {
+        return Ok(Done::Value(ret));
+    };
     Ok(Done::NewFd {
         fd,
         cloexec: cloexec_flags & libc::O_CLOEXEC != 0,
