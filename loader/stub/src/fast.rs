@@ -60,6 +60,8 @@ const NR_READLINKAT: u64 = 267;
 const NR_FACCESSAT: u64 = 269;
 const NR_FACCESSAT2: u64 = 439;
 const NR_STATX: u64 = 332;
+const NR_GETDENTS64: u64 = 217;
+const NR_SECCOMP: u64 = 317;
 const NR_LISTXATTR: u64 = 194;
 const NR_LLISTXATTR: u64 = 195;
 const NR_FLISTXATTR: u64 = 196;
@@ -141,6 +143,12 @@ static mut NAMES_LEN: usize = 0;
 static mut PROC_DEV: u64 = 0;
 /// The guest root's directory (fd, or -1), and what it must be.
 static mut ROOT: (i64, u64, u64) = (-1, 0, 0);
+/// The stub's image, `[start, end)`: its calls are its own (the directory filter lets them run).
+static mut IMAGE: (u64, u64) = (0, 0);
+/// This image has added the directory filter (`hide_root_fd`).
+static mut DIR_FILTER: bool = false;
+/// The number the guest root's directory has in every process (lxrun's choice).
+const ROOT_FD: i64 = 1023;
 /// Only O_PATH opens are answered here (a fake root's others are lxrun's to check).
 static mut PATH_OPENS_ONLY: bool = false;
 /// The guest's own disposition of SIGSYS (the process's real one is the handler's).
@@ -197,6 +205,8 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), path_opens_on
         ROOT = root;
         PATH_OPENS_ONLY = path_opens_only;
         GUEST_SIGSYS = DEFAULT_ACTION;
+        IMAGE = (start, end);
+        DIR_FILTER = false;
     }
     let act = KSigaction {
         handler: on_sigsys as usize as u64,
@@ -230,10 +240,132 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_SIGALTSTACK => altstack::sigaltstack(a[0], a[1], uc),
         NR_CLONE => altstack::clone(a, uc),
         NR_EXIT => altstack::exit(a[0], uc),
+        NR_GETDENTS64 => getdents_hiding_root_fd(a),
         // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
-        _ => path_call(nr, a).unwrap_or_else(|| to_lxrun(nr, a)),
+        _ => path_call(nr, a).unwrap_or_else(|| {
+            let r = to_lxrun(nr, a);
+            if matches!(nr, NR_OPEN | NR_OPENAT | NR_OPENAT2) {
+                watch_proc_dir(r);
+            }
+            r
+        }),
     };
     frame::set_greg(uc, REG_RAX, ret as u64);
+}
+
+/// A seccomp BPF instruction.
+#[repr(C)]
+struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: u64,
+}
+
+/// The first directory of /proc this process opens (lxrun opened it): from then on its
+/// getdents64 on low descriptors trap here (one more seccomp filter, which the process's
+/// children and later images keep), so a listing of /proc/PID/fd leaves out lxrun's fd 1023.
+/// A process that never looks at /proc pays nothing.
+fn watch_proc_dir(fd: i64) {
+    // SAFETY: plain reads of statics written before the guest started (DIR_FILTER: by this
+    // thread or another, at worst a second filter is added).
+    let (proc_dev, (start, end), added) = unsafe { (*addr_of!(PROC_DEV), *addr_of!(IMAGE), *addr_of!(DIR_FILTER)) };
+    if fd < 0 || added {
+        return;
+    }
+    let mut st = [0u64; 18];
+    if call(NR_FSTAT, [fd as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] != proc_dev || st[3] & S_IFMT != S_IFDIR {
+        return;
+    }
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
+    const ALLOW: u32 = 0x7fff_0000;
+    const TRAP: u32 = 0x0003_0000;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let f = |code, jt, jf, k| SockFilter { code, jt, jf, k };
+    // Jump offsets count from the next instruction: 13 is the trap, 14 the allow.
+    let prog = [
+        f(LD_W_ABS, 0, 0, 4),
+        f(JEQ_K, 0, 12, AUDIT_ARCH_X86_64),
+        f(LD_W_ABS, 0, 0, 0),
+        f(JEQ_K, 0, 10, NR_GETDENTS64 as u32),
+        // Descriptors below 64 only (where lowest-first allocation puts a directory just opened).
+        f(LD_W_ABS, 0, 0, 20),
+        f(JEQ_K, 0, 8, 0),
+        f(LD_W_ABS, 0, 0, 16),
+        f(JGE_K, 6, 0, 64),
+        // The stub's own calls run.
+        f(LD_W_ABS, 0, 0, 12),
+        f(JEQ_K, 0, 3, (start >> 32) as u32),
+        f(LD_W_ABS, 0, 0, 8),
+        f(JGE_K, 0, 1, start as u32),
+        f(JGE_K, 0, 1, end as u32),
+        f(RET_K, 0, 0, TRAP | fast::TRAP_DATA),
+        f(RET_K, 0, 0, ALLOW),
+    ];
+    let fprog = SockFprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as u64,
+    };
+    const SECCOMP_SET_MODE_FILTER: u64 = 1;
+    if call(NR_SECCOMP, [SECCOMP_SET_MODE_FILTER, 0, addr_of!(fprog) as u64, 0, 0, 0]) == 0 {
+        // SAFETY: a flag; a race between threads costs one more filter at most.
+        unsafe { DIR_FILTER = true };
+    }
+}
+
+/// getdents64 on a low descriptor, once the process has looked at /proc: natively, then
+/// without the entry of lxrun's fd 1023 in a listing of /proc's, as a guest would see it
+/// without lxrun (a listing left empty by that is read on, so it never ends early).
+fn getdents_hiding_root_fd(a: [u64; 6]) -> i64 {
+    // SAFETY: plain reads of statics written before the guest started.
+    let (proc_dev, (root, dev, ino)) = unsafe { (*addr_of!(PROC_DEV), *addr_of!(ROOT)) };
+    let mut st = [0u64; 18];
+    let proc_dir = call(NR_FSTAT, [a[0], addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0 && st[0] == proc_dev;
+    let ours = root == ROOT_FD
+        && call(NR_FSTAT, [ROOT_FD as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0
+        && st[0] == dev
+        && st[1] == ino;
+    loop {
+        let n = call(NR_GETDENTS64, [a[0], a[1], a[2], 0, 0, 0]);
+        if n <= 0 || !proc_dir || !ours {
+            return n;
+        }
+        // SAFETY: the kernel just wrote `n` bytes of dirents at a[1].
+        let left = unsafe { drop_entry(a[1] as *mut u8, n as usize, b"1023\0") };
+        if left > 0 {
+            return left as i64;
+        }
+    }
+}
+
+/// Removes the symlink entry named `name` (with its NUL) from `len` bytes of linux_dirent64s
+/// at `buf`; the length left.
+unsafe fn drop_entry(buf: *mut u8, len: usize, name: &[u8]) -> usize {
+    const DT_LNK: u8 = 10;
+    let mut at = 0usize;
+    while at + 19 < len {
+        let reclen = usize::from(core::ptr::read_unaligned(buf.add(at + 16).cast::<u16>()));
+        if reclen == 0 || at + reclen > len {
+            break;
+        }
+        let kind = *buf.add(at + 18);
+        let entry_name = core::slice::from_raw_parts(buf.add(at + 19), (reclen - 19).min(name.len()));
+        if kind == DT_LNK && entry_name == name {
+            core::ptr::copy(buf.add(at + reclen), buf.add(at), len - at - reclen);
+            return len - reclen;
+        }
+        at += reclen;
+    }
+    len
 }
 
 /// A SIGSYS the filter did not raise for the fast path (kill, or the guest's own filter): what

@@ -361,9 +361,11 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
         }
         // The fast path's absolute lookups start from the root's directory, at a number
         // programs seldom reach (the handler checks it still is the root before each use).
-        // After a chroot there is none: the handler leaves absolute paths to lxrun.
+        // After a chroot there is none: the handler leaves absolute paths to lxrun. Nor with
+        // the host's own tree, where no path call traps at all.
         let chrooted = ctx.process.fs().root != b"/";
-        if let Some(fast) = plan.fast_path.as_mut().filter(|_| !chrooted) {
+        let needed = !chrooted && !ctx.world.vfs.is_identity();
+        if let Some(fast) = plan.fast_path.as_mut().filter(|_| needed) {
             let root = std::fs::OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
