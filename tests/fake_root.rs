@@ -183,6 +183,9 @@ runuser -u nobody -- sh -c 'id; ls /var/lib/lxdemo 2>&1 | head -1'
 setpriv --reuid=1 --regid=1 --clear-groups sh -c 'id; grep CapEff /proc/self/status'
 echo x > /var/lib/lxdemo/null && head -c 3 /var/lib/lxdemo/null | wc -c
 mkdir -p /tmp/into && cp /etc/hostname /tmp/into/ && stat -c '%U %G %a' /tmp/into/hostname && rm -r /tmp/into
+echo root > /tmp/by-root && chmod 666 /tmp/by-root
+su -s /bin/sh daemon -c 'cat /root/.bashrc >/dev/null 2>&1 || echo no search in /root; rm -f /etc/motd 2>&1 | head -c 40; echo; rm -f /tmp/by-root 2>&1 | head -c 40; echo; mkdir /etc/x 2>&1 | head -c 30; echo; echo daemon >> /tmp/by-root; cat /tmp/by-root'
+rm /tmp/by-root
 "#;
 
 #[test]

@@ -66,11 +66,46 @@ impl SyscallCtx<'_> {
     fn in_view(&self, lookup: impl FnOnce(&View<'_>) -> Result<Resolved, Errno>) -> Result<Resolved, Errno> {
         let _as_guest = self.as_guest()?;
         let (root, cwd) = self.dirs();
-        lookup(&View {
+        let r = lookup(&View {
             root: &root,
             cwd: &cwd,
             guests: self,
-        })
+        })?;
+        self.fake_search(&r)?;
+        Ok(r)
+    }
+
+    /// A fake identity without CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH may reach only what it
+    /// may search its way to: each directory above the object, by the recorded modes (EACCES).
+    /// The host user, who owns them all, passes every such check on the host. (Checked on the
+    /// object's canonical path: a relative lookup below a directory the caller cannot search
+    /// from above is refused here where Linux allows it.)
+    fn fake_search(&self, r: &Resolved) -> Result<(), Errno> {
+        use crate::identity::{CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH};
+        let (Some(fake), Some(id)) = (self.world.fake.as_ref(), self.identity()) else {
+            return Ok(());
+        };
+        if id.capable(CAP_DAC_OVERRIDE) || id.capable(CAP_DAC_READ_SEARCH) {
+            return Ok(());
+        }
+        let view = View {
+            root: b"/",
+            cwd: b"/",
+            guests: &lxrun_vfs::NoGuests,
+        };
+        let ends = r.guest.iter().enumerate().filter(|&(_, &c)| c == b'/').map(|(i, _)| i);
+        for end in ends {
+            let dir = if end == 0 { &b"/"[..] } else { &r.guest[..end] };
+            let Ok(d) = self.world.vfs.resolve(&view, Base::Cwd, dir, true) else {
+                continue;
+            };
+            let Some(o) = d.opened.as_ref() else { continue };
+            let (_, m) = crate::handlers::owner::seen(fake, o)?;
+            if !crate::handlers::owner::permitted(&id, &m, 1) {
+                return Err(Errno::EACCES);
+            }
+        }
+        Ok(())
     }
 
     /// Resolves `path` confined to guest directory `root`, both the root and the start of the

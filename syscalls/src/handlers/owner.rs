@@ -51,7 +51,7 @@ fn object(ctx: &SyscallCtx<'_>, call: &SyscallArgs, a: &PathArg) -> Result<Opene
 }
 
 /// What the guest sees of `o`: host stat, and the record (a symlink's from this run's table).
-pub(super) fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Errno> {
+pub(crate) fn seen(fake: &FakeRoot, o: &Opened) -> Result<(libc::stat, Meta), Errno> {
     let (st, mut m) = meta::of(o, fake.host)?;
     if !matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
         let owners = fake.link_owners.lock().unwrap_or_else(|p| p.into_inner());
@@ -619,6 +619,9 @@ fn mkdir_via(
         return plain(ctx, call);
     };
     let r = path::resolve_arg(ctx, call, a)?.ok_or(Errno::ENOENT)?;
+    if !r.exists {
+        check_entry_change(fake, &id, &r, Change::Create)?;
+    }
     let Some((dir, name)) = r.entry() else {
         return plain(ctx, call);
     };
@@ -656,7 +659,7 @@ pub(crate) fn mkdirat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
 /// others' bits for the identity's filesystem ids; CAP_DAC_OVERRIDE allows reading and writing
 /// anything and executing what has an execute bit (searching any directory), and
 /// CAP_DAC_READ_SEARCH reading anything and searching directories.
-pub(super) fn permitted(id: &Identity, m: &Meta, want: u32) -> bool {
+pub(crate) fn permitted(id: &Identity, m: &Meta, want: u32) -> bool {
     let perms = m.mode;
     let class = if id.uid[3] == m.uid {
         perms >> 6
@@ -746,6 +749,9 @@ fn open_via(
         return path::open_resolved(ctx, call, &a, &r);
     }
     let creating = f & libc::O_CREAT != 0 && f & libc::O_TMPFILE != libc::O_TMPFILE && !r.trailing_slash();
+    if creating {
+        check_entry_change(fake, &id, &r, Change::Create)?;
+    }
     let owner = match r.entry() {
         Some((dir, name)) if creating => new_owner(fake, &id, &dir).map(|o| (dir, name, o)),
         _ => None,
@@ -896,6 +902,114 @@ pub(crate) fn creat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
 
 pub(crate) fn openat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     open_via(ctx, call, path::OPENAT, Some(2), 3, path::openat)
+}
+
+/// What a call does to the directory entry a path argument names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Adds it (mkdir, mknod, symlink, link's new name; a rename's target when free).
+    Create,
+    /// Removes it (unlink, rmdir, a rename's source, and its target when taken).
+    Remove,
+}
+
+/// may_create and may_delete (fs/namei.c) for a fake identity, against the recorded owners
+/// and modes: write and search permission on the directory, and in a sticky directory only the
+/// owner of the entry or of the directory (or CAP_FOWNER) removes it. The host user owns every
+/// file, so the host kernel checks none of this. Nothing to check for a fake root with its
+/// capabilities.
+fn check_entry_change(fake: &FakeRoot, id: &Identity, r: &Resolved, change: Change) -> Result<(), Errno> {
+    if id.capable(identity::CAP_DAC_OVERRIDE) && id.capable(identity::CAP_FOWNER) {
+        return Ok(());
+    }
+    let Some((dir, _)) = r.entry() else {
+        return Ok(());
+    };
+    let (_, dm) = seen(fake, &dir)?;
+    if !permitted(id, &dm, 3) {
+        return Err(Errno::EACCES);
+    }
+    let removes = change == Change::Remove || r.exists;
+    if removes && r.exists && dm.mode & libc::S_ISVTX != 0 && !id.capable(identity::CAP_FOWNER) {
+        let o = r.opened.as_ref().ok_or(Errno::ENOENT)?;
+        let (_, fm) = seen(fake, o)?;
+        if id.uid[3] != fm.uid && id.uid[3] != dm.uid {
+            return Err(Errno::EPERM);
+        }
+    }
+    Ok(())
+}
+
+/// Checks each path argument's entry change for a fake identity, then does the call.
+fn entry_changes(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    args: &[(&PathArg, Change)],
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    if let Some((fake, id)) = fake(ctx) {
+        if !(id.capable(identity::CAP_DAC_OVERRIDE) && id.capable(identity::CAP_FOWNER)) {
+            for (a, change) in args {
+                if let Some(r) = path::resolve_arg(ctx, call, a)? {
+                    check_entry_change(fake, &id, &r, *change)?;
+                }
+            }
+        }
+    }
+    plain(ctx, call)
+}
+
+pub(crate) fn unlink(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::unlink[0], Change::Remove)], path::unlink)
+}
+
+pub(crate) fn unlinkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::unlinkat[0], Change::Remove)], path::unlinkat)
+}
+
+pub(crate) fn rmdir(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::rmdir[0], Change::Remove)], path::rmdir)
+}
+
+pub(crate) fn rename(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [from, to] = spec::rename else { unreachable!() };
+    entry_changes(ctx, call, &[(from, Change::Remove), (to, Change::Create)], path::rename)
+}
+
+pub(crate) fn renameat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [from, to] = spec::renameat else { unreachable!() };
+    entry_changes(
+        ctx,
+        call,
+        &[(from, Change::Remove), (to, Change::Create)],
+        path::renameat,
+    )
+}
+
+pub(crate) fn renameat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [from, to] = spec::renameat2 else { unreachable!() };
+    entry_changes(
+        ctx,
+        call,
+        &[(from, Change::Remove), (to, Change::Create)],
+        path::renameat2,
+    )
+}
+
+pub(crate) fn link(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::link[1], Change::Create)], path::link)
+}
+
+pub(crate) fn linkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::linkat[1], Change::Create)], path::linkat)
+}
+
+pub(crate) fn symlink(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::symlink[0], Change::Create)], path::symlink)
+}
+
+pub(crate) fn symlinkat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    entry_changes(ctx, call, &[(&spec::symlinkat[0], Change::Create)], path::symlinkat)
 }
 
 #[cfg(test)]
