@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
 
 const NOBODY: &str = "65534";
 
@@ -109,41 +108,21 @@ fn without_a_fake_root_nothing_changes() {
     }
 }
 
-/// The Debian test root as a tarball (its /tmp left out), made once by root.
-fn root_tarball() -> &'static PathBuf {
-    static TAR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    TAR.get_or_init(|| {
-        let dir = Path::new("/tmp/lxrun-test-fake-root-tar");
-        let tar = dir.join(format!("root-{}.tar", std::process::id()));
-        let _ = std::fs::create_dir_all(dir);
-        let out = run_native(
-            &Cmd::new("tar")
-                .arg("-C")
-                .arg(debian_root())
-                .args(["--exclude=./tmp/*", "-cf"])
-                .arg(&tar)
-                .arg("."),
-        );
-        assert!(out.success(), "tar of the test root: {out}");
-        run_native(&Cmd::new("chmod").args(["-R", "a+rX"]).arg(dir));
-        tar
-    })
-}
-
 /// A directory nobody owns with the Debian root unpacked in it by `tar -p` under the fake
-/// root: the owners, modes and devices of the tarball recorded as xattrs.
+/// root: the owners, modes and devices of the tarball recorded as xattrs. The tarball is
+/// root's `tar c` of the test root (its /tmp left out), piped, never stored.
 fn unpacked_for_nobody(tag: &str) -> TempDir {
     let dir = TempDir::new(tag);
     run_native(&Cmd::new("chmod").args(["755"]).arg(dir.path()));
     run_native(&Cmd::new("chown").args([NOBODY]).arg(dir.path()));
-    let tar = root_tarball().to_string_lossy().into_owned();
-    let target = dir.path().to_string_lossy().into_owned();
-    let out = lxrun_as_nobody(
-        "seccomp",
-        &["-0"],
-        "tar",
-        &["--numeric-owner", "-xpf", &tar, "-C", &target],
+    let script = format!(
+        "set -o pipefail; tar -C '{root}' --exclude=./tmp/* -cf - . | setpriv --reuid {n} --regid {n} --clear-groups -- '{lxrun}' --backend seccomp -0 -- tar --numeric-owner -xpf - -C '{dir}'",
+        root = debian_root().display(),
+        n = NOBODY,
+        lxrun = lxrun().display(),
+        dir = dir.path().display(),
     );
+    let out = run_native(&Cmd::new("/bin/bash").args(["-c", &script]).cwd("/"));
     assert!(out.success(), "unpacking the root as nobody under -0: {out}");
     dir
 }

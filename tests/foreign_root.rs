@@ -295,6 +295,9 @@ PY"#,
 #[test]
 fn trailing_slashes_renamed_and_deep_cwds() {
     check(&[
+        // Mount points are busy: no rmdir, rename or unlink of one (or rename onto one). The
+        // rename is python's, which does not fall back to copying as mv does on EXDEV.
+        ("mount points are busy", "mkdir d && python3 -c \"import os\nfor name, f in (('rmdir', lambda: os.rmdir('/proc')), ('rename', lambda: os.rename('/proc', 'p2')), ('rename onto', lambda: os.rename('d', '/dev')), ('mkdir', lambda: os.mkdir('/proc')), ('unlink', lambda: os.unlink('/proc')), ('rename across', lambda: os.rename('/proc', '/dev/x')), ('unlinkat dir', lambda: os.rmdir('/dev'))):\n  try: f(); print(name, 'done')\n  except OSError as e: print(name, e.errno)\" && ls -d /proc /dev d"),
         (
             "trailing slashes",
             r#"touch f && mkdir d && ln -s nope dangling && ln -s d dl && python3 - <<'PY'

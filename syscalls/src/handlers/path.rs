@@ -262,10 +262,18 @@ fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Resu
     }
     let mut new = Vec::with_capacity(args.len());
     let mut mounts = Vec::with_capacity(args.len());
+    let mut busy = None;
     for a in args {
         match resolve_arg(ctx, call, a)? {
             Some(r) => {
-                mounts.push(ctx.world.vfs.mount_of(&r.guest));
+                let mount_point = a.names && r.mount_root && r.exists;
+                // The name of a mount point is its parent's: that mount is the one a rename
+                // compares.
+                let guest = if mount_point { parent_of(&r.guest) } else { &r.guest[..] };
+                mounts.push(ctx.world.vfs.mount_of(guest));
+                if mount_point {
+                    busy = busy.or(mount_point_errno(call, &r));
+                }
                 new.extend(arg_of(ctx, call, a, &r)?);
             }
             // A link of the dirfd itself (AT_EMPTY_PATH) comes from its mount.
@@ -284,11 +292,43 @@ fn translate(ctx: &SyscallCtx<'_>, call: &SyscallArgs, args: &[PathArg]) -> Resu
     if args.len() == 2 && mounts.len() == 2 && mounts[0] != mounts[1] {
         return Err(Errno::EXDEV);
     }
+    if let Some(e) = busy {
+        return Err(e);
+    }
     Ok(if new.is_empty() {
         Outcome::Continue
     } else {
         Outcome::Rewrite(new)
     })
+}
+
+/// The guest path of `guest`'s directory (`/` for `/` and its children).
+fn parent_of(guest: &[u8]) -> &[u8] {
+    match guest.iter().rposition(|&c| c == b'/') {
+        Some(0) | None => b"/",
+        Some(i) => &guest[..i],
+    }
+}
+
+/// What the kernel answers a call that removes, renames or makes the name of a mount point:
+/// EBUSY (it is in use by the system), EISDIR for unlink of a directory, EEXIST for a call
+/// that would make it. lxrun's mounts are no mounts to the host, which would otherwise remove
+/// or rename what lies under them (and mv, told EXDEV, would copy all of /proc).
+fn mount_point_errno(call: &SyscallArgs, r: &Resolved) -> Option<Errno> {
+    let is_dir = r
+        .opened
+        .as_ref()
+        .and_then(|o| o.metadata().ok())
+        .is_some_and(|m| m.is_dir());
+    let name = crate::table::lookup(call.nr).map_or("", |e| e.name);
+    match name {
+        "rmdir" | "rename" | "renameat" | "renameat2" => Some(Errno::EBUSY),
+        "unlinkat" if call.args[2] & libc::AT_REMOVEDIR as u64 != 0 => Some(Errno::EBUSY),
+        "unlink" | "unlinkat" if is_dir => Some(Errno::EISDIR),
+        "unlink" | "unlinkat" => Some(Errno::EBUSY),
+        "mkdir" | "mkdirat" | "mknod" | "mknodat" | "symlink" | "symlinkat" | "link" | "linkat" => Some(Errno::EEXIST),
+        _ => None,
+    }
 }
 
 /// Opens: like `translate`, and the /proc files lxrun writes itself become memfds.
