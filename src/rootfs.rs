@@ -28,7 +28,7 @@ enum RootfsCommand {
         /// The new root's directory (created)
         #[arg(value_name = "DIR")]
         dir: PathBuf,
-        /// Package mirror [default: the distribution's]
+        /// Package mirror [default: debootstrap's for the suite]
         #[arg(long, value_name = "URL")]
         mirror: Option<String>,
         /// debootstrap's variant
@@ -54,12 +54,10 @@ pub fn main(args: Vec<OsString>) -> anyhow::Result<i32> {
         .split_once(':')
         .filter(|(_, s)| !s.is_empty())
         .with_context(|| format!("{spec}: expected DISTRO:SUITE, e.g. debian:trixie"))?;
-    let mirror = match (distro, mirror) {
-        (_, Some(m)) => m,
-        ("debian", None) => "http://deb.debian.org/debian".into(),
-        ("ubuntu", None) => "http://archive.ubuntu.com/ubuntu".into(),
-        (other, None) => bail!("{other}: lxrun rootfs knows debian and ubuntu (debootstrap's)"),
-    };
+    // Without --mirror, debootstrap's own default for the suite.
+    if !matches!(distro, "debian" | "ubuntu") {
+        bail!("{distro}: lxrun rootfs knows debian and ubuntu (debootstrap's)");
+    }
     let path = format!(
         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{}",
         std::env::var("PATH").unwrap_or_default()
@@ -77,10 +75,11 @@ pub fn main(args: Vec<OsString>) -> anyhow::Result<i32> {
     if let Some(pkgs) = &include {
         cmd.arg(format!("--include={pkgs}"));
     }
-    cmd.arg(suite)
-        .arg(&dir)
-        .arg(&mirror)
-        .env("PATH", &path)
+    cmd.arg(suite).arg(&dir);
+    if let Some(m) = &mirror {
+        cmd.arg(m);
+    }
+    cmd.env("PATH", &path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

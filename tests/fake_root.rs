@@ -269,9 +269,15 @@ dpkg-deb --root-owner-group --build pkg /tmp/lxslow.deb >/dev/null
     );
 }
 
-/// The mirror the test roots come from (tests/debian-root.sh's), if it answers.
+/// The mirror the Debian test root came from (its apt source, or LXRUN_DEBIAN_MIRROR), if it
+/// answers.
 fn reachable_mirror() -> Option<String> {
-    let mirror = std::env::var("LXRUN_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+    let from_root = || {
+        let list = std::fs::read_to_string(debian_root().join("etc/apt/sources.list")).ok()?;
+        let line = list.lines().find(|l| l.starts_with("deb "))?;
+        Some(line.split_whitespace().nth(1)?.to_string())
+    };
+    let mirror = std::env::var("LXRUN_DEBIAN_MIRROR").ok().or_else(from_root)?;
     let probe = run_native(
         &Cmd::new("curl")
             .args(["-sfI", "--max-time", "10"])
