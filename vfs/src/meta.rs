@@ -118,7 +118,7 @@ impl Meta {
 }
 
 /// `/proc/self/fd/N` of `o`: the object itself when followed, whatever its name is now.
-fn magic(o: &Opened) -> CString {
+pub fn magic(o: &Opened) -> CString {
     use std::os::fd::AsRawFd;
     // Digits and slashes only: no NUL inside.
     CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default()

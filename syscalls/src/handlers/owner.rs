@@ -86,6 +86,21 @@ fn stat_into(ctx: &SyscallCtx<'_>, fake: &FakeRoot, o: &Opened, buf: u64) -> Res
     Ok(Outcome::Return(0))
 }
 
+/// A fake root's work on the object path argument `a` names, or the ordinary handler's call.
+fn on_object(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    plain: Handler,
+    work: impl FnOnce(&SyscallCtx<'_>, &FakeRoot, &Identity, &Opened) -> Result<Outcome, Errno>,
+) -> Result<Outcome, Errno> {
+    let Some((fake, id)) = fake(ctx) else {
+        return plain(ctx, call);
+    };
+    let o = object(ctx, call, a)?;
+    work(ctx, fake, &id, &o)
+}
+
 fn stat_via(
     ctx: &mut SyscallCtx<'_>,
     call: &SyscallArgs,
@@ -93,11 +108,45 @@ fn stat_via(
     buf: usize,
     plain: Handler,
 ) -> Result<Outcome, Errno> {
-    let Some((fake, _)) = fake(ctx) else {
-        return plain(ctx, call);
-    };
-    let o = object(ctx, call, a)?;
-    stat_into(ctx, fake, &o, call.args[buf])
+    on_object(ctx, call, a, plain, |ctx, fake, _, o| {
+        stat_into(ctx, fake, o, call.args[buf])
+    })
+}
+
+fn chown_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    ids: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    on_object(ctx, call, a, plain, |_, fake, id, o| {
+        chown_object(fake, id, o, call.args[ids] as u32, call.args[ids + 1] as u32)
+    })
+}
+
+fn chmod_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    mode: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    on_object(ctx, call, a, plain, |_, fake, id, o| {
+        chmod_object(fake, id, o, call.args[mode] as u32)
+    })
+}
+
+fn list_via(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    a: &PathArg,
+    list: usize,
+    plain: Handler,
+) -> Result<Outcome, Errno> {
+    on_object(ctx, call, a, plain, |ctx, _, _, o| {
+        list_into(ctx, o, call.args[list], call.args[list + 1])
+    })
 }
 
 pub(crate) fn stat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
@@ -188,20 +237,6 @@ fn chown_object(fake: &FakeRoot, id: &Identity, o: &Opened, uid: u32, gid: u32) 
     Ok(Outcome::Return(0))
 }
 
-fn chown_via(
-    ctx: &mut SyscallCtx<'_>,
-    call: &SyscallArgs,
-    a: &PathArg,
-    ids: usize,
-    plain: Handler,
-) -> Result<Outcome, Errno> {
-    let Some((fake, id)) = fake(ctx) else {
-        return plain(ctx, call);
-    };
-    let o = object(ctx, call, a)?;
-    chown_object(fake, &id, &o, call.args[ids] as u32, call.args[ids + 1] as u32)
-}
-
 pub(crate) fn chown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     chown_via(ctx, call, &spec::chown[0], 1, path::chown)
 }
@@ -255,7 +290,7 @@ fn chmod_object(fake: &FakeRoot, id: &Identity, o: &Opened, mode: u32) -> Result
     if !id.in_group(m.gid) && !id.capable(identity::CAP_FSETID) {
         perms &= !libc::S_ISGID;
     }
-    let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+    let magic = meta::magic(o);
     // Sockets and FIFOs cannot carry a record: their mode is the host's, as the guest set it.
     if kind != libc::S_IFREG && kind != libc::S_IFDIR && !m.is_device() {
         // SAFETY: a NUL-terminated path.
@@ -274,20 +309,6 @@ fn chmod_object(fake: &FakeRoot, id: &Identity, o: &Opened, mode: u32) -> Result
     st.st_mode = (st.st_mode & libc::S_IFMT) | host;
     record(fake, o, &st, &m)?;
     Ok(Outcome::Return(0))
-}
-
-fn chmod_via(
-    ctx: &mut SyscallCtx<'_>,
-    call: &SyscallArgs,
-    a: &PathArg,
-    mode: usize,
-    plain: Handler,
-) -> Result<Outcome, Errno> {
-    let Some((fake, id)) = fake(ctx) else {
-        return plain(ctx, call);
-    };
-    let o = object(ctx, call, a)?;
-    chmod_object(fake, &id, &o, call.args[mode] as u32)
 }
 
 pub(crate) fn chmod(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
@@ -488,7 +509,7 @@ fn fsetxattr_acl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome
 
 /// The names of `o`'s extended attributes, the record's left out.
 fn names_of(o: &Opened) -> Result<Vec<u8>, Errno> {
-    let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+    let magic = meta::magic(o);
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: a NUL-terminated path and a buffer of the given size.
@@ -525,20 +546,6 @@ fn list_into(ctx: &SyscallCtx<'_>, o: &Opened, list: u64, size: u64) -> Result<O
     }
     ctx.mem.write_bytes(list, &names)?;
     Ok(Outcome::Return(names.len() as i64))
-}
-
-fn list_via(
-    ctx: &mut SyscallCtx<'_>,
-    call: &SyscallArgs,
-    a: &PathArg,
-    list: usize,
-    plain: Handler,
-) -> Result<Outcome, Errno> {
-    if ctx.world.fake.is_none() {
-        return plain(ctx, call);
-    }
-    let o = object(ctx, call, a)?;
-    list_into(ctx, &o, call.args[list], call.args[list + 1])
 }
 
 pub(crate) fn listxattr(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
@@ -711,7 +718,7 @@ fn check_access(fake: &FakeRoot, id: &Identity, o: &Opened, want: u32) -> Result
     if st.st_uid == fake.host.uid && host_has & host_want != host_want {
         if meta::read(o).is_none() {
             // Unreadable to the host user (no read bit): recorded once the bits are on.
-            let magic = std::ffi::CString::new(format!("/proc/self/fd/{}", o.fd().as_raw_fd())).unwrap_or_default();
+            let magic = meta::magic(o);
             // SAFETY: a NUL-terminated path.
             unsafe { libc::chmod(magic.as_ptr(), meta::host_mode_bits(st.st_mode, st.st_mode)) };
         }
