@@ -449,22 +449,8 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
         let unavailable = if unsafe { libc::getuid() } != 0 {
             Some("needs root, to run lxrun as nobody".to_string())
         } else {
-            let mut argv = as_nobody(vec![lxrun.into(), "-0".into(), "--".into(), "/bin/true".into()]);
-            let out = exec::run(&Spec {
-                argv: std::mem::take(&mut argv),
-                env: vec![("PATH".into(), BASE_PATH.into())],
-                cwd: "/".into(),
-                chroot: None,
-                stdin: None,
-                timeout: Duration::from_secs(60),
-            });
-            (out.status != Status::Exit(0)).then(|| {
-                format!(
-                    "lxrun -0 cannot run /bin/true as nobody ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )
-            })
+            let argv = as_nobody(vec![lxrun.into(), "-0".into(), "--".into(), "/bin/true".into()]);
+            runs_true(argv, "lxrun -0 cannot run /bin/true as nobody")
         };
         cols.push(Column {
             name: FAKE_ROOT.into(),
@@ -475,21 +461,7 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
     }
     if !args.no_proot {
         let why = if find_tool("proot", None) {
-            let out = exec::run(&Spec {
-                argv: vec!["proot".into(), "/bin/true".into()],
-                env: vec![("PATH".into(), BASE_PATH.into())],
-                cwd: "/".into(),
-                chroot: None,
-                stdin: None,
-                timeout: Duration::from_secs(60),
-            });
-            (out.status != Status::Exit(0)).then(|| {
-                format!(
-                    "proot cannot run here ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )
-            })
+            runs_true(vec!["proot".into(), "/bin/true".into()], "proot cannot run here")
         } else {
             Some("proot is not installed (compat/setup.sh installs it)".to_string())
         };
@@ -501,6 +473,26 @@ fn columns(args: &Args, lxrun: &Path, any_root: bool) -> anyhow::Result<Vec<Colu
         });
     }
     Ok(cols)
+}
+
+/// Why a column cannot run (`argv`, which should run /bin/true, did not exit 0), if it cannot:
+/// `what`, the status and the first words of its stderr.
+fn runs_true(argv: Vec<OsString>, what: &str) -> Option<String> {
+    let out = exec::run(&Spec {
+        argv,
+        env: vec![("PATH".into(), BASE_PATH.into())],
+        cwd: "/".into(),
+        chroot: None,
+        stdin: None,
+        timeout: Duration::from_secs(60),
+    });
+    (out.status != Status::Exit(0)).then(|| {
+        format!(
+            "{what} ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
 }
 
 /// The fake root column's name.
