@@ -199,3 +199,24 @@ stat -c '%a %u %g %s' /mnt/f /opt/f; cat /opt/f; ls /tmp/lnk-* 2>/dev/null | wc 
         );
     }
 }
+
+/// /proc lists only the guest's processes, as a pid namespace of its own would: every pid
+/// listed is one the guest may look at (lxrun answers ENOENT for any other), its own among
+/// them. In the default backend (systrap mode); the ptrace-assisted modes still list the host's
+/// pids (issue 17).
+#[test]
+fn proc_lists_only_the_guests_processes() {
+    let script = r#"sleep 5 & python3 -c "
+import os
+pids = [p for p in os.listdir('/proc') if p.isdigit()]
+print('self listed', str(os.getpid()) in pids, 'parent listed', str(os.getppid()) in pids)
+print('unreachable', [p for p in pids if not os.path.exists('/proc/%s/stat' % p)])
+print('few', len(pids) < 10)
+"; kill %1"#;
+    let out = lx_on("seccomp", &[], script);
+    assert_eq!(
+        out.stdout_str(),
+        "self listed True parent listed True\nunreachable []\nfew True\n",
+        "{out}"
+    );
+}

@@ -26,6 +26,10 @@ pub const SYS_LXRUN_OPEN_PATH: u64 = 0x4c5b;
 /// user-notification worker answers by installing that descriptor (ADDFD), so the kernel never
 /// reads a path from the guest's memory again.
 pub const SYS_LXRUN_TAKE_FD: u64 = 0x4c5c;
+/// Systrap mode: `syscall(NR, buf, len)` with `len` bytes of linux_dirent64s the kernel just
+/// listed from /proc: lxrun drops the entries of processes outside the guest (as a pid
+/// namespace of its own would show) and answers with the length left.
+pub const SYS_LXRUN_PROC_PIDS: u64 = 0x4c5d;
 
 /// What the handler passes with SYS_LXRUN_EXEC.
 #[repr(C)]

@@ -67,6 +67,9 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     if call.nr == lxrun_loader::abi::SYS_LXRUN_CHDIR && systrap {
         return result(handlers::fs::chdir_for_stub(ctx, call));
     }
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_PROC_PIDS && systrap {
+        return result(handlers::fs::proc_pids_for_stub(ctx, call));
+    }
     let Some(entry) = table::lookup(call.nr) else {
         return unsupported(ctx, call.nr, &table::name_of(call.nr));
     };

@@ -330,19 +330,28 @@ fn getdents_hiding_root_fd(a: [u64; 6]) -> i64 {
     let (proc_dev, (root, dev, ino)) = unsafe { (*addr_of!(PROC_DEV), *addr_of!(ROOT)) };
     let mut st = [0u64; 18];
     let proc_dir = call(NR_FSTAT, [a[0], addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0 && st[0] == proc_dev;
+    // /proc itself (procfs's root is inode 1): its pid entries are lxrun's to filter.
+    const PROC_ROOT_INO: u64 = 1;
+    let proc_root = proc_dir && st[1] == PROC_ROOT_INO;
     let ours = root == ROOT_FD
         && call(NR_FSTAT, [ROOT_FD as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0
         && st[0] == dev
         && st[1] == ino;
     loop {
         let n = call(NR_GETDENTS64, [a[0], a[1], a[2], 0, 0, 0]);
-        if n <= 0 || !proc_dir || !ours {
+        if n <= 0 || !proc_dir {
             return n;
         }
-        // SAFETY: the kernel just wrote `n` bytes of dirents at a[1].
-        let left = unsafe { drop_entry(a[1] as *mut u8, n as usize, b"1023\0") };
-        if left > 0 {
-            return left as i64;
+        let left = if proc_root {
+            call(crate::abi::SYS_LXRUN_PROC_PIDS, [a[1], n as u64, 0, 0, 0, 0])
+        } else if ours {
+            // SAFETY: the kernel just wrote `n` bytes of dirents at a[1].
+            unsafe { drop_entry(a[1] as *mut u8, n as usize, b"1023\0") as i64 }
+        } else {
+            n
+        };
+        if left != 0 {
+            return left;
         }
     }
 }

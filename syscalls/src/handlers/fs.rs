@@ -172,6 +172,40 @@ pub(crate) fn chroot(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
 /// the directory (the handler fchdirs to it; ADDFD refuses O_PATH ones, so it is opened for
 /// reading: a directory the guest may search but not read is a known gap), the cwd recorded
 /// as chdir records it.
+/// Systrap mode's SYS_LXRUN_PROC_PIDS: a listing of /proc the guest just read, without the
+/// processes lxrun does not run (their files are ENOENT to the guest already).
+pub(crate) fn proc_pids_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    use lxrun_vfs::Guests;
+    const MAX: u64 = 1 << 20;
+    let [buf, len, ..] = call.args;
+    if len > MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut dirents = vec![0u8; len as usize];
+    ctx.mem.read_bytes(buf, &mut dirents)?;
+    let mut kept = Vec::with_capacity(dirents.len());
+    let mut at = 0usize;
+    // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name (NUL-terminated).
+    while at + 19 <= dirents.len() {
+        let reclen = usize::from(u16::from_ne_bytes([dirents[at + 16], dirents[at + 17]]));
+        if reclen < 20 || at + reclen > dirents.len() {
+            return Err(Errno::EINVAL);
+        }
+        let entry = &dirents[at..at + reclen];
+        let name = entry[19..].split(|&c| c == 0).next().unwrap_or_default();
+        let pid = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| n.parse::<i32>().ok())
+            .filter(|_| !name.is_empty() && name.iter().all(u8::is_ascii_digit));
+        if pid.is_none_or(|p| ctx.is_guest(p)) {
+            kept.extend_from_slice(entry);
+        }
+        at += reclen;
+    }
+    ctx.mem.write_bytes(buf, &kept)?;
+    Ok(Outcome::Return(kept.len() as i64))
+}
+
 pub(crate) fn chdir_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
     let install = ctx.install_fd.ok_or(Errno::ENOSYS)?;
     let path = read_path(ctx, call.args[0])?;
