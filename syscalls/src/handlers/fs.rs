@@ -81,6 +81,11 @@ pub(crate) fn getcwd(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     } else {
         [b"(unreachable)".as_slice(), &cwd].concat()
     };
+    // The kernel builds the path in one page: longer is ENAMETOOLONG whatever the buffer (glibc's
+    // getcwd(NULL, 0) relies on it); one that fits the page but not the buffer, ERANGE.
+    if bytes.len() + 1 > lxrun_vfs::PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
     if (bytes.len() + 1) as u64 > size {
         return Err(Errno::ERANGE);
     }
