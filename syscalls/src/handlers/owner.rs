@@ -23,6 +23,15 @@ fn fake<'w>(ctx: &SyscallCtx<'w>) -> Option<(&'w FakeRoot, Identity)> {
     Some((ctx.world.fake.as_ref()?, ctx.identity()?))
 }
 
+/// A fake root's *at call refuses unknown flags (EINVAL) before any lookup, as the kernel does
+/// (without one, the kernel itself checks them when the call runs).
+fn fake_flags(ctx: &SyscallCtx<'_>, flags: u64, known: i32) -> Result<(), Errno> {
+    if ctx.world.fake.is_some() && flags & !(known as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
 /// The guest's descriptor `fd` (AT_FDCWD: its cwd) as lxrun's, with its mount's flags.
 fn fd_resolved(ctx: &SyscallCtx<'_>, fd: i32) -> Result<Resolved, Errno> {
     if fd == libc::AT_FDCWD {
@@ -158,10 +167,11 @@ pub(crate) fn lstat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
 }
 
 pub(crate) fn newfstatat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) as u64;
-    if ctx.world.fake.is_some() && call.args[3] & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
+    fake_flags(
+        ctx,
+        call.args[3],
+        libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT,
+    )?;
     stat_via(ctx, call, &spec::newfstatat[0], 2, path::newfstatat)
 }
 
@@ -246,10 +256,7 @@ pub(crate) fn lchown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
 }
 
 pub(crate) fn fchownat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64;
-    if ctx.world.fake.is_some() && call.args[4] & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
+    fake_flags(ctx, call.args[4], libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)?;
     chown_via(ctx, call, &spec::fchownat[0], 2, path::fchownat)
 }
 
@@ -266,12 +273,24 @@ fn fd_object(ctx: &SyscallCtx<'_>, fd: i32) -> Result<Opened, Errno> {
     r.opened.ok_or(Errno::EBADF)
 }
 
-pub(crate) fn fchown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+/// A fake root's work on the file behind descriptor argument 0 (fchown, fchmod), or the
+/// ordinary read-only-mount check.
+fn on_fd_object(
+    ctx: &mut SyscallCtx<'_>,
+    call: &SyscallArgs,
+    work: impl FnOnce(&FakeRoot, &Identity, &Opened) -> Result<Outcome, Errno>,
+) -> Result<Outcome, Errno> {
     let Some((fake, id)) = fake(ctx) else {
         return path::fd_write(ctx, call);
     };
     let o = fd_object(ctx, call.args[0] as i32)?;
-    chown_object(fake, &id, &o, call.args[1] as u32, call.args[2] as u32)
+    work(fake, &id, &o)
+}
+
+pub(crate) fn fchown(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    on_fd_object(ctx, call, |fake, id, o| {
+        chown_object(fake, id, o, call.args[1] as u32, call.args[2] as u32)
+    })
 }
 
 /// chmod's rules: the owner or CAP_FOWNER; the set-group-id bit needs the file's group (or
@@ -320,19 +339,12 @@ pub(crate) fn fchmodat(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<O
 }
 
 pub(crate) fn fchmodat2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64;
-    if ctx.world.fake.is_some() && call.args[3] & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
+    fake_flags(ctx, call.args[3], libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)?;
     chmod_via(ctx, call, &spec::fchmodat2[0], 2, path::fchmodat2)
 }
 
 pub(crate) fn fchmod(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    let Some((fake, id)) = fake(ctx) else {
-        return path::fd_write(ctx, call);
-    };
-    let o = fd_object(ctx, call.args[0] as i32)?;
-    chmod_object(fake, &id, &o, call.args[1] as u32)
+    on_fd_object(ctx, call, |fake, id, o| chmod_object(fake, id, o, call.args[1] as u32))
 }
 
 /// mknod of a device by a fake root (CAP_MKNOD): a plain, empty host file carrying the
