@@ -365,7 +365,7 @@ gcc -nostdlib -static -O1 -fno-stack-protector -o cr/hi hi.c && /usr/sbin/chroot
         ),
         (
             "a cwd deeper than PATH_MAX",
-            "python3 -c \"import os\nn = 'd' * 200\nfor i in range(25):\n  os.mkdir(n); os.chdir(n)\nopen('f', 'w').write('deep')\nprint(open('f').read(), os.stat('..').st_nlink, len(os.listdir('.')))\nimport ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nbuf = ctypes.create_string_buffer(8192)\nprint('getcwd', libc.syscall(79, buf, 8192), ctypes.get_errno())\nos.chdir('../' * 24 + '..')\nprint(os.path.exists(n))\"",
+            "python3 -c \"import os\nn = 'd' * 200\nfor i in range(25):\n  os.mkdir(n); os.chdir(n)\nopen('f', 'w').write('deep')\nprint(open('f').read(), os.stat('..').st_nlink, len(os.listdir('.')))\nimport ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nbuf = ctypes.create_string_buffer(8192)\nprint('getcwd', libc.syscall(79, buf, 8192), ctypes.get_errno())\nprint('libc getcwd', len(os.getcwd()))\nup = os.open('..', os.O_RDONLY, dir_fd=os.open('.', os.O_RDONLY))\nprint('up', os.listdir(up) == [n], os.stat(up).st_ino == os.stat('..').st_ino)\nos.mkdir('x', dir_fd=up); os.rmdir('x', dir_fd=up)\nos.chdir('../' * 24 + '..')\nprint(os.path.exists(n))\" && rm -rf dd* && ls",
         ),
     ]);
 }

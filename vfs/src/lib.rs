@@ -9,6 +9,7 @@
 //! - /proc: the magic links (`self`, `PID/{root,cwd,exe,fd/N}`) answered for the guest, the
 //!   supervisor's own entry hidden, and [`procfs`] for the files lxrun writes itself.
 
+mod deep;
 pub mod meta;
 pub mod mounts;
 pub mod procfs;
@@ -23,7 +24,7 @@ pub use mounts::{MountKind, MountTable};
 use mounts::Components;
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -454,13 +455,8 @@ impl Vfs {
         }
         // Its name now (a cwd renamed since is named as it is now); a deleted directory keeps
         // the name it had, for `..`.
-        let guest = std::fs::read_link(format!("/proc/self/fd/{}", dir.fd().as_raw_fd()))
-            .ok()
-            .and_then(|host| {
-                let host = host.into_os_string().into_vec();
-                let host = host.strip_suffix(b" (deleted)").unwrap_or(&host).to_vec();
-                self.guest_of(path(&host))
-            });
+        // Deeper than PATH_MAX, it is named by climbing to an ancestor the kernel names.
+        let guest = deep::host_path(&dir).and_then(|host| self.guest_of(path(&host)));
         let comps = match (guest, fd) {
             (Some(g), _) => comps(&g),
             // Too long a name for the kernel to give (the guest's own record has it), or not in

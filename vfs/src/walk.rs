@@ -462,13 +462,24 @@ impl Walk<'_> {
         let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
         // Named canonically from the root (the kernel's walk below checks that the lexical
         // name is right): no `..` in it, which a rename anywhere makes EAGAIN.
+        // Deeper than the kernel takes a path, it is named as written from the same base.
         let mut canonical = comps.clone();
         canonical.pop();
-        let later = LaterEntry {
-            base: root_fd.clone(),
-            dir: join(&canonical),
-            name: name.to_vec(),
-            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+        let canonical = join(&canonical);
+        let later = if canonical.len() < crate::PATH_MAX {
+            LaterEntry {
+                base: root_fd.clone(),
+                dir: canonical,
+                name: name.to_vec(),
+                resolve: RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+            }
+        } else {
+            LaterEntry {
+                base: base.clone(),
+                dir: dir_text.to_vec(),
+                name: name.to_vec(),
+                resolve,
+            }
         };
         // The directory as the path names it: every component checked by the kernel (where the
         // walk failed, the lexical name may not be the directory).
