@@ -21,6 +21,7 @@ const BPF_ST: u16 = 0x02;
 const BPF_AND_K: u16 = 0x54;
 const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGE_K: u16 = 0x35;
+const BPF_JGT_K: u16 = 0x25;
 const BPF_JSET_K: u16 = 0x45;
 const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
@@ -82,12 +83,16 @@ pub fn build_with(
     const TO_SIGNAL_BLOCK: u32 = u32::MAX - 3;
     const TO_EXEC_BLOCK: u32 = u32::MAX - 4;
     const TO_THREAD_BLOCK: u32 = u32::MAX - 5;
+    const TO_ROOT_FD_BLOCK: u32 = u32::MAX - 6;
     let action_of = |nr: u32| {
         let entry = table::lookup(u64::from(nr));
         let name = entry.map(|e| e.name).unwrap_or_default();
         match gate {
             Some(_) if systrap && SYSTRAP_CALLS.contains(&name) => TO_EXEC_BLOCK,
             Some(_) if systrap && THREAD_CALLS.contains(&name) => TO_THREAD_BLOCK,
+            Some(_) if systrap && ROOT_FD_CALLS.contains(&name) && verdict(entry) == SECCOMP_RET_ALLOW => {
+                TO_ROOT_FD_BLOCK
+            }
             // clone3 may carry CLONE_CLEAR_SIGHAND (glibc's posix_spawn does), which would take
             // the handler from the child; a filter cannot read its flags. ENOSYS makes libc use
             // clone, as on kernels before 5.3.
@@ -159,18 +164,31 @@ pub fn build_with(
     );
     let exec = exec_block(gate, notify, lookup("execveat"));
     let threads = thread_block(gate, lookup("clone"));
+    let root_fd = root_fd_block(
+        gate,
+        crate::handlers::exec::root_fd_number() as u32,
+        [lookup("dup2"), lookup("dup3"), lookup("close_range")],
+    );
     let path_at = prog.len();
     let signals_at = path_at + path.len();
     let exec_at = signals_at + signals.len();
     let threads_at = exec_at + exec.len();
-    let leaves = [TO_PATH_BLOCK, TO_SIGNAL_BLOCK, TO_EXEC_BLOCK, TO_THREAD_BLOCK];
+    let root_fd_at = threads_at + threads.len();
+    let leaves = [
+        TO_PATH_BLOCK,
+        TO_SIGNAL_BLOCK,
+        TO_EXEC_BLOCK,
+        TO_THREAD_BLOCK,
+        TO_ROOT_FD_BLOCK,
+    ];
     for (i, ins) in prog.iter_mut().enumerate() {
         if ins.code == BPF_RET_K && leaves.contains(&ins.k) {
             let target = match ins.k {
                 TO_PATH_BLOCK => path_at,
                 TO_SIGNAL_BLOCK => signals_at,
                 TO_EXEC_BLOCK => exec_at,
-                _ => threads_at,
+                TO_THREAD_BLOCK => threads_at,
+                _ => root_fd_at,
             };
             *ins = stmt(BPF_JA, (target - i - 1) as u32);
         }
@@ -179,6 +197,7 @@ pub fn build_with(
     prog.extend(signals);
     prog.extend(exec);
     prog.extend(threads);
+    prog.extend(root_fd);
     prog
 }
 
@@ -230,6 +249,44 @@ fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
     b.op(BPF_LD_W_ABS, ARGS_OFFSET);
     b.jump(BPF_JSET_K, CLONE_VM, L::Next, L::At(allow));
     b.jump(BPF_JSET_K, CLONE_VFORK, L::At(allow), L::At(trap));
+    b.ret(allow, SECCOMP_RET_ALLOW);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
+}
+
+/// Systrap mode: the calls that could close, replace or copy the guest root's directory lxrun
+/// keeps in each process, which the stub's handler answers as if nothing were there.
+pub const ROOT_FD_CALLS: [&str; 4] = ["close", "dup2", "dup3", "close_range"];
+
+/// close, dup2, dup3 and close_range in systrap mode (the number is in the accumulator):
+/// trapped into the guest's handler when they name descriptor `root` (close's, or either of a
+/// dup's; a range holding it), except from the stub; all others run. Descriptors are
+/// `unsigned int`s: the upper halves of the arguments do not count.
+fn root_fd_block(gate: &GateAddrs, root: u32, [dup2, dup3, close_range]: [u32; 3]) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    let (allow, trap, outside, dup, range, second) = (b.label(), b.label(), b.label(), b.label(), b.label(), b.label());
+    b.op(BPF_ST, 0);
+    b.branch_on_stub(gate, L::At(allow), L::At(outside));
+    b.here(outside);
+    b.op(BPF_LD_MEM, 0);
+    b.jump(BPF_JEQ_K, dup2, L::At(dup), L::Next);
+    b.jump(BPF_JEQ_K, dup3, L::At(dup), L::Next);
+    b.jump(BPF_JEQ_K, close_range, L::At(range), L::Next);
+    // close(fd)
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, root, L::At(trap), L::At(allow));
+    b.here(dup);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, root, L::At(trap), L::At(second));
+    b.here(second);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET + 8);
+    b.jump(BPF_JEQ_K, root, L::At(trap), L::At(allow));
+    // close_range(first, last, flags): first <= root <= last.
+    b.here(range);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JGT_K, root, L::At(allow), L::Next);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET + 8);
+    b.jump(BPF_JGE_K, root, L::At(trap), L::At(allow));
     b.ret(allow, SECCOMP_RET_ALLOW);
     b.ret(trap, FAST_PATH_TRAP);
     b.assemble()
@@ -489,6 +546,7 @@ pub fn evaluate_call(prog: &[SockFilter], data: &SeccompData) -> Option<u32> {
             BPF_AND_K => acc &= ins.k,
             BPF_JEQ_K => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
             BPF_JGE_K => pc += usize::from(if acc >= ins.k { ins.jt } else { ins.jf }),
+            BPF_JGT_K => pc += usize::from(if acc > ins.k { ins.jt } else { ins.jf }),
             BPF_JSET_K => pc += usize::from(if acc & ins.k != 0 { ins.jt } else { ins.jf }),
             BPF_JA => pc += ins.k as usize,
             BPF_RET_K => return Some(ins.k),
@@ -718,6 +776,53 @@ mod tests {
         }
         // flistxattr, with which the handler answers a listxattr, runs: it names no path.
         assert_eq!(call(libc::SYS_flistxattr, start + 0x2000, 0), Some(SECCOMP_RET_ALLOW));
+    }
+
+    #[test]
+    fn systrap_traps_calls_naming_the_root_descriptor() {
+        let gate = test_gate(0x7ff0_0000_0000);
+        let prog = build_with(
+            seccomp_verdict(Shape::FOREIGN),
+            SECCOMP_RET_USER_NOTIF,
+            Some(&gate),
+            true,
+            false,
+        );
+        let root = crate::handlers::exec::root_fd_number() as u64;
+        let (guest, stub) = (0x40_1000, 0x7ff0_0000_2000);
+        let high = 7 << 32;
+        for (nr, args, ip, want) in [
+            (libc::SYS_close, [root, 0], guest, FAST_PATH_TRAP),
+            (libc::SYS_close, [root | high, 0], guest, FAST_PATH_TRAP),
+            (libc::SYS_close, [root, 0], stub, SECCOMP_RET_ALLOW),
+            (libc::SYS_close, [5, 0], guest, SECCOMP_RET_ALLOW),
+            (libc::SYS_dup2, [4, root], guest, FAST_PATH_TRAP),
+            (libc::SYS_dup2, [root, 4], guest, FAST_PATH_TRAP),
+            (libc::SYS_dup3, [4, root], guest, FAST_PATH_TRAP),
+            (libc::SYS_dup3, [4, 5], guest, SECCOMP_RET_ALLOW),
+            (libc::SYS_close_range, [3, u64::from(u32::MAX)], guest, FAST_PATH_TRAP),
+            (libc::SYS_close_range, [root, root], guest, FAST_PATH_TRAP),
+            (libc::SYS_close_range, [3, root - 1], guest, SECCOMP_RET_ALLOW),
+            (
+                libc::SYS_close_range,
+                [root + 1, u64::from(u32::MAX)],
+                guest,
+                SECCOMP_RET_ALLOW,
+            ),
+            (libc::SYS_close_range, [3, u64::from(u32::MAX)], stub, SECCOMP_RET_ALLOW),
+        ] {
+            let data = SeccompData {
+                nr: nr as u32,
+                arch: AUDIT_ARCH_X86_64,
+                ip,
+                args: [args[0], args[1], 0, 0, 0, 0],
+            };
+            assert_eq!(
+                evaluate_call(&prog, &data),
+                Some(want),
+                "nr {nr} args {args:?} ip {ip:#x}"
+            );
+        }
     }
 
     #[test]

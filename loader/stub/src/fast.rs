@@ -76,6 +76,10 @@ const NR_SIGALTSTACK: u64 = 131;
 const NR_FCHDIR: u64 = 81;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const NR_MSEAL: u64 = 462;
+const NR_CLOSE: u64 = 3;
+const NR_DUP2: u64 = 33;
+const NR_DUP3: u64 = 292;
+const NR_CLOSE_RANGE: u64 = 436;
 
 const SIGSYS: u64 = 31;
 const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
@@ -147,8 +151,6 @@ static mut ROOT: (i64, u64, u64) = (-1, 0, 0);
 static mut IMAGE: (u64, u64) = (0, 0);
 /// This image has added the directory filter (`hide_root_fd`).
 static mut DIR_FILTER: bool = false;
-/// The number the guest root's directory has in every process (lxrun's choice).
-const ROOT_FD: i64 = 1023;
 /// Only O_PATH opens are answered here (a fake root's others are lxrun's to check).
 static mut PATH_OPENS_ONLY: bool = false;
 /// The guest's own disposition of SIGSYS (the process's real one is the handler's).
@@ -241,6 +243,7 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_CLONE => altstack::clone(a, uc),
         NR_EXIT => altstack::exit(a[0], uc),
         NR_GETDENTS64 => getdents_hiding_root_fd(a),
+        NR_CLOSE | NR_DUP2 | NR_DUP3 | NR_CLOSE_RANGE => root_fd_guard(nr, a),
         // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
         _ => path_call(nr, a).unwrap_or_else(|| {
             let r = to_lxrun(nr, a);
@@ -322,6 +325,83 @@ fn watch_proc_dir(fd: i64) {
     }
 }
 
+/// Whether `fd` is the guest root's directory lxrun put in this process (and still there).
+fn is_root_fd(fd: u64) -> bool {
+    // SAFETY: a plain read of a static written before the guest started (or by `move_root`).
+    let (root, dev, ino) = unsafe { *addr_of!(ROOT) };
+    let mut st = [0u64; 18];
+    root >= 0
+        && fd as u32 == root as u32
+        && call(NR_FSTAT, [root as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0
+        && st[0] == dev
+        && st[1] == ino
+}
+
+/// close, dup2, dup3 and close_range that name the root's descriptor (the filter traps only
+/// those): the guest sees no descriptor there. close says EBADF; a dup onto it moves lxrun's
+/// descriptor out of the way first; a range to close is closed around it.
+fn root_fd_guard(nr: u64, a: [u64; 6]) -> i64 {
+    const EBADF: i64 = 9;
+    match nr {
+        NR_CLOSE if is_root_fd(a[0]) => -EBADF,
+        NR_DUP2 | NR_DUP3 if is_root_fd(a[0]) => -EBADF,
+        NR_DUP2 | NR_DUP3 => {
+            if is_root_fd(a[1]) {
+                move_root();
+            }
+            call(nr, a)
+        }
+        NR_CLOSE_RANGE => {
+            // SAFETY: a plain read of a static.
+            let root = unsafe { (*addr_of!(ROOT)).0 } as u32;
+            let (first, last) = (a[0] as u32, a[1] as u32);
+            if first > last || !(first..=last).contains(&root) || !is_root_fd(u64::from(root)) {
+                return call(nr, a);
+            }
+            // CLOSE_RANGE_UNSHARE goes with the first call made; an empty range on either
+            // side is skipped (both empty: a range past every descriptor, for the flags alone).
+            let below = (first < root).then(|| (first, root - 1));
+            let above = (root < last).then(|| (root + 1, last));
+            let mut ranges = [below, above];
+            if below.is_none() && above.is_none() {
+                ranges[0] = Some((u32::MAX, u32::MAX));
+            }
+            let mut flags = a[2];
+            for (lo, hi) in ranges.into_iter().flatten() {
+                let r = call(nr, [u64::from(lo), u64::from(hi), flags, 0, 0, 0]);
+                if r < 0 {
+                    return r;
+                }
+                flags &= !CLOSE_RANGE_UNSHARE;
+            }
+            0
+        }
+        _ => call(nr, a),
+    }
+}
+
+const CLOSE_RANGE_UNSHARE: u64 = 2;
+
+/// Moves the root's directory to a free descriptor below it (the guest wants its number); the
+/// filter guards only the first number, so at the new one it is merely hidden from listings.
+/// If no number is free, the handler has no root and leaves absolute paths to lxrun.
+fn move_root() {
+    const F_DUPFD_CLOEXEC: u64 = 1030;
+    // SAFETY: plain accesses of a static; another thread's handler checks the descriptor
+    // against dev and ino before each use, so a stale number costs it a trip to lxrun.
+    unsafe {
+        let (root, dev, ino) = *addr_of!(ROOT);
+        let mut moved = -1;
+        for min in [root / 2, 3] {
+            moved = call(NR_FCNTL, [root as u64, F_DUPFD_CLOEXEC, min as u64, 0, 0, 0]);
+            if moved >= 0 {
+                break;
+            }
+        }
+        *addr_of_mut!(ROOT) = (moved, dev, ino);
+    }
+}
+
 /// getdents64 on a low descriptor, once the process has looked at /proc: natively, then
 /// without the entry of lxrun's fd 1023 in a listing of /proc's, as a guest would see it
 /// without lxrun (a listing left empty by that is read on, so it never ends early).
@@ -333,10 +413,12 @@ fn getdents_hiding_root_fd(a: [u64; 6]) -> i64 {
     // /proc itself (procfs's root is inode 1): its pid entries are lxrun's to filter.
     const PROC_ROOT_INO: u64 = 1;
     let proc_root = proc_dir && st[1] == PROC_ROOT_INO;
-    let ours = root == ROOT_FD
-        && call(NR_FSTAT, [ROOT_FD as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0
+    let ours = root >= 0
+        && call(NR_FSTAT, [root as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0
         && st[0] == dev
         && st[1] == ino;
+    let mut digits = [0u8; 12];
+    let name = decimal(root as u32, &mut digits);
     loop {
         let n = call(NR_GETDENTS64, [a[0], a[1], a[2], 0, 0, 0]);
         if n <= 0 || !proc_dir {
@@ -346,12 +428,26 @@ fn getdents_hiding_root_fd(a: [u64; 6]) -> i64 {
             call(crate::abi::SYS_LXRUN_PROC_PIDS, [a[1], n as u64, 0, 0, 0, 0])
         } else if ours {
             // SAFETY: the kernel just wrote `n` bytes of dirents at a[1].
-            unsafe { drop_entry(a[1] as *mut u8, n as usize, b"1023\0") as i64 }
+            unsafe { drop_entry(a[1] as *mut u8, n as usize, name) as i64 }
         } else {
             n
         };
         if left != 0 {
             return left;
+        }
+    }
+}
+
+/// `n` in decimal with a NUL, in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
+    let mut at = buf.len() - 1;
+    buf[at] = 0;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
         }
     }
 }
