@@ -517,8 +517,33 @@ impl Walk<'_> {
     pub fn proc_link(&self, cur: &[Vec<u8>]) -> Option<Vec<u8>> {
         match self.proc_entry(cur) {
             ProcEntry::Link(target) => Some(target),
-            ProcEntry::Host(p) => std::fs::read_link(p).ok().map(|t| t.into_os_string().into_vec()),
+            ProcEntry::Host(p) => std::fs::read_link(p)
+                .ok()
+                .map(|t| self.as_guest_sees(t.into_os_string().into_vec())),
             ProcEntry::Plain | ProcEntry::Denied => None,
+        }
+    }
+
+    /// A host magic link's target as the guest's kernel would write it: a deleted file (an
+    /// O_TMPFILE one is `DIR/#INO`) named from the guest's tree, ` (deleted)` kept; what is no
+    /// path (`pipe:[N]`) or lies outside the guest's view, as it is.
+    fn as_guest_sees(&self, host: Vec<u8>) -> Vec<u8> {
+        const DELETED: &[u8] = b" (deleted)";
+        if host.first() != Some(&b'/') {
+            return host;
+        }
+        let (name, deleted) = match host.strip_suffix(DELETED) {
+            Some(name) => (name, true),
+            None => (host.as_slice(), false),
+        };
+        match self.vfs.guest_of(crate::path(name)) {
+            Some(mut guest) => {
+                if deleted {
+                    guest.extend_from_slice(DELETED);
+                }
+                guest
+            }
+            None => host,
         }
     }
 
