@@ -246,6 +246,62 @@ fn racing_the_path_buffer_does_not_escape() {
 }
 
 #[test]
+fn racing_a_socket_address_does_not_escape() {
+    // linux-binaries/connrace connects to a socket of its own in a loop while another thread
+    // flips the address between it and a host socket outside the root, and floods the stack
+    // below the connecting thread with the host socket's address (where the ptrace backend
+    // wrote its translation); or swaps its socket with a symlink to the host's under lxrun's
+    // lookup: the host's listener greets with HOST.
+    use std::io::Write;
+    ensure_built();
+    let bin = binaries_dir().join("static");
+    // 14 bytes, then the byte that ends connrace's pattern.
+    let host = format!("/tmp/lxcr-{:04x}", std::process::id() % 0x10000);
+    let socket = format!("{host}\u{1}");
+    let _ = std::fs::remove_file(&socket);
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let _ = (&conn).write_all(b"HOST");
+        }
+    });
+    let mut failures = Vec::new();
+    // "swap": the guest's socket and a symlink to the host's swapped under the lookup instead.
+    for mode in [&[][..], &["swap"][..]] {
+        let native = run_native(&Cmd::new(bin.join("connrace")).args(mode).arg(&host).args([
+            &format!("{host}-guest"),
+            "100000000",
+            "first",
+        ]));
+        if !(native.stdout_str().contains("connected some") && native.code == Some(1)) {
+            failures.push(format!("{mode:?}: no race on the host: {native}"));
+        }
+        // Traced runs too: tracing must not reopen the race.
+        for (backend, trace) in backends()
+            .iter()
+            .map(|b| (*b, ""))
+            .chain([("ptrace", "--trace=/dev/null")])
+        {
+            let out = run_native(
+                &Cmd::new(lxrun())
+                    .args(["--backend", backend, "--root"])
+                    .arg(debian_root())
+                    .arg(format!("--bind={}:/lxbin:ro", bin.display()))
+                    .args(trace.split_whitespace())
+                    .args(["--", "/lxbin/connrace"])
+                    .args(mode)
+                    .args([&host, "/tmp/connrace.sock", "10000"]),
+            );
+            if out.stdout_str() != "connected some, escaped 0\n" {
+                failures.push(format!("{mode:?} [{backend}] {trace} {out}"));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&socket);
+    assert_no_failures(&failures);
+}
+
+#[test]
 fn swapping_a_directory_for_a_symlink_does_not_escape() {
     // linux-binaries/swaprace swaps a directory and a symlink to `/` (RENAME_EXCHANGE) in a loop
     // while other threads read the host secret's path through the name and create files

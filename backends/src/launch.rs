@@ -73,9 +73,26 @@ pub(crate) struct FirstExec {
     pub envp: u64,
 }
 
+/// The seccomp filters the launch child installs: `first` (with its listener, if asked for),
+/// then `then` once the listener is lxrun's (an observed run's filter, which traces every call,
+/// the child's own handing-over included; user notification outranks its TRACE verdict).
+pub(crate) struct Filters<'a> {
+    pub first: &'a [SockFilter],
+    pub then: Option<&'a [SockFilter]>,
+}
+
+/// A sock_fprog for `filter`, kept for the rest of the run (the launch child reads it).
+fn leaked_prog(filter: &[SockFilter]) -> &'static libc::sock_fprog {
+    let filter: &'static [SockFilter] = Vec::leak(filter.to_vec());
+    Box::leak(Box::new(libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    }))
+}
+
 pub(crate) fn spawn(
     launch: &Launch,
-    filter: &[SockFilter],
+    filters: Filters<'_>,
     listener: bool,
     by_fd: Option<ByFd>,
     attach: impl FnOnce(i32, &FirstExec) -> Result<u64, SupervisorError>,
@@ -86,11 +103,8 @@ pub(crate) fn spawn(
     // lxrun's memory and may read it until its execve has copied argv and envp (lxrun does not
     // wait for that). A few kilobytes, once per run.
     let (argv, envp) = (pointer_array(&launch.argv), pointer_array(&launch.envp));
-    let filter: &'static [SockFilter] = Vec::leak(filter.to_vec());
-    let prog: &'static libc::sock_fprog = Box::leak(Box::new(libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
-    }));
+    let prog = leaked_prog(filters.first);
+    let then_prog = filters.then.map_or(std::ptr::null(), |f| leaked_prog(f) as *const _);
     let [go_rd, go_wr] = pipe()?;
     let [rep_rd, rep_wr] = pipe()?;
     // The strings themselves belong to `launch`, which lives as long as the run.
@@ -101,6 +115,7 @@ pub(crate) fn spawn(
         rep_wr,
         cwd: launch.cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
         prog,
+        then_prog,
         listener,
         program: launch.program.as_ptr(),
         argv: argv.as_ptr(),
@@ -259,6 +274,8 @@ struct Child {
     rep_wr: i32,
     cwd: *const libc::c_char,
     prog: *const libc::sock_fprog,
+    /// Installed after the listener is handed over (null: none).
+    then_prog: *const libc::sock_fprog,
     listener: bool,
     program: *const libc::c_char,
     argv: *const *const libc::c_char,
@@ -374,6 +391,14 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> i32 {
                 exit(126);
             }
             raw(libc::SYS_close, [fd as u64, 0, 0, 0]);
+        }
+        if !c.then_prog.is_null()
+            && raw(
+                libc::SYS_seccomp,
+                [libc::SECCOMP_SET_MODE_FILTER as u64, 0, c.then_prog as u64, 0],
+            ) < 0
+        {
+            exit(126);
         }
         let over = c.argv_override.load(std::sync::atomic::Ordering::SeqCst);
         if over & EXEC_FAILED != 0 {

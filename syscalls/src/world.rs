@@ -23,6 +23,18 @@ pub struct FakeRoot {
     pub link_owners: Arc<Mutex<Owners>>,
 }
 
+/// What a thread's call, caught by ptrace, left for the user-notification worker that answers
+/// the SYS_LXRUN_TAKE_FD it became (registers only: nothing for the kernel to read from memory
+/// another guest thread can write).
+#[derive(Debug)]
+pub enum Handoff {
+    /// A file lxrun opened for the call, to install (and whether it is close-on-exec).
+    Fd(OwnedFd, bool),
+    /// The call itself, translated, for the worker to perform: one that may wait (a FIFO's
+    /// open, a connect, a send), which must not stop the tracer's loop.
+    Call(crate::SyscallArgs, Vec<(usize, crate::NewArg)>),
+}
+
 /// Everything shared by all guest processes of one lxrun run.
 pub struct World {
     pub vfs: Vfs,
@@ -36,15 +48,17 @@ pub struct World {
     /// A fake root (`--fake-root`, `--fake-id`): the identity the first guest process starts
     /// with; lxrun keeps every process's ids and the owners of the files they make.
     pub fake: Option<FakeRoot>,
+    /// The backend leaves translated calls to the guest's own call (the ptrace backend on a
+    /// kernel without user notification): what they name must be reachable by the guest.
+    pub guest_calls: std::sync::atomic::AtomicBool,
     processes: Mutex<HashMap<i32, Arc<Process>>>,
     /// Thread id to thread group id, for every guest thread.
     threads: Mutex<HashMap<i32, i32>>,
     /// Host fds a rewritten call of a thread refers to by path (`/proc/<lxrun>/fd/N`), kept
     /// open until that thread's next trapped call, when the rewritten call has surely run.
     held: Mutex<HashMap<i32, Vec<OwnedFd>>>,
-    /// Files lxrun opened for a thread's call, waiting for its SYS_LXRUN_TAKE_FD (with
-    /// whether they are close-on-exec).
-    handoff: Mutex<HashMap<i32, (OwnedFd, bool)>>,
+    /// What waits for a thread's SYS_LXRUN_TAKE_FD.
+    handoff: Mutex<HashMap<i32, Handoff>>,
     /// AF_UNIX names as bound by the guest, by the name the host's socket got: getsockname
     /// answers with what the guest asked for (relative, or through a long path).
     socket_names: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
@@ -63,6 +77,7 @@ impl World {
             stub_path,
             observer,
             fast_path: std::sync::OnceLock::new(),
+            guest_calls: std::sync::atomic::AtomicBool::new(false),
             fake: None,
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
@@ -115,13 +130,13 @@ impl World {
         lock(&self.held).entry(tid).or_default().push(fd);
     }
 
-    /// Leaves `fd`, opened for thread `tid`'s call, for its SYS_LXRUN_TAKE_FD.
-    pub fn hand_off(&self, tid: i32, fd: OwnedFd, cloexec: bool) {
-        lock(&self.handoff).insert(tid, (fd, cloexec));
+    /// Leaves `what`, for thread `tid`'s call, to its SYS_LXRUN_TAKE_FD.
+    pub fn hand_off(&self, tid: i32, what: Handoff) {
+        lock(&self.handoff).insert(tid, what);
     }
 
     /// What was left for thread `tid`'s SYS_LXRUN_TAKE_FD.
-    pub fn take_handoff(&self, tid: i32) -> Option<(OwnedFd, bool)> {
+    pub fn take_handoff(&self, tid: i32) -> Option<Handoff> {
         lock(&self.handoff).remove(&tid)
     }
 

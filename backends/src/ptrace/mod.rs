@@ -15,7 +15,7 @@ use lxrun_syscalls::filter::{self, ptrace_verdict, seccomp_verdict, SECCOMP_RET_
 use lxrun_syscalls::memory::{GuestMemory, GuestPtr};
 use lxrun_syscalls::process::Process;
 use lxrun_syscalls::stats::Mechanism;
-use lxrun_syscalls::world::World;
+use lxrun_syscalls::world::{Handoff, World};
 use lxrun_syscalls::{after_exit, dispatch, After, Errno, NewArg, Outcome, SyscallCtx};
 use nix::errno::Errno as HostErrno;
 use std::collections::{HashMap, HashSet};
@@ -85,13 +85,19 @@ struct Tracer<'w> {
 pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<RunOutcome, SupervisorError> {
     let shape = lxrun_syscalls::table::Shape::of(world);
     let observed = world.observer.enabled();
-    let handoff = !notify && !observed && crate::seccomp_support().is_ok();
     let notify = notify && !observed;
-    let (prog, options) = if observed {
+    // Observed runs hand off too: tracing must not reopen the races it would show.
+    let handoff = !notify && crate::seccomp_support().is_ok();
+    let trace_all = filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE);
+    let (prog, options) = if observed && handoff {
+        // The handing-over filter first (every call allowed but SYS_LXRUN_TAKE_FD); the
+        // tracing one after it, once the child has given its listener away.
         (
-            filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE),
+            filter::with_handoff(filter::build(|_| filter::SECCOMP_RET_ALLOW, filter::SECCOMP_RET_ALLOW)),
             OPTIONS | libc::PTRACE_O_TRACEEXEC,
         )
+    } else if observed {
+        (trace_all.clone(), OPTIONS | libc::PTRACE_O_TRACEEXEC)
     } else if notify {
         // The in-process fast path pays off only without ptrace (systrap mode): every SIGSYS
         // would be a signal-delivery-stop here.
@@ -107,8 +113,13 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
     let listens = notify || handoff;
+    world.guest_calls.store(!listens, std::sync::atomic::Ordering::Relaxed);
     let pool = listens.then(|| crate::seccomp::Pool::start(world));
-    let spawned = spawn(launch, &prog, listens, None, |pid, _| {
+    let filters = crate::launch::Filters {
+        first: &prog,
+        then: (observed && handoff).then_some(trace_all.as_slice()),
+    };
+    let spawned = spawn(launch, filters, listens, None, |pid, _| {
         seize(pid, options).map_err(|err| SupervisorError::Ptrace {
             what: "attaching to the guest",
             err,
@@ -394,7 +405,7 @@ impl Tracer<'_> {
             Outcome::Rewrite(args) if self.notify && hands_off(&call, &args) => {
                 match crate::seccomp::perform::perform(&ctx, &call, &args) {
                     Ok(crate::seccomp::perform::Done::NewFd { fd, cloexec }) => {
-                        self.world.hand_off(pid, fd, cloexec);
+                        self.world.hand_off(pid, Handoff::Fd(fd, cloexec));
                         let mut regs = get_regs(pid)?;
                         regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
                         set_regs(pid, &regs)?;
@@ -402,6 +413,14 @@ impl Tracer<'_> {
                     Ok(crate::seccomp::perform::Done::Value(v)) => skip(pid, v)?,
                     Err(e) => skip(pid, e.as_return())?,
                 }
+            }
+            // A call that may wait (a FIFO's open, connect, a send to a named socket): performed
+            // by a worker on a thread of its own, the guest's call again SYS_LXRUN_TAKE_FD.
+            Outcome::Rewrite(args) if self.notify && worker_performs(&call, &args) => {
+                self.world.hand_off(pid, Handoff::Call(call, args));
+                let mut regs = get_regs(pid)?;
+                regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
+                set_regs(pid, &regs)?;
             }
             Outcome::Rewrite(args) => match rewrite(&ctx.mem, call.sp, &args) {
                 Ok(values) => {
@@ -445,6 +464,19 @@ fn performs(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> boo
 fn hands_off(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> bool {
     crate::seccomp::open_flags(call, args).is_some_and(|flags| flags & libc::O_PATH as u64 == 0)
         && !crate::seccomp::may_wait(call, args)
+}
+
+/// Whether a rewritten call caught by ptrace is performed by a user-notification worker: one
+/// that may wait for a peer (connect, a send), or an open but an O_PATH one (whose descriptor
+/// ADDFD cannot install). Calls that act on the caller itself (chdir) stay the guest's.
+fn worker_performs(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> bool {
+    match crate::seccomp::open_flags(call, args) {
+        Some(flags) => flags & libc::O_PATH as u64 == 0,
+        None => matches!(
+            lxrun_syscalls::table::name_of(call.nr).as_str(),
+            "connect" | "sendto" | "sendmsg"
+        ),
+    }
 }
 
 /// Places a rewrite's new bytes in scratch memory; the (argument, value) pairs to set.

@@ -11,7 +11,7 @@ mod sendmsg;
 pub(crate) mod systrap;
 
 use lxrun_syscalls::memory::GuestMemory;
-use lxrun_syscalls::world::World;
+use lxrun_syscalls::world::{Handoff, World};
 use lxrun_syscalls::{dispatch, After, Errno, NewArg, Outcome, SyscallArgs, SyscallCtx};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -194,7 +194,15 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
     if call.nr == lxrun_loader::abi::SYS_LXRUN_TAKE_FD {
         // Only a call ptrace turned into this one finds a file waiting.
         return match world.take_handoff(tid) {
-            Some((file, cloexec)) => install(fd, req.id, &file, cloexec, resp),
+            Some(Handoff::Fd(file, cloexec)) => install(fd, req.id, &file, cloexec, resp),
+            // Handed off because it may wait (for a FIFO's other end, a peer's accept or room
+            // in its queue), which a call this very pool must serve may bring.
+            Some(Handoff::Call(call, args)) => {
+                on_own_thread(world, listener, req, &ctx, move |ctx, fd, req| {
+                    performed(ctx, &call, &args, fd, req)
+                });
+                None
+            }
             None => {
                 resp.error = -libc::ENOSYS;
                 Some(resp)

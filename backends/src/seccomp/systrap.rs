@@ -40,7 +40,11 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
             .map_err(|_| SupervisorError::Start("stub path".into()))?,
         empty: gate.how,
     };
-    let spawned = spawn(launch, &prog, true, Some(by_fd), |pid, first| {
+    let filters = crate::launch::Filters {
+        first: &prog,
+        then: None,
+    };
+    let spawned = spawn(launch, filters, true, Some(by_fd), |pid, first| {
         world.add_process(pid, process.clone());
         world.add_thread(pid, pid);
         first_exec(world, pid, &process, first)

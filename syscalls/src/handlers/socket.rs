@@ -35,13 +35,16 @@ fn unix_path(ctx: &SyscallCtx<'_>, addr: u64, len: u64) -> Result<Option<Vec<u8>
 /// A sockaddr_un naming the socket `r` resolved to, through lxrun's descriptors (held until
 /// the thread's next call): `/proc/<lxrun>/fd/N` of the socket itself for a call that follows
 /// the name (connect, sendto), `/proc/<lxrun>/fd/D/name` of its directory for bind. Short,
-/// whatever the host path's length, and never walked again from a path the guest could swap.
+/// whatever the host path's length, and never walked again from a path the guest could swap
+/// (a host path would be: a symlink swapped in on its way leads the kernel out of the root).
+/// lxrun performs these calls (its own descriptors are its own to reach, whatever ids its
+/// thread takes on for the guest), but for the ptrace backend on kernels without user
+/// notification, whose guest after a privilege drop may not reach them.
 fn host_sockaddr(ctx: &SyscallCtx<'_>, r: &lxrun_vfs::Resolved, create: bool) -> Result<Vec<u8>, Errno> {
-    // connect and sendto are left to the guest's own call by the ptrace backend, and a guest
-    // that dropped its privileges may not reach lxrun's descriptors: a host path that fits.
-    // (Known gap: the kernel walks it again, and follows a symlink swapped in at its end.)
     let host = r.host.as_os_str().as_bytes();
-    if !create && host.len() < SUN_PATH {
+    let guest_call = ctx.world.guest_calls.load(std::sync::atomic::Ordering::Relaxed);
+    // (Known gap there: the kernel walks the host path again.)
+    if !create && host.len() < SUN_PATH && guest_call && ctx.process.state().creds_changed {
         let mut sa = AF_UNIX.to_ne_bytes().to_vec();
         sa.extend_from_slice(host);
         sa.push(0);
