@@ -203,3 +203,10 @@ fn execthread() {
     check_case(&mut failures, "execthread", Expect::Exit(0), &[], |_, _| Vec::new());
     assert_no_failures(&failures);
 }
+
+#[test]
+fn clone3() {
+    let mut failures = Vec::new();
+    check_case(&mut failures, "clone3", Expect::Exit(0), &[], |_, _| Vec::new());
+    assert_no_failures(&failures);
+}

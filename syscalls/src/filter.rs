@@ -93,10 +93,6 @@ pub fn build_with(
             Some(_) if systrap && ROOT_FD_CALLS.contains(&name) && verdict(entry) == SECCOMP_RET_ALLOW => {
                 TO_ROOT_FD_BLOCK
             }
-            // clone3 may carry CLONE_CLEAR_SIGHAND (glibc's posix_spawn does), which would take
-            // the handler from the child; a filter cannot read its flags. ENOSYS makes libc use
-            // clone, as on kernels before 5.3.
-            Some(_) if systrap && name == "clone3" => SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
             // Only where lxrun would translate them: on the host's own tree they run natively.
             Some(_)
                 if (FAST_PATH_CALLS.contains(&name) || name == "openat2")
@@ -229,14 +225,16 @@ fn exec_block(gate: &GateAddrs, notify: u32, execveat: u32) -> Vec<SockFilter> {
 /// Systrap mode: the calls by which a thread starts, ends, or sets its alternate signal stack,
 /// which the stub's handler makes so that every thread has an alternate stack of lxrun's to
 /// take SIGSYS on (clone only when the kernel would start the thread without one: CLONE_VM
-/// without CLONE_VFORK). All three run untouched from the stub (the table passes them).
-pub const THREAD_CALLS: [&str; 3] = ["clone", "exit", "sigaltstack"];
+/// without CLONE_VFORK; clone3 always, its flags being in memory, also to give the handler
+/// back to a child whose handlers CLONE_CLEAR_SIGHAND clears). All run untouched from the
+/// stub (the table passes them).
+pub const THREAD_CALLS: [&str; 4] = ["clone", "clone3", "exit", "sigaltstack"];
 const CLONE_VM: u32 = 0x100;
 const CLONE_VFORK: u32 = 0x4000;
 
-/// clone, exit and sigaltstack in systrap mode (the number is in the accumulator): trapped
-/// into the guest's handler, except from the stub and except a clone the kernel gives the
-/// parent's alternate stack (a new process's copy, or a vfork child's share), which run.
+/// clone, clone3, exit and sigaltstack in systrap mode (the number is in the accumulator):
+/// trapped into the guest's handler, except from the stub and except a clone the kernel gives
+/// the parent's alternate stack (a new process's copy, or a vfork child's share), which run.
 fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
     let mut b = Block::new();
     let (allow, trap, outside) = (b.label(), b.label(), b.label());

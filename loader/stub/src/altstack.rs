@@ -36,6 +36,12 @@ const NR_MUNMAP: u64 = 11;
 const NR_RT_SIGPROCMASK: u64 = 14;
 const NR_RT_SIGRETURN: u64 = 15;
 const NR_CLONE: u64 = 56;
+const NR_CLONE3: u64 = 435;
+const NR_RT_SIGACTION: u64 = 13;
+const SIGSYS: u64 = 31;
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 const NR_EXIT: u64 = 60;
 const NR_SIGALTSTACK: u64 = 131;
 const NR_ARCH_PRCTL: u64 = 158;
@@ -381,6 +387,104 @@ pub unsafe fn clone(a: [u64; 6], uc: *mut u8) -> i64 {
     if r < 0 {
         release(&st);
     }
+    r
+}
+
+/// clone3 with arguments `args` (the handler's copy, `size` bytes of it): a copy of the process
+/// on a copy of this stack (no CLONE_VM, no new stack) returns here as fork would, its SIGSYS
+/// handler set again (`action`) if CLONE_CLEAR_SIGHAND cleared it (returning 0 in the child).
+/// Any other child (a thread, a vfork child, or one on a stack of its own) starts as `clone`'s
+/// does, from a copy of the guest's frame on a stack of lxrun's; that stack is the child's to
+/// keep only where it shares the memory and outlives the call (a thread): a vfork child is done
+/// with it when the call returns, and a process copy has its own copy.
+///
+/// # Safety
+/// `uc` is the handler's frame; `action` points at the handler's sigaction.
+pub unsafe fn clone3(args: &mut [u64; 11], size: u64, action: u64, uc: *mut u8) -> i64 {
+    let flags = args[0];
+    let clear = flags & CLONE_CLEAR_SIGHAND != 0;
+    let (stack, stack_size) = (args[5], args[6]);
+    // The kernel's EINVAL for a stack without a size (or a size without a stack), before any
+    // stack of lxrun's is put in.
+    if (stack == 0) != (stack_size == 0) {
+        return -EINVAL;
+    }
+    if stack == 0 && flags & CLONE_VM == 0 {
+        let r = call(NR_CLONE3, [args.as_ptr() as u64, size, 0, 0, 0, 0]);
+        if r == 0 && clear {
+            call(NR_RT_SIGACTION, [SIGSYS, action, 0, 8, 0, 0]);
+        }
+        return r;
+    }
+    if shadow_stack() {
+        return -ENOSYS;
+    }
+    let Some(st) = map(0) else {
+        return -ENOMEM;
+    };
+    let f = Frame::of(uc);
+    let child = f.copy_to(f.copy_start(st.top()));
+    frame::set_greg(child, frame::REG_RAX, 0);
+    if stack != 0 {
+        frame::set_greg(child, frame::REG_RSP, stack.wrapping_add(stack_size));
+    }
+    frame::set_stack(child, st);
+    // The kernel starts the child with its stack pointer at stack + stack_size: the frame.
+    args[5] = child as u64 - 16;
+    args[6] = 16;
+    let (all, mut old) = (u64::MAX, 0u64);
+    call(
+        NR_RT_SIGPROCMASK,
+        [SIG_SETMASK, addr_of!(all) as u64, addr_of_mut!(old) as u64, 8, 0, 0],
+    );
+    let owner = addr_of_mut!((*header(&st)).owner);
+    let r = spawn3(args.as_ptr() as u64, size, owner, if clear { action } else { 0 });
+    call(NR_RT_SIGPROCMASK, [SIG_SETMASK, addr_of!(old) as u64, 0, 8, 0, 0]);
+    let keeps = flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0;
+    if r < 0 || !keeps {
+        release(&st);
+    }
+    r
+}
+
+/// The clone3 call itself: as `spawn`, the child also setting the SIGSYS handler again first
+/// when `action` is not 0.
+unsafe fn spawn3(args: u64, size: u64, owner: *mut u32, action: u64) -> i64 {
+    let r: i64;
+    asm!(
+        "syscall",
+        "test rax, rax",
+        "jnz 2f",
+        "mov eax, {gettid}",
+        "syscall",
+        "mov dword ptr [r12], eax",
+        "test r13, r13",
+        "jz 3f",
+        "mov eax, {sigaction}",
+        "mov edi, {sigsys}",
+        "mov rsi, r13",
+        "xor edx, edx",
+        "mov r10d, 8",
+        "syscall",
+        "3:",
+        "mov eax, {sigreturn}",
+        "syscall",
+        "ud2",
+        "2:",
+        gettid = const NR_GETTID,
+        sigaction = const NR_RT_SIGACTION,
+        sigsys = const SIGSYS,
+        sigreturn = const NR_RT_SIGRETURN,
+        inlateout("rax") NR_CLONE3 as i64 => r,
+        inlateout("rdi") args => _,
+        inlateout("rsi") size => _,
+        in("r12") owner,
+        in("r13") action,
+        lateout("rdx") _,
+        lateout("r10") _,
+        lateout("rcx") _,
+        lateout("r11") _,
+    );
     r
 }
 

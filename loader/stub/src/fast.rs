@@ -80,6 +80,7 @@ const NR_CLOSE: u64 = 3;
 const NR_DUP2: u64 = 33;
 const NR_DUP3: u64 = 292;
 const NR_CLOSE_RANGE: u64 = 436;
+const NR_CLONE3: u64 = 435;
 
 const SIGSYS: u64 = 31;
 const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
@@ -155,6 +156,8 @@ static mut DIR_FILTER: bool = false;
 static mut PATH_OPENS_ONLY: bool = false;
 /// The guest's own disposition of SIGSYS (the process's real one is the handler's).
 static mut GUEST_SIGSYS: KSigaction = DEFAULT_ACTION;
+/// The handler's own disposition of SIGSYS (set again in a child clone3 cleared it for).
+static mut HANDLER_ACTION: KSigaction = DEFAULT_ACTION;
 
 /// Seals every page the stub's image maps in `[start, end)`, one PT_LOAD at a time: mseal
 /// refuses a range with a hole (ENOMEM), and the linker may leave one between segments.
@@ -219,10 +222,12 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), path_opens_on
         restorer: lxrun_restorer as usize as u64,
         mask: 0,
     };
+    // SAFETY: the process is single-threaded until the guest starts.
+    unsafe { HANDLER_ACTION = act };
     // SIGSYS must be deliverable whatever mask the program was exec'd with.
     let sigsys = SIGSYS_BIT;
     altstack::install_here()
-        && call(NR_RT_SIGACTION, [SIGSYS, addr_of!(act) as u64, 0, 8, 0, 0]) == 0
+        && call(NR_RT_SIGACTION, [SIGSYS, addr_of!(HANDLER_ACTION) as u64, 0, 8, 0, 0]) == 0
         && call(NR_RT_SIGPROCMASK, [SIG_UNBLOCK, addr_of!(sigsys) as u64, 0, 8, 0, 0]) == 0
         && seal_image(start, end)
 }
@@ -241,6 +246,7 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_CHDIR => chdir(a),
         NR_SIGALTSTACK => altstack::sigaltstack(a[0], a[1], uc),
         NR_CLONE => altstack::clone(a, uc),
+        NR_CLONE3 => clone3(a, uc),
         NR_EXIT => altstack::exit(a[0], uc),
         NR_GETDENTS64 => getdents_hiding_root_fd(a),
         NR_CLOSE | NR_DUP2 | NR_DUP3 | NR_CLOSE_RANGE => root_fd_guard(nr, a),
@@ -503,6 +509,49 @@ fn copy(nr: u64, local: u64, remote: u64, len: u64) -> bool {
     let r = [remote, len];
     let pid = call(NR_GETPID, [0; 6]) as u64;
     call(nr, [pid, addr_of!(l) as u64, 1, addr_of!(r) as u64, 1, 0]) == len as i64
+}
+
+/// clone3(args, size): the arguments read once, checked as the kernel checks them (EINVAL for
+/// less than its first version, E2BIG past a page or for nonzero bytes past the fields it
+/// knows, EFAULT), and the kernel given the handler's copy (`altstack::clone3`).
+unsafe fn clone3(a: [u64; 6], uc: *mut u8) -> i64 {
+    const VER0: u64 = 64;
+    const KNOWN: u64 = 88;
+    const E2BIG: i64 = 7;
+    let size = a[1];
+    if size < VER0 {
+        return -EINVAL;
+    }
+    if size > 4096 {
+        return -E2BIG;
+    }
+    let mut args = [0u64; (KNOWN / 8) as usize];
+    let known = size.min(KNOWN);
+    if !copy(NR_PROCESS_VM_READV, args.as_mut_ptr() as u64, a[0], known) {
+        return -EFAULT;
+    }
+    let mut at = known;
+    while at < size {
+        let mut chunk = [0u8; 64];
+        let n = (size - at).min(64);
+        if !copy(NR_PROCESS_VM_READV, chunk.as_mut_ptr() as u64, a[0] + at, n) {
+            return -EFAULT;
+        }
+        if chunk[..n as usize].iter().any(|&b| b != 0) {
+            return -E2BIG;
+        }
+        at += n;
+    }
+    let cleared = altstack::clone3(&mut args, known, addr_of!(HANDLER_ACTION) as u64, uc);
+    // A copy of the process that returned here with its handlers cleared: the guest's SIGSYS
+    // handler went too (an ignored signal stays ignored).
+    if cleared == 0 {
+        let guest = addr_of_mut!(GUEST_SIGSYS);
+        if (*guest).handler > 1 {
+            *guest = DEFAULT_ACTION;
+        }
+    }
+    cleared
 }
 
 /// rt_sigaction: SIGSYS's disposition is the guest's in name only; every other handler is
