@@ -184,8 +184,7 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
     // guest's argv[1..]. Only the new leading strings are kept here.
     let mut prefix: Option<Vec<Vec<u8>>> = None;
     for _ in 0..=script::MAX_DEPTH {
-        fake_may_exec(ctx, &current)?;
-        let file = open_executable(&current)?;
+        let file = open_executable(ctx, &current)?;
         let mut head = [0u8; PREFIX_LEN];
         let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
         let head = &head[..n];
@@ -247,21 +246,21 @@ fn existing(r: Resolved) -> Result<Resolved, Errno> {
     }
 }
 
-/// Opens the object the lookup found for reading (the same file, whatever its name is now).
-fn reopen(r: &Resolved) -> Result<File, Errno> {
-    let object = r.opened.as_ref().ok_or(Errno::ENOENT)?;
-    object
-        .reopen(libc::O_RDONLY | libc::O_CLOEXEC)
-        .map_err(|e| Errno::from_io(&e))
-}
-
-/// Opens a program file the way execve would accept it: a regular file the caller may execute.
-fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
-    let file = reopen(r).map_err(|e| ExecFailure::new(e, e.description()))?;
-    let meta = file
+/// Opens a file the way execve's open_exec accepts it: a regular file the caller may execute.
+/// The type is checked on the lookup's O_PATH descriptor before any open for reading, and
+/// that open does not wait: a FIFO, socket or device is EACCES at once, as in the kernel.
+fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailure> {
+    let object = r
+        .opened
+        .as_ref()
+        .ok_or_else(|| ExecFailure::new(Errno::ENOENT, Errno::ENOENT.description()))?;
+    let meta = object
         .metadata()
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
     let ft = meta.file_type();
+    if ft.is_symlink() {
+        return Err(ExecFailure::new(Errno::ELOOP, "is a symbolic link"));
+    }
     if ft.is_dir() {
         return Err(ExecFailure::new(Errno::EACCES, "is a directory"));
     }
@@ -273,11 +272,12 @@ fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
         };
         return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
     }
+    fake_may_exec(ctx, r)?;
     // SAFETY: an empty C string and the descriptor of the file being checked.
     if unsafe {
         libc::syscall(
             libc::SYS_faccessat2,
-            file.as_raw_fd(),
+            object.fd().as_raw_fd(),
             c"".as_ptr(),
             libc::X_OK,
             libc::AT_EACCESS | libc::AT_EMPTY_PATH,
@@ -294,7 +294,10 @@ fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
             },
         ));
     }
-    Ok(file)
+    object
+        .reopen(libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .map_err(|e| Errno::from_io(&e))
+        .map_err(|e| ExecFailure::new(e, e.description()))
 }
 
 fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -317,7 +320,9 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage,
         .resolve(Base::Cwd, path, true)
         .and_then(existing)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
-    let file = reopen(&r).map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: cannot open")))?;
+    // The kernel opens it as it opens the program (open_exec): the same checks, same errnos.
+    let file =
+        open_executable(ctx, &r).map_err(|f| ExecFailure::new(f.errno, format!("interpreter {shown}: {}", f.why)))?;
     // Linux answers ELIBBAD for an interpreter it cannot load.
     let source = FileSource::new(&file)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot stat it")))?;
