@@ -18,7 +18,6 @@ const PT_PHDR: u32 = 6;
 const R: u32 = 4;
 const RW: u32 = 6;
 const RX: u32 = 5;
-const RWX: u32 = 7;
 
 #[derive(Clone, Copy)]
 struct Phdr {
@@ -53,9 +52,7 @@ fn elf(e_type: u16, entry: u64, phdrs: &[Phdr], code: &[u8]) -> Vec<u8> {
     for v in [entry, 64, 0] {
         f.extend_from_slice(&v.to_le_bytes());
     }
-    for v in [0u32] {
-        f.extend_from_slice(&v.to_le_bytes());
-    }
+    f.extend_from_slice(&0u32.to_le_bytes()); // e_flags
     for v in [64u16, 56, phdrs.len() as u16, 64, 0, 0] {
         f.extend_from_slice(&v.to_le_bytes());
     }
@@ -208,6 +205,141 @@ fn a_fifo_socket_or_device_is_eacces_at_once() {
     ];
     for (label, path) in cases {
         refused_like_native(&mut failures, label, &path, libc::EACCES);
+    }
+    assert_no_failures(&failures);
+}
+
+/// A position-independent ET_DYN interpreter that prints "hello\n", with `own` as its own
+/// PT_INTERP if given.
+fn interpreter(own: Option<&[u8]>) -> Vec<u8> {
+    let mut extra = Vec::new();
+    let path = own.map(|p| [p, b"\0"].concat()).unwrap_or_default();
+    if own.is_some() {
+        extra.push(Phdr {
+            ty: PT_INTERP,
+            ..seg(R, 0x800, 0x800, path.len() as u64, path.len() as u64)
+        });
+    }
+    let mut f = program(3, 0, &hello(), &extra);
+    put(&mut f, 0x800, &path);
+    f
+}
+
+#[test]
+fn loads_what_the_kernel_loads() {
+    let mut failures = Vec::new();
+    let dir = TempDir::new("loads");
+    let code = hello();
+    let len = code.len() as u64;
+    let text = |base: u64| seg(RX, CODE, base + CODE, len, len);
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    for ident in [[0, 0, 0, 0], [1, 2, 0, 9], [3, 1, 1, 3]] {
+        let mut f = program(2, BASE, &code, &[]);
+        f[4..8].copy_from_slice(&ident);
+        cases.push(("EI_CLASS, EI_DATA, EI_VERSION, OSABI unchecked", f));
+    }
+    for (e_type, base) in [(2, BASE), (3, 0)] {
+        let phdrs = [seg(R, 0, base + 0x10000, 0x100, 0x100), text(base)];
+        cases.push(("PT_LOADs out of order", elf(e_type, base + CODE, &phdrs, &code)));
+    }
+    let bss_under_text = seg(RW, 0, BASE, 0x100, 0x3000);
+    cases.push((
+        "overlapping PT_LOADs: the text over a .bss",
+        elf(2, BASE + CODE, &[bss_under_text, text(BASE)], &code),
+    ));
+    cases.push((
+        "overlapping PT_LOADs: a .bss over the text (SIGSEGV)",
+        elf(2, BASE + CODE, &[text(BASE), bss_under_text], &code),
+    ));
+    for (e_type, base, align) in [(3, 0, 0x3000), (2, BASE, 12345)] {
+        let phdrs = [seg(R, 0, base, 0x100, 0x100), Phdr { align, ..text(base) }];
+        cases.push(("p_align not a power of two", elf(e_type, base + CODE, &phdrs, &code)));
+    }
+    let past_eof = seg(RW, 0x10_0000, BASE + 0x10_0000, 0x2000, 0x2000);
+    cases.push(("file range past EOF, untouched", program(2, BASE, &code, &[past_eof])));
+    let touch = store_then((0x10_0000 - CODE - 7) as i32, &code);
+    cases.push((
+        "file range past EOF, touched (SIGBUS)",
+        program(2, BASE, &touch, &[past_eof]),
+    ));
+    let phdr_len = |n: u64| 64 + 56 * n;
+    let at_phdr_text = seg(
+        RX,
+        CODE,
+        BASE + CODE,
+        PRINT_AT_PHDR.len() as u64,
+        PRINT_AT_PHDR.len() as u64,
+    );
+    let pt_phdr = Phdr {
+        ty: PT_PHDR,
+        ..seg(R, 64, 0x12_3000, phdr_len(3), phdr_len(3))
+    };
+    let layouts: [(&str, Vec<Phdr>); 3] = [
+        (
+            "AT_PHDR: PT_PHDR is not looked at",
+            vec![pt_phdr, seg(R, 0, BASE, 0x100, 0x100), at_phdr_text],
+        ),
+        ("AT_PHDR: no PT_LOAD holds the table", vec![at_phdr_text]),
+        (
+            "AT_PHDR: the last PT_LOAD holding it",
+            vec![
+                seg(R, 0, BASE, 0x100, 0x100),
+                at_phdr_text,
+                seg(R, 0, BASE + 0x10000, 0x41, 0x41),
+            ],
+        ),
+    ];
+    for (label, phdrs) in layouts {
+        cases.push((label, elf(2, BASE + CODE, &phdrs, PRINT_AT_PHDR)));
+    }
+    let plain = dir.write("interp", &interpreter(None), 0o755);
+    let nested = dir.write("interp-with-interp", &interpreter(Some(b"/nonexistent/ld.so")), 0o755);
+    let plain_b = plain.to_str().unwrap().as_bytes();
+    cases.push((
+        "an interpreter's own PT_INTERP is ignored",
+        with_interp(nested.to_str().unwrap().as_bytes()),
+    ));
+    cases.push((
+        "PT_INTERP ends at its first NUL",
+        with_interp(&[plain_b, b"\0junk"].concat()),
+    ));
+    for (i, (label, bytes)) in cases.into_iter().enumerate() {
+        let path = dir.write(&format!("case{i}"), &bytes, 0o755);
+        runs_like_native(&mut failures, &format!("{label} (case{i})"), &path);
+    }
+    assert_no_failures(&failures);
+}
+
+#[test]
+fn refuses_what_the_kernel_refuses() {
+    let mut failures = Vec::new();
+    let dir = TempDir::new("refuses");
+    let unexecutable = dir.write("interp-0644", &interpreter(None), 0o644);
+    let short = dir.write("interp-short", b"\x7fELF\x02\x01", 0o755);
+    let mut interp_past_eof = with_interp(b"/lib64/ld-linux-x86-64.so.2");
+    // PT_INTERP's p_offset (third program header, 8 bytes in) beyond the end of the file.
+    put(&mut interp_past_eof, 64 + 2 * 56 + 8, &0x10_0000u64.to_le_bytes());
+    let cases: [(&str, Vec<u8>, i32); 7] = [
+        (
+            "PT_INTERP without execute permission",
+            with_interp(unexecutable.to_str().unwrap().as_bytes()),
+            libc::EACCES,
+        ),
+        (
+            "PT_INTERP shorter than an ELF header",
+            with_interp(short.to_str().unwrap().as_bytes()),
+            libc::EIO,
+        ),
+        ("PT_INTERP past the end of the file", interp_past_eof, libc::EIO),
+        // An empty interpreter name opens the working directory.
+        ("#! and nothing else", b"#!".to_vec(), libc::EACCES),
+        ("#! then a NUL", b"#!\0/bin/sh\n".to_vec(), libc::EACCES),
+        ("#! then blanks to the end", b"#! \t".to_vec(), libc::EACCES),
+        ("#! then a newline", b"#!\n".to_vec(), libc::ENOEXEC),
+    ];
+    for (i, (label, bytes, errno)) in cases.into_iter().enumerate() {
+        let path = dir.write(&format!("case{i}"), &bytes, 0o755);
+        refused_like_native(&mut failures, &format!("{label} (case{i})"), &path, errno);
     }
     assert_no_failures(&failures);
 }

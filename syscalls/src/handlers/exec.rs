@@ -11,7 +11,7 @@ use crate::memory::GuestPtr;
 use crate::outcome::{Argv, ExecRewrite, Outcome};
 use crate::process::PendingExec;
 use crate::{Errno, SyscallArgs};
-use lxrun_loader::elf::{is_elf, ElfImage, FileSource};
+use lxrun_loader::elf::{is_elf, ElfImage, FileSource, Source, EHDR_SIZE};
 use lxrun_loader::plan::LoadPlan;
 use lxrun_loader::script::{self, PREFIX_LEN};
 use lxrun_loader::LoadError;
@@ -184,7 +184,13 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
     // guest's argv[1..]. Only the new leading strings are kept here.
     let mut prefix: Option<Vec<Vec<u8>>> = None;
     for _ in 0..=script::MAX_DEPTH {
-        let file = open_executable(ctx, &current)?;
+        let file = open_executable(ctx, &current).map_err(|f| match prefix {
+            Some(_) => ExecFailure::new(
+                f.errno,
+                format!("bad interpreter {}: {}", String::from_utf8_lossy(&name), f.why),
+            ),
+            None => f,
+        })?;
         let mut head = [0u8; PREFIX_LEN];
         let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
         let head = &head[..n];
@@ -220,19 +226,16 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
         }
         prefix = Some(next);
         name = sb.interpreter.clone();
-        current = ctx
-            .resolve(Base::Cwd, &sb.interpreter, true)
-            .and_then(existing)
-            .map_err(|e| {
-                ExecFailure::new(
-                    e,
-                    format!(
-                        "bad interpreter {}: {}",
-                        String::from_utf8_lossy(&sb.interpreter),
-                        e.description()
-                    ),
-                )
-            })?;
+        current = resolve_interp(ctx, &sb.interpreter).map_err(|e| {
+            ExecFailure::new(
+                e,
+                format!(
+                    "bad interpreter {}: {}",
+                    String::from_utf8_lossy(&sb.interpreter),
+                    e.description()
+                ),
+            )
+        })?;
     }
     Err(ExecFailure::load(LoadError::TooDeep))
 }
@@ -313,27 +316,33 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(n)
 }
 
+/// Looks up an interpreter's name (`#!` or PT_INTERP) as open_exec does: an empty name is the
+/// walk's starting point, the working directory (so EACCES, a directory).
+fn resolve_interp(ctx: &SyscallCtx<'_>, name: &[u8]) -> Result<Resolved, Errno> {
+    let name = if name.is_empty() { &b"."[..] } else { name };
+    ctx.resolve(Base::Cwd, name, true).and_then(existing)
+}
+
 /// Opens and validates the program's PT_INTERP inside the guest's filesystem.
 fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage, File), ExecFailure> {
     let shown = String::from_utf8_lossy(path).into_owned();
-    let r = ctx
-        .resolve(Base::Cwd, path, true)
-        .and_then(existing)
+    let r = resolve_interp(ctx, path)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
     // The kernel opens it as it opens the program (open_exec): the same checks, same errnos.
     let file =
         open_executable(ctx, &r).map_err(|f| ExecFailure::new(f.errno, format!("interpreter {shown}: {}", f.why)))?;
-    // Linux answers ELIBBAD for an interpreter it cannot load.
     let source = FileSource::new(&file)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot stat it")))?;
-    let image =
-        ElfImage::parse(&source).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
-    if image.interp.is_some() {
+    // The kernel reads its ELF header in full (a short read is EIO), then answers ELIBBAD for
+    // one it cannot load; it reads no PT_INTERP of the interpreter's own.
+    if source.len() < EHDR_SIZE {
         return Err(ExecFailure::new(
-            Errno::ELIBBAD,
-            format!("interpreter {shown} has an interpreter itself"),
+            Errno::EIO,
+            format!("interpreter {shown}: shorter than an ELF header"),
         ));
     }
+    let image = ElfImage::parse_interpreter(&source)
+        .map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
     Ok((r, image, file))
 }
 
