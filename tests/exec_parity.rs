@@ -18,6 +18,7 @@ const PT_PHDR: u32 = 6;
 const R: u32 = 4;
 const RW: u32 = 6;
 const RX: u32 = 5;
+const RWX: u32 = 7;
 
 #[derive(Clone, Copy)]
 struct Phdr {
@@ -262,6 +263,23 @@ fn loads_what_the_kernel_loads() {
         "file range past EOF, touched (SIGBUS)",
         program(2, BASE, &touch, &[past_eof]),
     ));
+    // The text's .bss (from BASE + 0x2000) is written to.
+    let store = store_then((0x2000 - CODE - 7) as i32, &code);
+    let big = seg(RX, CODE, BASE + CODE, store.len() as u64, 0x3000);
+    cases.push((
+        "a read-only segment's .bss is writable",
+        elf(2, BASE + CODE, &[big], &store),
+    ));
+    // Prints the 8 bytes after its own 33 (past p_filesz, same page), "TAILDATA" in the file.
+    let tail = write_exit(16, 8);
+    for (flags, label) in [
+        (RX, "read-only: the last page keeps the file's bytes"),
+        (RWX, "writable: cleared"),
+    ] {
+        let mut f = elf(2, BASE + CODE, &[seg(flags, CODE, BASE + CODE, 33, 0x2000)], &tail);
+        put(&mut f, CODE + 33, b"TAILDATA");
+        cases.push((label, f));
+    }
     let phdr_len = |n: u64| 64 + 56 * n;
     let at_phdr_text = seg(
         RX,

@@ -210,9 +210,10 @@ pub struct Segment {
     /// Anonymous zero pages for the rest of .bss.
     pub anon_start: u64,
     pub anon_end: u64,
-    /// PROT_* bits.
+    /// PROT_* bits of the file mapping.
     pub prot: u32,
-    pub _pad: u32,
+    /// PROT_* bits of the anonymous pages (the kernel's brk-like mapping: always writable).
+    pub anon_prot: u32,
 }
 
 /// The plan's fixed-size head; segments follow it, then strings.

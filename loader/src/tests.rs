@@ -193,6 +193,43 @@ fn bss_clears_the_rest_of_the_last_file_page() {
     assert_eq!((s.zero_start, s.zero_end), (0x34110, 0x35000));
     assert_eq!((s.anon_start, s.anon_end), (0, 0));
     assert_eq!(s.prot, 3);
+    let ro = segment(&Load { flags: 4, ..ro_load() });
+    assert_eq!(
+        (ro.zero_start, ro.zero_end),
+        (0, 0),
+        "a read-only segment's last page keeps the file's bytes"
+    );
+    assert_eq!(
+        (ro.anon_start, ro.anon_end, ro.prot, ro.anon_prot),
+        (0x2000, 0x4000, 1, 3),
+        "brk-like .bss"
+    );
+    let rx = segment(&Load { flags: 5, ..ro_load() });
+    assert_eq!((rx.prot, rx.anon_prot), (5, 7));
+    let empty = segment(&Load {
+        vaddr: 0x1800,
+        offset: 0x800,
+        filesz: 0,
+        memsz: 0,
+        align: PAGE,
+        flags: 6,
+    });
+    assert_eq!(
+        (empty.map_len, empty.anon_start, empty.anon_end),
+        (0, 0, 0),
+        "nothing to map"
+    );
+}
+
+fn ro_load() -> Load {
+    Load {
+        vaddr: 0x1000,
+        offset: 0x1000,
+        filesz: 0x800,
+        memsz: 0x2800,
+        align: PAGE,
+        flags: 4,
+    }
 }
 
 fn arb_load() -> impl Strategy<Value = Load> {
@@ -232,14 +269,20 @@ proptest! {
         } else {
             prop_assert_eq!(s.map_len, 0);
         }
-        // Every byte past filesz up to memsz reads as zero: cleared, or anonymous.
-        if l.memsz > l.filesz {
+        // Every byte past filesz up to memsz reads as zero: cleared (if writable), or anonymous.
+        let writable = l.flags & 2 != 0;
+        if l.memsz > l.filesz && (writable || l.filesz == 0) {
             let bss = l.vaddr + l.filesz;
             let zeroed = |a: u64| (a >= s.zero_start && a < s.zero_end) || (a >= s.anon_start && a < s.anon_end);
             prop_assert!(zeroed(bss));
             prop_assert!(zeroed(end - 1));
             prop_assert!(s.map_start + s.map_len >= end || s.anon_end >= end, "memsz is mapped");
             prop_assert_eq!(s.anon_end % PAGE, 0);
+        }
+        if l.memsz > l.filesz && !writable && l.filesz > 0 {
+            prop_assert_eq!((s.zero_start, s.zero_end), (0, 0));
+            let file_end = s.map_start + s.map_len;
+            prop_assert!(file_end >= end || (s.anon_end >= end && s.anon_start == file_end));
         }
         // Nothing is cleared inside the file's bytes.
         prop_assert!(s.zero_start == 0 || s.zero_start >= l.vaddr + l.filesz);

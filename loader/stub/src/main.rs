@@ -241,7 +241,7 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
             }
         }
         if seg.anon_end > seg.anon_start {
-            check(mmap(bias + seg.anon_start, seg.anon_end - seg.anon_start, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0), b"cannot map .bss");
+            check(mmap(bias + seg.anon_start, seg.anon_end - seg.anon_start, u64::from(seg.anon_prot), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0), b"cannot map .bss");
         }
     }
     if keep {
