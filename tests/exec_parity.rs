@@ -140,13 +140,14 @@ fn tryexec() -> std::path::PathBuf {
 }
 
 /// The kernel runs `path`: lxrun must run it with the same status and output.
-fn runs_like_native(failures: &mut Vec<String>, label: &str, path: &Path) {
+fn runs_like_native(failures: &mut Vec<String>, label: &str, path: &Path) -> Outcome {
     let native = compare_everywhere(label, &Cmd::new(path), failures);
     if native.spawn_errno.is_some() {
         failures.push(format!(
             "=== {label}: the kernel refused it (test assumption broken)\n{native}"
         ));
     }
+    native
 }
 
 /// The kernel refuses `path` with `errno`: the guest's execve gets it too, and lxrun, given
@@ -358,6 +359,69 @@ fn refuses_what_the_kernel_refuses() {
     for (i, (label, bytes, errno)) in cases.into_iter().enumerate() {
         let path = dir.write(&format!("case{i}"), &bytes, 0o755);
         refused_like_native(&mut failures, &format!("{label} (case{i})"), &path, errno);
+    }
+    assert_no_failures(&failures);
+}
+
+/// Files whose load the kernel fails only past exec's point of no return: no errno, the
+/// process dies of SIGSEGV (even one that ignores it).
+#[test]
+fn a_load_that_fails_past_the_point_of_no_return_is_sigsegv() {
+    let mut failures = Vec::new();
+    let dir = TempDir::new("fatal");
+    let code = hello();
+    let mut rel = interpreter(None);
+    rel[16] = 1; // ET_REL
+    let rel = dir.write("interp-rel", &rel, 0o755);
+    let cases: [(&str, Vec<u8>); 6] = [
+        (
+            "p_filesz > p_memsz",
+            program(2, BASE, &code, &[seg(RW, 0, BASE + 0x10_0000, 0x200, 0x100)]),
+        ),
+        (
+            "p_offset and p_vaddr disagree",
+            program(2, BASE, &code, &[seg(R, 0x10, BASE + 0x10_0000, 0x20, 0x20)]),
+        ),
+        (
+            "no PT_LOAD",
+            elf(
+                2,
+                BASE + CODE,
+                &[Phdr {
+                    ty: 4,
+                    ..seg(R, 0, 0, 0, 0)
+                }],
+                &code,
+            ),
+        ),
+        (
+            "no PT_LOAD, ET_DYN",
+            elf(
+                3,
+                CODE,
+                &[Phdr {
+                    ty: 4,
+                    ..seg(R, 0, 0, 0, 0)
+                }],
+                &code,
+            ),
+        ),
+        (
+            "a .bss to clear in a page past EOF",
+            program(2, BASE, &code, &[seg(RW, 0x10_0000, BASE + 0x10_0000, 0x10, 0x2000)]),
+        ),
+        ("an ET_REL interpreter", with_interp(rel.to_str().unwrap().as_bytes())),
+    ];
+    for (i, (label, bytes)) in cases.into_iter().enumerate() {
+        let path = dir.write(&format!("case{i}"), &bytes, 0o755);
+        let native = runs_like_native(&mut failures, &format!("{label} (case{i})"), &path);
+        if native.signal != Some(libc::SIGSEGV) {
+            failures.push(format!(
+                "=== {label}: natively not SIGSEGV (test assumption broken)\n{native}"
+            ));
+        }
+        let ignoring = Cmd::new("/bin/sh").args(["-c", "trap '' SEGV; exec \"$0\""]).arg(&path);
+        compare_everywhere(&format!("{label}, SIGSEGV ignored (case{i})"), &ignoring, &mut failures);
     }
     assert_no_failures(&failures);
 }

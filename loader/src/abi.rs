@@ -68,6 +68,10 @@ pub const FLAG_PATH_OPENS_ONLY: u32 = 4;
 /// `PlanHeader::flags`: the auxv's ids are the plan's (`PlanHeader::ids`).
 pub const FLAG_IDS: u32 = 8;
 
+/// `PlanHeader::flags`: the kernel's load would fail past exec's point of no return: the stub
+/// dies of SIGSEGV, as the kernel kills such a process (its objects may have no segments).
+pub const FLAG_FATAL: u32 = 16;
+
 /// The in-process fast path's contract between lxrun's seccomp filter and the stub.
 ///
 /// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat; and openat2, for
@@ -283,7 +287,7 @@ impl<'a> PlanView<'a> {
             view.string(obj.path)?;
             let end = (obj.first_seg as usize).checked_add(obj.nsegs as usize)?;
             let seg_bytes = end.checked_mul(SEGMENT_SIZE)?.checked_add(HEADER_SIZE)?;
-            if seg_bytes > bytes.len() || obj.nsegs == 0 {
+            if seg_bytes > bytes.len() || (obj.nsegs == 0 && header.flags & FLAG_FATAL == 0) {
                 return None;
             }
         }

@@ -120,6 +120,9 @@ pub struct ElfImage {
     pub interp: Option<Vec<u8>>,
     /// PT_GNU_STACK asked for an executable stack.
     pub exec_stack: bool,
+    /// Why the kernel's load of it fails past exec's point of no return, where it kills the
+    /// process with SIGSEGV instead of failing the execve.
+    pub fatal: Option<String>,
 }
 
 /// Whether the first bytes of a file look like ELF at all.
@@ -176,9 +179,15 @@ impl ElfImage {
             }
             m => return Err(LoadError::WrongArch(machine_name(m))),
         }
+        let mut fatal = None;
         let kind = match e_type {
             header::ET_EXEC => Kind::Exec,
             header::ET_DYN => Kind::Dyn,
+            // An interpreter's type is checked only when it is loaded (load_elf_interp).
+            t if !program => {
+                fatal = Some(format!("interpreter of ELF type {}", header::et_to_str(t)));
+                Kind::Dyn
+            }
             t => {
                 return Err(LoadError::Unsupported(format!(
                     "ELF type {} is not executable",
@@ -207,11 +216,17 @@ impl ElfImage {
             loads: Vec::new(),
             interp: None,
             exec_stack: false,
+            fatal,
         };
         for p in &phdrs {
             match p.p_type {
                 // In program-header order, as the kernel maps them: later ones over earlier.
-                ph::PT_LOAD => image.loads.push(validate_load(p)?),
+                ph::PT_LOAD => match validate_load(p, src.len()) {
+                    Ok(l) => image.loads.push(l),
+                    Err(why) => {
+                        image.fatal.get_or_insert(why);
+                    }
+                },
                 ph::PT_INTERP if program && image.interp.is_none() => image.interp = Some(read_interp(src, p)?),
                 ph::PT_GNU_STACK => image.exec_stack = p.p_flags & ph::PF_X != 0,
                 _ => {}
@@ -223,9 +238,9 @@ impl ElfImage {
             }
         }
         if image.loads.is_empty() {
-            return Err(LoadError::Malformed("no PT_LOAD segment".into()));
+            image.fatal.get_or_insert_with(|| "no PT_LOAD segment".into());
         }
-        if kind == Kind::Exec {
+        if kind == Kind::Exec && image.fatal.is_none() {
             let (lo, hi) = image.span();
             if lo < MIN_MAP_ADDR || hi > STUB_BASE {
                 return Err(LoadError::Malformed(format!(
@@ -255,22 +270,29 @@ impl ElfImage {
     }
 }
 
+/// A PT_LOAD as the kernel maps it, or why its mapping fails (past the point of no return).
 /// The kernel maps a file range past the end of the file (touching it is SIGBUS) and uses
 /// p_align only where it is a power of two: neither is refused.
-fn validate_load(p: &ProgramHeader) -> Result<Load, LoadError> {
-    let bad = |why: &str| LoadError::Malformed(format!("PT_LOAD at {:#x}: {why}", p.p_vaddr));
+fn validate_load(p: &ProgramHeader, file_len: u64) -> Result<Load, String> {
+    let bad = |why: &str| format!("PT_LOAD at {:#x}: {why}", p.p_vaddr);
     if p.p_vaddr % PAGE != p.p_offset % PAGE {
         return Err(bad("offset and address disagree modulo the page size"));
     }
     if p.p_filesz > p.p_memsz {
         return Err(bad("file size exceeds memory size"));
     }
-    if p.p_offset.checked_add(p.p_filesz).is_none() {
+    let Some(file_end) = p.p_offset.checked_add(p.p_filesz) else {
         return Err(bad("extends past the largest file offset"));
-    }
+    };
     match p.p_vaddr.checked_add(p.p_memsz) {
         Some(end) if end <= STUB_BASE => {}
         _ => return Err(bad("extends past the user address space")),
+    }
+    // padzero clears the rest of a writable segment's last file page; past the file's last
+    // page that faults, and the exec fails.
+    let clears = p.p_flags & ph::PF_W != 0 && p.p_memsz > p.p_filesz && p.p_filesz > 0 && file_end % PAGE != 0;
+    if clears && file_end & !(PAGE - 1) >= file_len.div_ceil(PAGE) * PAGE {
+        return Err(bad("its .bss starts in a page past the end of the file"));
     }
     Ok(Load {
         vaddr: p.p_vaddr,

@@ -117,6 +117,8 @@ pub struct LoadPlan {
     /// The auxv's AT_UID, AT_EUID, AT_GID, AT_EGID and AT_SECURE, where they are not the
     /// kernel's (a fake root's).
     pub ids: Option<[u32; 5]>,
+    /// The kernel would kill the process while loading it (see `ElfImage::fatal`).
+    pub fatal: bool,
 }
 
 /// What the stub's fast path must know of the guest's filesystem view.
@@ -144,8 +146,10 @@ impl LoadPlan {
         let n = base.len().min(15);
         comm[..n].copy_from_slice(&base[..n]);
         let mut objects = vec![ObjectPlan::new(exe_path, exe)];
+        let mut fatal = exe.fatal.is_some();
         if let Some((path, image)) = interp {
             objects.push(ObjectPlan::new(path, image));
+            fatal |= image.fatal.is_some();
         }
         LoadPlan {
             execfn: execfn.to_vec(),
@@ -154,6 +158,7 @@ impl LoadPlan {
             objects,
             fast_path: None,
             ids: None,
+            fatal,
         }
     }
 
@@ -173,7 +178,8 @@ impl LoadPlan {
         };
         let mut header = PlanHeader {
             magic: abi::PLAN_MAGIC,
-            flags: if self.exec_stack { abi::FLAG_EXEC_STACK } else { 0 },
+            flags: if self.exec_stack { abi::FLAG_EXEC_STACK } else { 0 }
+                | if self.fatal { abi::FLAG_FATAL } else { 0 },
             execfn: add_string(&self.execfn),
             comm: self.comm,
             nobjects: self.objects.len() as u32,

@@ -86,16 +86,37 @@ fn rejects_what_linux_rejects() {
     assert_eq!(ElfImage::parse(&b"#!/bin/sh\n"[..]), Err(LoadError::NotExecutable));
 
     let bad = |phdrs: &[[u64; 7]]| ElfImage::parse(elf(2, 62, phdrs, 0x2000).as_slice());
-    assert!(
-        bad(&[load(RX, 0x10, 0x400000, 0x100, 0x100)]).is_err(),
-        "offset and vaddr incongruent"
-    );
-    assert!(bad(&[load(RX, 0, 0x400000, 0x200, 0x100)]).is_err(), "filesz > memsz");
     assert!(bad(&[]).is_err(), "no program headers");
-    assert!(bad(&[[3, 0x1000, 0, 0, 4, 4, 1]]).is_err(), "no PT_LOAD");
     assert!(
         bad(&[load(RX, 0, 0x1000, 0x100, 0x100)]).is_err(),
         "below mmap_min_addr"
+    );
+}
+
+#[test]
+fn what_linux_fails_only_past_the_point_of_no_return_is_fatal() {
+    let fatal = |phdrs: &[[u64; 7]]| {
+        let img = ElfImage::parse(elf(2, 62, phdrs, 0x2000).as_slice()).expect("execve does not fail");
+        img.fatal.is_some()
+    };
+    assert!(
+        fatal(&[load(RX, 0x10, 0x400000, 0x100, 0x100)]),
+        "offset and vaddr incongruent"
+    );
+    assert!(fatal(&[load(RX, 0, 0x400000, 0x200, 0x100)]), "filesz > memsz");
+    assert!(fatal(&[[3, 0x1000, 0, 0, 4, 4, 1]]), "no PT_LOAD");
+    assert!(
+        fatal(&[load(RW, 0x3000, 0x403000, 0x10, 0x100)]),
+        "clearing .bss past EOF"
+    );
+    assert!(
+        !fatal(&[load(RW, 0x1000, 0x401000, 0x10, 0x100)]),
+        "clearing .bss in the last page"
+    );
+    let rel = elf(1, 62, &[load(RX, 0, 0x400000, 0x100, 0x100)], 0x100);
+    assert!(
+        ElfImage::parse_interpreter(rel.as_slice()).unwrap().fatal.is_some(),
+        "an ET_REL interpreter"
     );
 }
 
@@ -291,7 +312,7 @@ proptest! {
     #[test]
     fn encoded_plans_decode(nsegs in 1usize..6, interp in any::<bool>(), execfn in "[a-z/]{1,40}") {
         let loads: Vec<Load> = (0..nsegs as u64).map(|i| Load { vaddr: 0x400000 + i * 0x10000, offset: i * 0x1000, filesz: 0x800, memsz: 0x1800, align: PAGE, flags: 5 }).collect();
-        let img = ElfImage { kind: Kind::Exec, entry: 0x400100, phnum: nsegs as u16, phentsize: 56, phdr_vaddr: 0x400040, loads, interp: None, exec_stack: false };
+        let img = ElfImage { kind: Kind::Exec, entry: 0x400100, phnum: nsegs as u16, phentsize: 56, phdr_vaddr: 0x400040, loads, interp: None, exec_stack: false, fatal: None };
         let plan = LoadPlan::new(execfn.as_bytes(), b"/bin/prog", &img, interp.then_some((&b"/lib/ld.so"[..], &img)));
         let bytes = plan.encode();
         let view = PlanView::parse(&bytes).expect("decodes");

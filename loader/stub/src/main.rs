@@ -280,6 +280,11 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         None => die(b"malformed load plan", 0),
     };
     let header = *view.header();
+    if header.flags & abi::FLAG_FATAL != 0 {
+        // The kernel kills a process whose load fails past the point of no return with a
+        // forced SIGSEGV; a fault is one too (delivered even where it is blocked or ignored).
+        asm!("mov rax, qword ptr [0]", "ud2", options(noreturn, nostack));
+    }
 
     let main = match view.objects().first() {
         Some(o) => *o,

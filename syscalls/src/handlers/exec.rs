@@ -124,6 +124,17 @@ fn exec(
             .map(|((_, image, _), path)| (path.as_slice(), image)),
     );
     plan.fast_path = ctx.world.fast_path.get().cloned();
+    if let Some(why) = program
+        .image
+        .fatal
+        .as_ref()
+        .or(program.interp.as_ref().and_then(|i| i.1.fatal.as_ref()))
+    {
+        tracing::debug!(
+            tid = ctx.tid,
+            "execve goes ahead to a SIGSEGV, as the kernel's load would: {why}"
+        );
+    }
     let argv = match program.argv {
         None => Argv::Guest(argv_ptr),
         Some(prefix) => {
