@@ -192,9 +192,10 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
         None => die(b"bad plan", 0),
     };
     const AT_FDCWD: i64 = -100;
-    const O_RDONLY_CLOEXEC: u64 = 0o2000000;
+    // Non-blocking: should the name now be a FIFO, the open must not wait (its mmap fails).
+    const O_RDONLY_CLOEXEC_NONBLOCK: u64 = 0o2000000 | 0o4000;
     let fd = match obj.fd {
-        0 => check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]), b"cannot open the program"),
+        0 => check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC_NONBLOCK, 0, 0, 0]), b"cannot open the program"),
         n => u64::from(n - 1),
     };
 
