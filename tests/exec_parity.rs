@@ -322,6 +322,12 @@ fn loads_what_the_kernel_loads() {
         "PT_INTERP ends at its first NUL",
         with_interp(&[plain_b, b"\0junk"].concat()),
     ));
+    // The kernel maps an ET_EXEC interpreter MAP_FIXED: over the program's own pages.
+    let fixed = dir.write("interp-fixed", &program(2, BASE, &code, &[]), 0o755);
+    cases.push((
+        "an ET_EXEC interpreter over the program",
+        with_interp(fixed.to_str().unwrap().as_bytes()),
+    ));
     for (i, (label, bytes)) in cases.into_iter().enumerate() {
         let path = dir.write(&format!("case{i}"), &bytes, 0o755);
         runs_like_native(&mut failures, &format!("{label} (case{i})"), &path);

@@ -184,7 +184,8 @@ fn no_randomize() -> bool {
     p >= 0 && p & ADDR_NO_RANDOMIZE != 0
 }
 
-/// Maps one object as its plan says; returns its load bias and, if `keep`, its still open fd.
+/// Maps one object as its plan says; returns its load bias and, if `keep` (the program, not
+/// its interpreter), its still open fd.
 /// `hint`: where to put an ET_DYN object (0: anywhere the kernel picks).
 fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Option<u64>) {
     let path = match view.string(obj.path) {
@@ -200,7 +201,11 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
     };
 
     let span = obj.span_end - obj.span_start;
-    let bias = if obj.fixed != 0 {
+    let bias = if obj.fixed != 0 && !keep {
+        // The kernel maps an ET_EXEC interpreter's segments MAP_FIXED, over whatever is there
+        // (the program's own pages too), and nothing in between: no reservation.
+        0
+    } else if obj.fixed != 0 {
         let at = check(mmap(obj.span_start, span, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0), b"fixed address range is taken");
         if at != obj.span_start {
             die(b"fixed address range is taken", 0);
