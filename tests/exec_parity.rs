@@ -322,6 +322,10 @@ fn loads_what_the_kernel_loads() {
         "PT_INTERP ends at its first NUL",
         with_interp(&[plain_b, b"\0junk"].concat()),
     ));
+    // Past the point of no return: SIGSEGV where the mapping fails (here, under overcommit
+    // heuristics), in lxrun's loader as in the kernel.
+    let huge = seg(RW, 0, BASE + 0x10_0000, 0x10, 0x2e00_0000_0000);
+    cases.push(("a .bss too big to map", program(2, BASE, &code, &[huge])));
     // The kernel maps an ET_EXEC interpreter MAP_FIXED: over the program's own pages.
     let fixed = dir.write("interp-fixed", &program(2, BASE, &code, &[]), 0o755);
     cases.push((

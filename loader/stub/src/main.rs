@@ -4,7 +4,8 @@
 //! strings, since lxrun execs it with them), fetches its load plan from the supervisor with a
 //! private syscall, maps the program and its interpreter, lays the guest's initial stack out
 //! just below the kernel's and jumps to the entry point. It never returns; on failure it says
-//! why on stderr and exits 127, as the kernel would kill a process past exec's point of no return.
+//! why on stderr and, once it has its plan, dies of SIGSEGV, as the kernel kills a process whose
+//! load fails past exec's point of no return (without a plan it exits 127).
 
 #![no_std]
 #![no_main]
@@ -22,6 +23,7 @@ mod frame;
 
 use abi::{Object, PlanView, FLAG_EXEC_STACK, FLAG_FAST_PATH, PLAN_MAX, SYS_LXRUN_PLAN};
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 const PAGE: u64 = 4096;
 const STUB_STACK: usize = 32 * 1024;
@@ -130,7 +132,19 @@ fn write_err(bytes: &[u8]) {
     syscall(sys::WRITE, [2, bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0]);
 }
 
-/// Prints `lxrun: loader: WHAT: -ERRNO` and exits 127.
+/// Set once the plan is in: from then on the stub is the kernel's exec past its point of no
+/// return, where a failed load kills the process with SIGSEGV.
+static LOADING: AtomicBool = AtomicBool::new(false);
+
+/// Dies of SIGSEGV as the kernel's forced one kills: a fault, delivered even where the signal
+/// is blocked or ignored.
+fn fault() -> ! {
+    // SAFETY: reads address 0, never mapped here; the process dies of the fault.
+    unsafe { asm!("mov rax, qword ptr [0]", "ud2", options(noreturn, nostack)) }
+}
+
+/// Prints `lxrun: loader: WHAT: -ERRNO`, then exits 127 (no plan) or dies of SIGSEGV (a
+/// failed load, as in the kernel).
 fn die(what: &[u8], err: i64) -> ! {
     write_err(b"lxrun: loader: ");
     write_err(what);
@@ -148,6 +162,9 @@ fn die(what: &[u8], err: i64) -> ! {
         }
     }
     write_err(b"\n");
+    if LOADING.load(Ordering::Relaxed) {
+        fault();
+    }
     loop {
         syscall(sys::EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
     }
@@ -286,10 +303,9 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         None => die(b"malformed load plan", 0),
     };
     let header = *view.header();
+    LOADING.store(true, Ordering::Relaxed);
     if header.flags & abi::FLAG_FATAL != 0 {
-        // The kernel kills a process whose load fails past the point of no return with a
-        // forced SIGSEGV; a fault is one too (delivered even where it is blocked or ignored).
-        asm!("mov rax, qword ptr [0]", "ud2", options(noreturn, nostack));
+        fault();
     }
 
     let main = match view.objects().first() {
