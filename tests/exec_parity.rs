@@ -435,3 +435,62 @@ fn a_load_that_fails_past_the_point_of_no_return_is_sigsegv() {
     }
     assert_no_failures(&failures);
 }
+
+/// A PIE with an interpreter goes at ELF_ET_DYN_BASE plus up to 2^28 random pages, as the
+/// kernel puts it (exactly there with randomization off); a program relying on what is below
+/// it (here, ld.so given an AT_PHDR no PT_LOAD maps) fails as natively.
+#[test]
+fn a_pie_with_an_interpreter_loads_where_the_kernel_puts_it() {
+    const ELF_ET_DYN_BASE: u64 = 0x5555_5555_4000;
+    let mut failures = Vec::new();
+    let dir = TempDir::new("pie");
+    let interp = dir.write("interp", &program(3, 0, PRINT_AT_PHDR, &[]), 0o755);
+    let path = [interp.to_str().unwrap().as_bytes(), b"\0"].concat();
+    let pt = Phdr {
+        ty: PT_INTERP,
+        ..seg(R, 0x800, 0x800, path.len() as u64, path.len() as u64)
+    };
+    let mut pie = elf(
+        3,
+        CODE,
+        &[seg(R, 0, 0, 0x100, 0x100), seg(RX, CODE, CODE, 39, 39), pt],
+        &hello(),
+    );
+    put(&mut pie, 0x800, &path);
+    let pie = dir.write("pie", &pie, 0o755);
+    let no_aslr = Cmd::new("/usr/bin/setarch").args(["-R"]).arg(&pie);
+    let native = compare_everywhere("PIE, randomization off", &no_aslr, &mut failures);
+    assert_eq!(
+        native.stdout,
+        (ELF_ET_DYN_BASE + 64).to_le_bytes(),
+        "native AT_PHDR:\n{native}"
+    );
+    let in_range = |o: &Outcome| {
+        let v = u64::from_le_bytes(o.stdout.get(..8).and_then(|s| s.try_into().ok()).unwrap_or_default());
+        (ELF_ET_DYN_BASE..ELF_ET_DYN_BASE + (1 << 40)).contains(&v.wrapping_sub(64))
+    };
+    let cmd = Cmd::new(&pie);
+    assert!(in_range(&run_native(&cmd)), "native PIE outside the kernel's range");
+    for backend in backends() {
+        let lx = run_lxrun(backend, &cmd);
+        if !in_range(&lx) {
+            failures.push(format!("=== PIE base [backend {backend}]\n{lx}"));
+        }
+    }
+    // The real dynamic hello with its first PT_LOAD (the one holding the headers) made PT_NULL.
+    ensure_built();
+    let mut hello = std::fs::read(binary("dynamic", "hello")).unwrap();
+    let phoff = u64::from_le_bytes(hello[32..40].try_into().unwrap()) as usize;
+    let first = (0..hello[56] as usize)
+        .map(|i| phoff + 56 * i)
+        .find(|&at| hello[at] == 1)
+        .unwrap();
+    hello[first] = 0;
+    let headless = dir.write("headless", &hello, 0o755);
+    runs_like_native(
+        &mut failures,
+        "dynamic hello with no PT_LOAD holding its headers",
+        &headless,
+    );
+    assert_no_failures(&failures);
+}

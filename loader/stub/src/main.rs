@@ -193,6 +193,23 @@ fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
 /// Where Linux puts a PIE program when address randomization is off (ELF_ET_DYN_BASE).
 const ELF_ET_DYN_BASE: u64 = 0x5555_5555_4000;
 
+/// Where the kernel puts the program: a PIE with an interpreter at ELF_ET_DYN_BASE plus up to
+/// 2^28 random pages (arch_mmap_rnd), aligned as it asks; anything else ET_DYN (static-pie,
+/// ld.so run as a program) where mmap puts it (0).
+fn pie_base(main: &Object, has_interp: bool) -> u64 {
+    if main.fixed != 0 || !has_interp {
+        return 0;
+    }
+    const GETRANDOM: u64 = 318;
+    const GRND_NONBLOCK: u64 = 1;
+    let mut rnd = 0u64;
+    if !no_randomize() {
+        // Fresh bytes, not AT_RANDOM's: those become the guest's (its stack protector's).
+        syscall(GETRANDOM, [core::ptr::addr_of_mut!(rnd) as u64, 8, GRND_NONBLOCK, 0, 0, 0]);
+    }
+    (ELF_ET_DYN_BASE + ((rnd & ((1 << 28) - 1)) << 12)) & !(main.align - 1)
+}
+
 /// Whether the process asked for no address randomization (setarch -R, gdb).
 fn no_randomize() -> bool {
     const PERSONALITY: u64 = 135;
@@ -313,7 +330,7 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         None => die(b"bad plan", 0),
     };
     // With randomization off, a PIE goes where Linux would put it; otherwise anywhere.
-    let (main_bias, main_fd) = load(&view, &main, if no_randomize() { ELF_ET_DYN_BASE } else { 0 }, true);
+    let (main_bias, main_fd) = load(&view, &main, pie_base(&main, view.objects().len() == 2), true);
     let (jump, base) = match view.objects().get(1) {
         Some(interp) => {
             let (b, _) = load(&view, interp, 0, false);
