@@ -110,6 +110,13 @@ const PRINT_AT_PHDR: &[u8] = &[
     0x00, 0x00, 0x31, 0xff, 0x0f, 0x05,
 ];
 
+/// Exits with the errno of `madvise(page 7 after its own, MADV_NORMAL)`: ENOMEM if unmapped.
+const MADVISE_HOLE: &[u8] = &[
+    0xb8, 0x1c, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x3d, 0x00, 0x70, 0x00, 0x00, 0x48, 0x81, 0xe7, 0x00, 0xf0, 0xff, 0xff,
+    0xbe, 0x00, 0x10, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0x05, 0x89, 0xc7, 0xf7, 0xdf, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x0f,
+    0x05,
+];
+
 /// The usual layout: the headers' page read-only at `base`, `code` executable at base + CODE.
 fn program(e_type: u16, base: u64, code: &[u8], extra: &[Phdr]) -> Vec<u8> {
     let mut phdrs = vec![
@@ -326,6 +333,10 @@ fn loads_what_the_kernel_loads() {
     // heuristics), in lxrun's loader as in the kernel.
     let huge = seg(RW, 0, BASE + 0x10_0000, 0x10, 0x2e00_0000_0000);
     cases.push(("a .bss too big to map", program(2, BASE, &code, &[huge])));
+    // The hole between the text and a segment at BASE + 0x10000 stays unmapped (ENOMEM). (In
+    // an ET_DYN's hole the kernel may then put the vDSO, which lxrun cannot move.)
+    let far = seg(RW, 0, BASE + 0x10000, 0x10, 0x10);
+    cases.push(("a hole between segments", program(2, BASE, MADVISE_HOLE, &[far])));
     // The kernel maps an ET_EXEC interpreter MAP_FIXED: over the program's own pages.
     let fixed = dir.write("interp-fixed", &program(2, BASE, &code, &[]), 0o755);
     cases.push((

@@ -259,6 +259,11 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
         }
         aligned - obj.span_start
     };
+    // The reservation only chose the place: the kernel leaves the holes between segments
+    // unmapped, so it goes before they are mapped (nothing else maps meanwhile).
+    if obj.fixed == 0 || keep {
+        syscall(sys::MUNMAP, [bias + obj.span_start, span, 0, 0, 0, 0]);
+    }
 
     for i in 0..obj.nsegs {
         let seg = match view.segment(obj, i) {
