@@ -146,6 +146,26 @@ fn fault() -> ! {
 /// Prints `lxrun: loader: WHAT: -ERRNO`, then exits 127 (no plan) or dies of SIGSEGV (a
 /// failed load, as in the kernel).
 fn die(what: &[u8], err: i64) -> ! {
+    say(what, err);
+    if LOADING.load(Ordering::Relaxed) {
+        fault();
+    }
+    exit_127()
+}
+
+/// For what fails only in lxrun (an object it cannot reopen): says why and exits 127.
+fn give_up(what: &[u8], err: i64) -> ! {
+    say(what, err);
+    exit_127()
+}
+
+fn exit_127() -> ! {
+    loop {
+        syscall(sys::EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
+    }
+}
+
+fn say(what: &[u8], err: i64) {
     write_err(b"lxrun: loader: ");
     write_err(what);
     if err != 0 {
@@ -162,12 +182,6 @@ fn die(what: &[u8], err: i64) -> ! {
         }
     }
     write_err(b"\n");
-    if LOADING.load(Ordering::Relaxed) {
-        fault();
-    }
-    loop {
-        syscall(sys::EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
-    }
 }
 
 fn check(ret: i64, what: &[u8]) -> u64 {
@@ -230,7 +244,10 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
     // Non-blocking: should the name now be a FIFO, the open must not wait (its mmap fails).
     const O_RDONLY_CLOEXEC_NONBLOCK: u64 = 0o2000000 | 0o4000;
     let fd = match obj.fd {
-        0 => check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC_NONBLOCK, 0, 0, 0]), b"cannot open the program"),
+        0 => match syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC_NONBLOCK, 0, 0, 0]) {
+            fd if fd >= 0 => fd as u64,
+            e => give_up(b"cannot open the program", -e),
+        },
         n => u64::from(n - 1),
     };
 
