@@ -54,6 +54,7 @@ static inline const char *errno_name(int e)
     case ELOOP: return "ELOOP";
     case EOVERFLOW: return "EOVERFLOW";
     case ENOTSUP: return "ENOTSUP";
+    case ELIBBAD: return "ELIBBAD";
     default:
         snprintf(buf, sizeof buf, "errno#%d", e);
         return buf;

@@ -68,6 +68,10 @@ pub const FLAG_PATH_OPENS_ONLY: u32 = 4;
 /// `PlanHeader::flags`: the auxv's ids are the plan's (`PlanHeader::ids`).
 pub const FLAG_IDS: u32 = 8;
 
+/// `PlanHeader::flags`: the kernel's load would fail past exec's point of no return: the stub
+/// dies of SIGSEGV, as the kernel kills such a process (its objects may have no segments).
+pub const FLAG_FATAL: u32 = 16;
+
 /// The in-process fast path's contract between lxrun's seccomp filter and the stub.
 ///
 /// The filter sends the hot path calls (stat, lstat, open, openat, newfstatat; and openat2, for
@@ -210,9 +214,10 @@ pub struct Segment {
     /// Anonymous zero pages for the rest of .bss.
     pub anon_start: u64,
     pub anon_end: u64,
-    /// PROT_* bits.
+    /// PROT_* bits of the file mapping.
     pub prot: u32,
-    pub _pad: u32,
+    /// PROT_* bits of the anonymous pages (the kernel's brk-like mapping: always writable).
+    pub anon_prot: u32,
 }
 
 /// The plan's fixed-size head; segments follow it, then strings.
@@ -282,7 +287,7 @@ impl<'a> PlanView<'a> {
             view.string(obj.path)?;
             let end = (obj.first_seg as usize).checked_add(obj.nsegs as usize)?;
             let seg_bytes = end.checked_mul(SEGMENT_SIZE)?.checked_add(HEADER_SIZE)?;
-            if seg_bytes > bytes.len() || obj.nsegs == 0 {
+            if seg_bytes > bytes.len() || (obj.nsegs == 0 && header.flags & FLAG_FATAL == 0) {
                 return None;
             }
         }

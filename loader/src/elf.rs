@@ -4,12 +4,14 @@
 
 use crate::LoadError;
 use goblin::container::{Container, Ctx, Endian};
-use goblin::elf::header::{self, header64::Header};
+use goblin::elf::header;
 use goblin::elf::program_header::{self as ph, ProgramHeader};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 pub const PAGE: u64 = 4096;
+/// The size of an ELF64 header.
+pub const EHDR_SIZE: u64 = header::header64::SIZEOF_EHDR as u64;
 /// Linux's limit on the size of the program header table.
 const MAX_PHDR_BYTES: u64 = 65536;
 /// Linux's limit on a PT_INTERP path (PATH_MAX).
@@ -118,6 +120,9 @@ pub struct ElfImage {
     pub interp: Option<Vec<u8>>,
     /// PT_GNU_STACK asked for an executable stack.
     pub exec_stack: bool,
+    /// Why the kernel's load of it fails past exec's point of no return, where it kills the
+    /// process with SIGSEGV instead of failing the execve.
+    pub fatal: Option<String>,
 }
 
 /// Whether the first bytes of a file look like ELF at all.
@@ -139,37 +144,50 @@ fn machine_name(m: u16) -> String {
 }
 
 impl ElfImage {
-    /// Parses and validates the ELF file behind `src`.
+    /// Parses and validates the program behind `src`, as load_elf_binary does.
     pub fn parse(src: &(impl Source + ?Sized)) -> Result<ElfImage, LoadError> {
+        ElfImage::parse_as(src, true)
+    }
+
+    /// Parses its interpreter: the kernel reads no PT_INTERP there (ld.so's own is ignored).
+    pub fn parse_interpreter(src: &(impl Source + ?Sized)) -> Result<ElfImage, LoadError> {
+        ElfImage::parse_as(src, false)
+    }
+
+    fn parse_as(src: &(impl Source + ?Sized), program: bool) -> Result<ElfImage, LoadError> {
         let magic = src.read_exact_at(0, 4.min(src.len()), LoadError::NotExecutable)?;
         if !is_elf(&magic) {
             return Err(LoadError::NotExecutable);
         }
-        let ident = src.read_exact_at(0, 16, LoadError::Truncated("ELF identification"))?;
-        match ident[header::EI_CLASS] {
-            header::ELFCLASS64 => {}
-            header::ELFCLASS32 => {
+        // The kernel reads the header from its zero-filled first-page buffer: a short file is
+        // read as if padded with zeros.
+        let mut raw = src.read_exact_at(0, src.len().min(EHDR_SIZE), LoadError::Truncated("ELF header"))?;
+        raw.resize(EHDR_SIZE as usize, 0);
+        let u16_at = |o: usize| u16::from_le_bytes([raw[o], raw[o + 1]]);
+        let u64_at = |o: usize| u64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or_default());
+        // x86_64's elf_check_arch looks at e_machine only: EI_CLASS, EI_DATA, EI_VERSION and
+        // the OS ABI are never checked, and the header is read as ELF64 little-endian.
+        let (e_type, e_machine) = (u16_at(16), u16_at(18));
+        let (e_entry, e_phoff) = (u64_at(24), u64_at(32));
+        let (e_phentsize, e_phnum) = (u16_at(54), u16_at(56));
+        match e_machine {
+            header::EM_X86_64 => {}
+            header::EM_386 => {
                 return Err(LoadError::Unsupported(
                     "32-bit ELF (ELFCLASS32) programs are not supported".into(),
                 ))
             }
-            c => return Err(LoadError::Malformed(format!("bad ELF class {c}"))),
+            m => return Err(LoadError::WrongArch(machine_name(m))),
         }
-        if ident[header::EI_DATA] != header::ELFDATA2LSB {
-            return Err(LoadError::Unsupported("big-endian ELF".into()));
-        }
-        let raw = src.read_exact_at(
-            0,
-            header::header64::SIZEOF_EHDR as u64,
-            LoadError::Truncated("ELF header"),
-        )?;
-        let hdr = Header::parse(&raw).map_err(|e| LoadError::Malformed(e.to_string()))?;
-        if hdr.e_machine != header::EM_X86_64 {
-            return Err(LoadError::WrongArch(machine_name(hdr.e_machine)));
-        }
-        let kind = match hdr.e_type {
+        let mut fatal = None;
+        let kind = match e_type {
             header::ET_EXEC => Kind::Exec,
             header::ET_DYN => Kind::Dyn,
+            // An interpreter's type is checked only when it is loaded (load_elf_interp).
+            t if !program => {
+                fatal = Some(format!("interpreter of ELF type {}", header::et_to_str(t)));
+                Kind::Dyn
+            }
             t => {
                 return Err(LoadError::Unsupported(format!(
                     "ELF type {} is not executable",
@@ -177,50 +195,52 @@ impl ElfImage {
                 )))
             }
         };
-        if hdr.e_phentsize as usize != ph::program_header64::SIZEOF_PHDR {
-            return Err(LoadError::Malformed(format!("program header size {}", hdr.e_phentsize)));
+        if e_phentsize as usize != ph::program_header64::SIZEOF_PHDR {
+            return Err(LoadError::Malformed(format!("program header size {e_phentsize}")));
         }
-        let table = u64::from(hdr.e_phnum) * u64::from(hdr.e_phentsize);
+        let table = u64::from(e_phnum) * u64::from(e_phentsize);
         if table == 0 || table > MAX_PHDR_BYTES {
-            return Err(LoadError::Malformed(format!("{} program headers", hdr.e_phnum)));
+            return Err(LoadError::Malformed(format!("{e_phnum} program headers")));
         }
-        let raw = src.read_exact_at(hdr.e_phoff, table, LoadError::Truncated("program headers"))?;
+        let raw = src.read_exact_at(e_phoff, table, LoadError::Truncated("program headers"))?;
         let ctx = Ctx::new(Container::Big, Endian::Little);
-        let phdrs = ProgramHeader::parse(&raw, 0, hdr.e_phnum as usize, ctx)
-            .map_err(|e| LoadError::Malformed(e.to_string()))?;
+        let phdrs =
+            ProgramHeader::parse(&raw, 0, e_phnum as usize, ctx).map_err(|e| LoadError::Malformed(e.to_string()))?;
 
         let mut image = ElfImage {
             kind,
-            entry: hdr.e_entry,
-            phnum: hdr.e_phnum,
-            phentsize: hdr.e_phentsize,
+            entry: e_entry,
+            phnum: e_phnum,
+            phentsize: e_phentsize,
             phdr_vaddr: 0,
             loads: Vec::new(),
             interp: None,
             exec_stack: false,
+            fatal,
         };
-        let mut pt_phdr = None;
         for p in &phdrs {
             match p.p_type {
-                ph::PT_LOAD => image.loads.push(validate_load(p, src.len())?),
-                ph::PT_INTERP if image.interp.is_none() => image.interp = Some(read_interp(src, p)?),
+                // In program-header order, as the kernel maps them: later ones over earlier.
+                ph::PT_LOAD => match validate_load(p, src.len()) {
+                    Ok(l) => image.loads.push(l),
+                    Err(why) => {
+                        image.fatal.get_or_insert(why);
+                    }
+                },
+                ph::PT_INTERP if program && image.interp.is_none() => image.interp = Some(read_interp(src, p)?),
                 ph::PT_GNU_STACK => image.exec_stack = p.p_flags & ph::PF_X != 0,
-                ph::PT_PHDR => pt_phdr = Some(p.p_vaddr),
                 _ => {}
+            }
+            // AT_PHDR, as the kernel computes it: from the last PT_LOAD whose file range holds
+            // the table's start (PT_PHDR is not looked at), else the load bias itself.
+            if p.p_type == ph::PT_LOAD && p.p_offset <= e_phoff && e_phoff - p.p_offset < p.p_filesz {
+                image.phdr_vaddr = p.p_vaddr.wrapping_add(e_phoff - p.p_offset);
             }
         }
         if image.loads.is_empty() {
-            return Err(LoadError::Malformed("no PT_LOAD segment".into()));
+            image.fatal.get_or_insert_with(|| "no PT_LOAD segment".into());
         }
-        for w in image.loads.windows(2) {
-            if w[1].vaddr < w[0].vaddr + w[0].memsz {
-                return Err(LoadError::Malformed(format!(
-                    "PT_LOAD segments at {:#x} and {:#x} overlap or are out of order",
-                    w[0].vaddr, w[1].vaddr
-                )));
-            }
-        }
-        if kind == Kind::Exec {
+        if kind == Kind::Exec && image.fatal.is_none() {
             let (lo, hi) = image.span();
             if lo < MIN_MAP_ADDR || hi > STUB_BASE {
                 return Err(LoadError::Malformed(format!(
@@ -228,17 +248,6 @@ impl ElfImage {
                 )));
             }
         }
-        // Where the headers land in memory: PT_PHDR if present, else the PT_LOAD holding them.
-        image.phdr_vaddr = match pt_phdr {
-            Some(v) => v,
-            None => image
-                .loads
-                .iter()
-                .find(|l| hdr.e_phoff >= l.offset && hdr.e_phoff + table <= l.offset + l.filesz)
-                .map_or(image.loads[0].vaddr.saturating_add(hdr.e_phoff), |l| {
-                    l.vaddr + (hdr.e_phoff - l.offset)
-                }),
-        };
         Ok(image)
     }
 
@@ -261,24 +270,29 @@ impl ElfImage {
     }
 }
 
-fn validate_load(p: &ProgramHeader, file_len: u64) -> Result<Load, LoadError> {
-    let bad = |why: &str| LoadError::Malformed(format!("PT_LOAD at {:#x}: {why}", p.p_vaddr));
-    if p.p_align > 1 && !p.p_align.is_power_of_two() {
-        return Err(bad("alignment is not a power of two"));
-    }
+/// A PT_LOAD as the kernel maps it, or why its mapping fails (past the point of no return).
+/// The kernel maps a file range past the end of the file (touching it is SIGBUS) and uses
+/// p_align only where it is a power of two: neither is refused.
+fn validate_load(p: &ProgramHeader, file_len: u64) -> Result<Load, String> {
+    let bad = |why: &str| format!("PT_LOAD at {:#x}: {why}", p.p_vaddr);
     if p.p_vaddr % PAGE != p.p_offset % PAGE {
         return Err(bad("offset and address disagree modulo the page size"));
     }
     if p.p_filesz > p.p_memsz {
         return Err(bad("file size exceeds memory size"));
     }
-    match p.p_offset.checked_add(p.p_filesz) {
-        Some(end) if end <= file_len => {}
-        _ => return Err(bad("extends past the end of the file")),
-    }
+    let Some(file_end) = p.p_offset.checked_add(p.p_filesz) else {
+        return Err(bad("extends past the largest file offset"));
+    };
     match p.p_vaddr.checked_add(p.p_memsz) {
         Some(end) if end <= STUB_BASE => {}
         _ => return Err(bad("extends past the user address space")),
+    }
+    // padzero clears the rest of a writable segment's last file page; past the file's last
+    // page that faults, and the exec fails.
+    let clears = p.p_flags & ph::PF_W != 0 && p.p_memsz > p.p_filesz && p.p_filesz > 0 && file_end % PAGE != 0;
+    if clears && file_end & !(PAGE - 1) >= file_len.div_ceil(PAGE) * PAGE {
+        return Err(bad("its .bss starts in a page past the end of the file"));
     }
     Ok(Load {
         vaddr: p.p_vaddr,
@@ -290,13 +304,18 @@ fn validate_load(p: &ProgramHeader, file_len: u64) -> Result<Load, LoadError> {
     })
 }
 
+/// The kernel checks only that the last byte is a NUL: the path ends at the first one.
 fn read_interp(src: &(impl Source + ?Sized), p: &ProgramHeader) -> Result<Vec<u8>, LoadError> {
     if p.p_filesz < 2 || p.p_filesz > MAX_INTERP {
         return Err(LoadError::Malformed("PT_INTERP has a bad size".into()));
     }
-    let mut path = src.read_exact_at(p.p_offset, p.p_filesz, LoadError::Truncated("PT_INTERP"))?;
-    if path.pop() != Some(0) || path.contains(&0) {
-        return Err(LoadError::Malformed("PT_INTERP is not a NUL-terminated path".into()));
+    // A short read of it is EIO (elf_read), not ENOEXEC.
+    let short = LoadError::Io("PT_INTERP extends past the end of the file".into());
+    let mut path = src.read_exact_at(p.p_offset, p.p_filesz, short)?;
+    if path.last() != Some(&0) {
+        return Err(LoadError::Malformed("PT_INTERP is not NUL-terminated".into()));
     }
+    let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+    path.truncate(end);
     Ok(path)
 }

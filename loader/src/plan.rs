@@ -13,11 +13,12 @@ fn page_up(x: u64) -> u64 {
     x.div_ceil(PAGE) * PAGE
 }
 
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+
 /// PF_* segment flags to PROT_* bits.
 fn prot(flags: u32) -> u32 {
-    const PF_X: u32 = 1;
-    const PF_W: u32 = 2;
-    const PF_R: u32 = 4;
     let mut p = 0;
     if flags & PF_R != 0 {
         p |= 1;
@@ -31,22 +32,25 @@ fn prot(flags: u32) -> u32 {
     p
 }
 
-/// Cuts one PT_LOAD into a file mapping, a partial-page clear and anonymous .bss pages.
+/// Cuts one PT_LOAD into a file mapping, a partial-page clear and anonymous .bss pages, as
+/// the kernel's elf_load maps it.
 pub fn segment(l: &Load) -> Segment {
     let map_start = page_down(l.vaddr);
     let file_end = l.vaddr + l.filesz;
     let mem_end = l.vaddr + l.memsz;
     let map_len = if l.filesz > 0 { page_up(file_end) - map_start } else { 0 };
-    // Like Linux's padzero: with a .bss, the rest of the last file page is cleared to its end
-    // (ld.so's early allocator uses the space after its _end and expects zeros there).
-    let (zero_start, zero_end) = if l.memsz > l.filesz && l.filesz > 0 && !file_end.is_multiple_of(PAGE) {
+    // padzero: with a .bss, the rest of the last file page is cleared to its end (ld.so's
+    // early allocator uses the space after its _end), but only in a writable segment: the
+    // kernel's clear of a read-only one fails and is ignored, the file's bytes stay.
+    let clears = l.memsz > l.filesz && l.filesz > 0 && l.flags & PF_W != 0;
+    let (zero_start, zero_end) = if clears && !file_end.is_multiple_of(PAGE) {
         (file_end, page_up(file_end))
     } else {
         (0, 0)
     };
     let anon_start = if l.filesz > 0 { page_up(file_end) } else { map_start };
     let anon_end = page_up(mem_end);
-    let (anon_start, anon_end) = if anon_end > anon_start {
+    let (anon_start, anon_end) = if anon_end > anon_start && l.memsz > l.filesz {
         (anon_start, anon_end)
     } else {
         (0, 0)
@@ -60,7 +64,8 @@ pub fn segment(l: &Load) -> Segment {
         anon_start,
         anon_end,
         prot: prot(l.flags),
-        _pad: 0,
+        // The kernel maps the rest of .bss as brk memory: read-write whatever the flags.
+        anon_prot: prot(l.flags | PF_R | PF_W),
     }
 }
 
@@ -112,6 +117,8 @@ pub struct LoadPlan {
     /// The auxv's AT_UID, AT_EUID, AT_GID, AT_EGID and AT_SECURE, where they are not the
     /// kernel's (a fake root's).
     pub ids: Option<[u32; 5]>,
+    /// The kernel would kill the process while loading it (see `ElfImage::fatal`).
+    pub fatal: bool,
 }
 
 /// What the stub's fast path must know of the guest's filesystem view.
@@ -139,8 +146,10 @@ impl LoadPlan {
         let n = base.len().min(15);
         comm[..n].copy_from_slice(&base[..n]);
         let mut objects = vec![ObjectPlan::new(exe_path, exe)];
+        let mut fatal = exe.fatal.is_some();
         if let Some((path, image)) = interp {
             objects.push(ObjectPlan::new(path, image));
+            fatal |= image.fatal.is_some();
         }
         LoadPlan {
             execfn: execfn.to_vec(),
@@ -149,6 +158,7 @@ impl LoadPlan {
             objects,
             fast_path: None,
             ids: None,
+            fatal,
         }
     }
 
@@ -168,7 +178,8 @@ impl LoadPlan {
         };
         let mut header = PlanHeader {
             magic: abi::PLAN_MAGIC,
-            flags: if self.exec_stack { abi::FLAG_EXEC_STACK } else { 0 },
+            flags: if self.exec_stack { abi::FLAG_EXEC_STACK } else { 0 }
+                | if self.fatal { abi::FLAG_FATAL } else { 0 },
             execfn: add_string(&self.execfn),
             comm: self.comm,
             nobjects: self.objects.len() as u32,

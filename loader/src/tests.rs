@@ -71,11 +71,14 @@ fn rejects_what_linux_rejects() {
         ElfImage::parse(rel.as_slice()),
         Err(LoadError::Unsupported(_))
     ));
-    let mut c32 = elf(2, 62, &[ok_load], 0x100);
+    let mut c32 = elf(2, 3, &[ok_load], 0x100);
     c32[4] = 1;
     assert!(matches!(ElfImage::parse(c32.as_slice()), Err(LoadError::Unsupported(m)) if m.contains("32-bit")));
     let f = elf(2, 62, &[ok_load], 0x100);
-    assert!(matches!(ElfImage::parse(&f[..40]), Err(LoadError::Truncated(_))));
+    assert!(
+        matches!(ElfImage::parse(&f[..40]), Err(LoadError::Malformed(_))),
+        "a short header reads as zero-padded: no program headers"
+    );
     assert!(
         matches!(ElfImage::parse(&f[..80]), Err(LoadError::Truncated(_))),
         "program headers cut short"
@@ -83,33 +86,74 @@ fn rejects_what_linux_rejects() {
     assert_eq!(ElfImage::parse(&b"#!/bin/sh\n"[..]), Err(LoadError::NotExecutable));
 
     let bad = |phdrs: &[[u64; 7]]| ElfImage::parse(elf(2, 62, phdrs, 0x2000).as_slice());
-    assert!(
-        bad(&[load(RX, 0x10, 0x400000, 0x100, 0x100)]).is_err(),
-        "offset and vaddr incongruent"
-    );
-    assert!(bad(&[load(RX, 0, 0x400000, 0x200, 0x100)]).is_err(), "filesz > memsz");
-    assert!(
-        bad(&[load(RX, 0, 0x400000, 0x100000, 0x100000)]).is_err(),
-        "past end of file"
-    );
-    assert!(
-        bad(&[
-            load(RX, 0, 0x400000, 0x100, 0x2000),
-            load(RW, 0x1000, 0x401000, 0x10, 0x10)
-        ])
-        .is_err(),
-        "overlap"
-    );
     assert!(bad(&[]).is_err(), "no program headers");
-    assert!(bad(&[[3, 0x1000, 0, 0, 4, 4, 1]]).is_err(), "no PT_LOAD");
     assert!(
         bad(&[load(RX, 0, 0x1000, 0x100, 0x100)]).is_err(),
         "below mmap_min_addr"
     );
+}
+
+#[test]
+fn what_linux_fails_only_past_the_point_of_no_return_is_fatal() {
+    let fatal = |phdrs: &[[u64; 7]]| {
+        let img = ElfImage::parse(elf(2, 62, phdrs, 0x2000).as_slice()).expect("execve does not fail");
+        img.fatal.is_some()
+    };
     assert!(
-        bad(&[[PT_LOAD | RX, 0, 0x400000, 0, 0x100, 0x100, 3]]).is_err(),
-        "alignment not a power of two"
+        fatal(&[load(RX, 0x10, 0x400000, 0x100, 0x100)]),
+        "offset and vaddr incongruent"
     );
+    assert!(fatal(&[load(RX, 0, 0x400000, 0x200, 0x100)]), "filesz > memsz");
+    assert!(fatal(&[[3, 0x1000, 0, 0, 4, 4, 1]]), "no PT_LOAD");
+    assert!(
+        fatal(&[load(RW, 0x3000, 0x403000, 0x10, 0x100)]),
+        "clearing .bss past EOF"
+    );
+    assert!(
+        !fatal(&[load(RW, 0x1000, 0x401000, 0x10, 0x100)]),
+        "clearing .bss in the last page"
+    );
+    let rel = elf(1, 62, &[load(RX, 0, 0x400000, 0x100, 0x100)], 0x100);
+    assert!(
+        ElfImage::parse_interpreter(rel.as_slice()).unwrap().fatal.is_some(),
+        "an ET_REL interpreter"
+    );
+}
+
+#[test]
+fn accepts_what_linux_accepts() {
+    let ok = |phdrs: &[[u64; 7]]| ElfImage::parse(elf(2, 62, phdrs, 0x2000).as_slice());
+    ok(&[load(RX, 0, 0x400000, 0x100000, 0x100000)]).expect("file range past the end of the file");
+    let img = ok(&[
+        load(RW, 0x1000, 0x501000, 0x10, 0x10),
+        load(RX, 0, 0x400000, 0x100, 0x2000),
+        load(RW, 0x1000, 0x401000, 0x10, 0x10),
+    ])
+    .expect("unsorted and overlapping");
+    assert_eq!(img.loads[0].vaddr, 0x501000, "kept in program-header order");
+    assert_eq!(img.span(), (0x400000, 0x502000));
+    let img = ok(&[[PT_LOAD | RX, 0, 0x400000, 0, 0x100, 0x100, 0x3000]]).expect("alignment 0x3000");
+    assert_eq!(img.align(), PAGE, "a p_align that is no power of two is ignored");
+    for (class, data) in [(0, 0), (1, 2), (3, 1)] {
+        let mut f = elf(2, 62, &[load(RX, 0, 0x400000, 0x100, 0x100)], 0x100);
+        (f[4], f[5], f[6], f[7]) = (class, data, 0, 9);
+        ElfImage::parse(f.as_slice()).expect("EI_CLASS, EI_DATA, EI_VERSION and OSABI are not checked");
+    }
+}
+
+#[test]
+fn at_phdr_comes_from_the_last_pt_load_holding_the_table() {
+    let pt_phdr = [6, 64, 0x123000, 0x123000, 112, 112, 8];
+    let img = ElfImage::parse(elf(2, 62, &[pt_phdr, load(RX, 0, 0x400000, 0x100, 0x100)], 0x100).as_slice()).unwrap();
+    assert_eq!(img.phdr_vaddr, 0x400040, "PT_PHDR is not looked at");
+    let two = [load(RX, 0, 0x400000, 0x100, 0x100), load(RX, 0, 0x500000, 0x41, 0x41)];
+    let img = ElfImage::parse(elf(2, 62, &two, 0x100).as_slice()).unwrap();
+    assert_eq!(
+        img.phdr_vaddr, 0x500040,
+        "the later one wins; it need hold only the start"
+    );
+    let img = ElfImage::parse(elf(2, 62, &[load(RX, 0x1000, 0x401000, 0x100, 0x100)], 0x1100).as_slice()).unwrap();
+    assert_eq!(img.phdr_vaddr, 0, "none: the load bias alone");
 }
 
 #[test]
@@ -130,8 +174,20 @@ fn reads_pt_interp_and_gnu_stack() {
     assert_eq!(img.kind, Kind::Dyn);
     assert_eq!(img.interp.as_deref(), Some(&path[..path.len() - 1]));
     assert!(img.exec_stack);
+    f[0x200 + 5] = 0;
+    let img = ElfImage::parse(f.as_slice()).unwrap();
+    assert_eq!(
+        img.interp.as_deref(),
+        Some(&b"/lib6"[..]),
+        "the path ends at its first NUL"
+    );
+    assert!(ElfImage::parse_interpreter(f.as_slice()).unwrap().interp.is_none());
     f[0x200 + path.len() - 1] = b'x';
     assert!(ElfImage::parse(f.as_slice()).is_err(), "PT_INTERP without NUL");
+    assert!(
+        ElfImage::parse_interpreter(f.as_slice()).is_ok(),
+        "an interpreter's is not read"
+    );
 }
 
 #[test]
@@ -158,6 +214,43 @@ fn bss_clears_the_rest_of_the_last_file_page() {
     assert_eq!((s.zero_start, s.zero_end), (0x34110, 0x35000));
     assert_eq!((s.anon_start, s.anon_end), (0, 0));
     assert_eq!(s.prot, 3);
+    let ro = segment(&Load { flags: 4, ..ro_load() });
+    assert_eq!(
+        (ro.zero_start, ro.zero_end),
+        (0, 0),
+        "a read-only segment's last page keeps the file's bytes"
+    );
+    assert_eq!(
+        (ro.anon_start, ro.anon_end, ro.prot, ro.anon_prot),
+        (0x2000, 0x4000, 1, 3),
+        "brk-like .bss"
+    );
+    let rx = segment(&Load { flags: 5, ..ro_load() });
+    assert_eq!((rx.prot, rx.anon_prot), (5, 7));
+    let empty = segment(&Load {
+        vaddr: 0x1800,
+        offset: 0x800,
+        filesz: 0,
+        memsz: 0,
+        align: PAGE,
+        flags: 6,
+    });
+    assert_eq!(
+        (empty.map_len, empty.anon_start, empty.anon_end),
+        (0, 0, 0),
+        "nothing to map"
+    );
+}
+
+fn ro_load() -> Load {
+    Load {
+        vaddr: 0x1000,
+        offset: 0x1000,
+        filesz: 0x800,
+        memsz: 0x2800,
+        align: PAGE,
+        flags: 4,
+    }
 }
 
 fn arb_load() -> impl Strategy<Value = Load> {
@@ -197,14 +290,20 @@ proptest! {
         } else {
             prop_assert_eq!(s.map_len, 0);
         }
-        // Every byte past filesz up to memsz reads as zero: cleared, or anonymous.
-        if l.memsz > l.filesz {
+        // Every byte past filesz up to memsz reads as zero: cleared (if writable), or anonymous.
+        let writable = l.flags & 2 != 0;
+        if l.memsz > l.filesz && (writable || l.filesz == 0) {
             let bss = l.vaddr + l.filesz;
             let zeroed = |a: u64| (a >= s.zero_start && a < s.zero_end) || (a >= s.anon_start && a < s.anon_end);
             prop_assert!(zeroed(bss));
             prop_assert!(zeroed(end - 1));
             prop_assert!(s.map_start + s.map_len >= end || s.anon_end >= end, "memsz is mapped");
             prop_assert_eq!(s.anon_end % PAGE, 0);
+        }
+        if l.memsz > l.filesz && !writable && l.filesz > 0 {
+            prop_assert_eq!((s.zero_start, s.zero_end), (0, 0));
+            let file_end = s.map_start + s.map_len;
+            prop_assert!(file_end >= end || (s.anon_end >= end && s.anon_start == file_end));
         }
         // Nothing is cleared inside the file's bytes.
         prop_assert!(s.zero_start == 0 || s.zero_start >= l.vaddr + l.filesz);
@@ -213,7 +312,7 @@ proptest! {
     #[test]
     fn encoded_plans_decode(nsegs in 1usize..6, interp in any::<bool>(), execfn in "[a-z/]{1,40}") {
         let loads: Vec<Load> = (0..nsegs as u64).map(|i| Load { vaddr: 0x400000 + i * 0x10000, offset: i * 0x1000, filesz: 0x800, memsz: 0x1800, align: PAGE, flags: 5 }).collect();
-        let img = ElfImage { kind: Kind::Exec, entry: 0x400100, phnum: nsegs as u16, phentsize: 56, phdr_vaddr: 0x400040, loads, interp: None, exec_stack: false };
+        let img = ElfImage { kind: Kind::Exec, entry: 0x400100, phnum: nsegs as u16, phentsize: 56, phdr_vaddr: 0x400040, loads, interp: None, exec_stack: false, fatal: None };
         let plan = LoadPlan::new(execfn.as_bytes(), b"/bin/prog", &img, interp.then_some((&b"/lib/ld.so"[..], &img)));
         let bytes = plan.encode();
         let view = PlanView::parse(&bytes).expect("decodes");

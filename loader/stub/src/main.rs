@@ -4,7 +4,8 @@
 //! strings, since lxrun execs it with them), fetches its load plan from the supervisor with a
 //! private syscall, maps the program and its interpreter, lays the guest's initial stack out
 //! just below the kernel's and jumps to the entry point. It never returns; on failure it says
-//! why on stderr and exits 127, as the kernel would kill a process past exec's point of no return.
+//! why on stderr and, once it has its plan, dies of SIGSEGV, as the kernel kills a process whose
+//! load fails past exec's point of no return (without a plan it exits 127).
 
 #![no_std]
 #![no_main]
@@ -22,6 +23,7 @@ mod frame;
 
 use abi::{Object, PlanView, FLAG_EXEC_STACK, FLAG_FAST_PATH, PLAN_MAX, SYS_LXRUN_PLAN};
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 const PAGE: u64 = 4096;
 const STUB_STACK: usize = 32 * 1024;
@@ -130,8 +132,40 @@ fn write_err(bytes: &[u8]) {
     syscall(sys::WRITE, [2, bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0]);
 }
 
-/// Prints `lxrun: loader: WHAT: -ERRNO` and exits 127.
+/// Set once the plan is in: from then on the stub is the kernel's exec past its point of no
+/// return, where a failed load kills the process with SIGSEGV.
+static LOADING: AtomicBool = AtomicBool::new(false);
+
+/// Dies of SIGSEGV as the kernel's forced one kills: a fault, delivered even where the signal
+/// is blocked or ignored.
+fn fault() -> ! {
+    // SAFETY: reads address 0, never mapped here; the process dies of the fault.
+    unsafe { asm!("mov rax, qword ptr [0]", "ud2", options(noreturn, nostack)) }
+}
+
+/// Prints `lxrun: loader: WHAT: -ERRNO`, then exits 127 (no plan) or dies of SIGSEGV (a
+/// failed load, as in the kernel).
 fn die(what: &[u8], err: i64) -> ! {
+    say(what, err);
+    if LOADING.load(Ordering::Relaxed) {
+        fault();
+    }
+    exit_127()
+}
+
+/// For what fails only in lxrun (an object it cannot reopen): says why and exits 127.
+fn give_up(what: &[u8], err: i64) -> ! {
+    say(what, err);
+    exit_127()
+}
+
+fn exit_127() -> ! {
+    loop {
+        syscall(sys::EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
+    }
+}
+
+fn say(what: &[u8], err: i64) {
     write_err(b"lxrun: loader: ");
     write_err(what);
     if err != 0 {
@@ -148,9 +182,6 @@ fn die(what: &[u8], err: i64) -> ! {
         }
     }
     write_err(b"\n");
-    loop {
-        syscall(sys::EXIT_GROUP, [127, 0, 0, 0, 0, 0]);
-    }
 }
 
 fn check(ret: i64, what: &[u8]) -> u64 {
@@ -176,6 +207,23 @@ fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
 /// Where Linux puts a PIE program when address randomization is off (ELF_ET_DYN_BASE).
 const ELF_ET_DYN_BASE: u64 = 0x5555_5555_4000;
 
+/// Where the kernel puts the program: a PIE with an interpreter at ELF_ET_DYN_BASE plus up to
+/// 2^28 random pages (arch_mmap_rnd), aligned as it asks; anything else ET_DYN (static-pie,
+/// ld.so run as a program) where mmap puts it (0).
+fn pie_base(main: &Object, has_interp: bool) -> u64 {
+    if main.fixed != 0 || !has_interp {
+        return 0;
+    }
+    const GETRANDOM: u64 = 318;
+    const GRND_NONBLOCK: u64 = 1;
+    let mut rnd = 0u64;
+    if !no_randomize() {
+        // Fresh bytes, not AT_RANDOM's: those become the guest's (its stack protector's).
+        syscall(GETRANDOM, [core::ptr::addr_of_mut!(rnd) as u64, 8, GRND_NONBLOCK, 0, 0, 0]);
+    }
+    (ELF_ET_DYN_BASE + ((rnd & ((1 << 28) - 1)) << 12)) & !(main.align - 1)
+}
+
 /// Whether the process asked for no address randomization (setarch -R, gdb).
 fn no_randomize() -> bool {
     const PERSONALITY: u64 = 135;
@@ -184,7 +232,8 @@ fn no_randomize() -> bool {
     p >= 0 && p & ADDR_NO_RANDOMIZE != 0
 }
 
-/// Maps one object as its plan says; returns its load bias and, if `keep`, its still open fd.
+/// Maps one object as its plan says; returns its load bias and, if `keep` (the program, not
+/// its interpreter), its still open fd.
 /// `hint`: where to put an ET_DYN object (0: anywhere the kernel picks).
 fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Option<u64>) {
     let path = match view.string(obj.path) {
@@ -192,14 +241,22 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
         None => die(b"bad plan", 0),
     };
     const AT_FDCWD: i64 = -100;
-    const O_RDONLY_CLOEXEC: u64 = 0o2000000;
+    // Non-blocking: should the name now be a FIFO, the open must not wait (its mmap fails).
+    const O_RDONLY_CLOEXEC_NONBLOCK: u64 = 0o2000000 | 0o4000;
     let fd = match obj.fd {
-        0 => check(syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]), b"cannot open the program"),
+        0 => match syscall(sys::OPENAT, [AT_FDCWD as u64, path.as_ptr() as u64, O_RDONLY_CLOEXEC_NONBLOCK, 0, 0, 0]) {
+            fd if fd >= 0 => fd as u64,
+            e => give_up(b"cannot open the program", -e),
+        },
         n => u64::from(n - 1),
     };
 
     let span = obj.span_end - obj.span_start;
-    let bias = if obj.fixed != 0 {
+    let bias = if obj.fixed != 0 && !keep {
+        // The kernel maps an ET_EXEC interpreter's segments MAP_FIXED, over whatever is there
+        // (the program's own pages too), and nothing in between: no reservation.
+        0
+    } else if obj.fixed != 0 {
         let at = check(mmap(obj.span_start, span, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0), b"fixed address range is taken");
         if at != obj.span_start {
             die(b"fixed address range is taken", 0);
@@ -219,6 +276,11 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
         }
         aligned - obj.span_start
     };
+    // The reservation only chose the place: the kernel leaves the holes between segments
+    // unmapped, so it goes before they are mapped (nothing else maps meanwhile).
+    if obj.fixed == 0 || keep {
+        syscall(sys::MUNMAP, [bias + obj.span_start, span, 0, 0, 0, 0]);
+    }
 
     for i in 0..obj.nsegs {
         let seg = match view.segment(obj, i) {
@@ -241,7 +303,7 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
             }
         }
         if seg.anon_end > seg.anon_start {
-            check(mmap(bias + seg.anon_start, seg.anon_end - seg.anon_start, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0), b"cannot map .bss");
+            check(mmap(bias + seg.anon_start, seg.anon_end - seg.anon_start, u64::from(seg.anon_prot), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0), b"cannot map .bss");
         }
     }
     if keep {
@@ -280,13 +342,17 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         None => die(b"malformed load plan", 0),
     };
     let header = *view.header();
+    LOADING.store(true, Ordering::Relaxed);
+    if header.flags & abi::FLAG_FATAL != 0 {
+        fault();
+    }
 
     let main = match view.objects().first() {
         Some(o) => *o,
         None => die(b"bad plan", 0),
     };
     // With randomization off, a PIE goes where Linux would put it; otherwise anywhere.
-    let (main_bias, main_fd) = load(&view, &main, if no_randomize() { ELF_ET_DYN_BASE } else { 0 }, true);
+    let (main_bias, main_fd) = load(&view, &main, pie_base(&main, view.objects().len() == 2), true);
     let (jump, base) = match view.objects().get(1) {
         Some(interp) => {
             let (b, _) = load(&view, interp, 0, false);

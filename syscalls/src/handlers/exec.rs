@@ -11,7 +11,7 @@ use crate::memory::GuestPtr;
 use crate::outcome::{Argv, ExecRewrite, Outcome};
 use crate::process::PendingExec;
 use crate::{Errno, SyscallArgs};
-use lxrun_loader::elf::{is_elf, ElfImage, FileSource};
+use lxrun_loader::elf::{is_elf, ElfImage, FileSource, Source, EHDR_SIZE};
 use lxrun_loader::plan::LoadPlan;
 use lxrun_loader::script::{self, PREFIX_LEN};
 use lxrun_loader::LoadError;
@@ -124,6 +124,17 @@ fn exec(
             .map(|((_, image, _), path)| (path.as_slice(), image)),
     );
     plan.fast_path = ctx.world.fast_path.get().cloned();
+    if let Some(why) = program
+        .image
+        .fatal
+        .as_ref()
+        .or(program.interp.as_ref().and_then(|i| i.1.fatal.as_ref()))
+    {
+        tracing::debug!(
+            tid = ctx.tid,
+            "execve goes ahead to a SIGSEGV, as the kernel's load would: {why}"
+        );
+    }
     let argv = match program.argv {
         None => Argv::Guest(argv_ptr),
         Some(prefix) => {
@@ -184,8 +195,13 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
     // guest's argv[1..]. Only the new leading strings are kept here.
     let mut prefix: Option<Vec<Vec<u8>>> = None;
     for _ in 0..=script::MAX_DEPTH {
-        fake_may_exec(ctx, &current)?;
-        let file = open_executable(&current)?;
+        let file = open_executable(ctx, &current).map_err(|f| match prefix {
+            Some(_) => ExecFailure::new(
+                f.errno,
+                format!("bad interpreter {}: {}", String::from_utf8_lossy(&name), f.why),
+            ),
+            None => f,
+        })?;
         let mut head = [0u8; PREFIX_LEN];
         let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
         let head = &head[..n];
@@ -221,19 +237,16 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
         }
         prefix = Some(next);
         name = sb.interpreter.clone();
-        current = ctx
-            .resolve(Base::Cwd, &sb.interpreter, true)
-            .and_then(existing)
-            .map_err(|e| {
-                ExecFailure::new(
-                    e,
-                    format!(
-                        "bad interpreter {}: {}",
-                        String::from_utf8_lossy(&sb.interpreter),
-                        e.description()
-                    ),
-                )
-            })?;
+        current = resolve_interp(ctx, &sb.interpreter).map_err(|e| {
+            ExecFailure::new(
+                e,
+                format!(
+                    "bad interpreter {}: {}",
+                    String::from_utf8_lossy(&sb.interpreter),
+                    e.description()
+                ),
+            )
+        })?;
     }
     Err(ExecFailure::load(LoadError::TooDeep))
 }
@@ -247,21 +260,21 @@ fn existing(r: Resolved) -> Result<Resolved, Errno> {
     }
 }
 
-/// Opens the object the lookup found for reading (the same file, whatever its name is now).
-fn reopen(r: &Resolved) -> Result<File, Errno> {
-    let object = r.opened.as_ref().ok_or(Errno::ENOENT)?;
-    object
-        .reopen(libc::O_RDONLY | libc::O_CLOEXEC)
-        .map_err(|e| Errno::from_io(&e))
-}
-
-/// Opens a program file the way execve would accept it: a regular file the caller may execute.
-fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
-    let file = reopen(r).map_err(|e| ExecFailure::new(e, e.description()))?;
-    let meta = file
+/// Opens a file the way execve's open_exec accepts it: a regular file the caller may execute.
+/// The type is checked on the lookup's O_PATH descriptor before any open for reading, and
+/// that open does not wait: a FIFO, socket or device is EACCES at once, as in the kernel.
+fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailure> {
+    let object = r
+        .opened
+        .as_ref()
+        .ok_or_else(|| ExecFailure::new(Errno::ENOENT, Errno::ENOENT.description()))?;
+    let meta = object
         .metadata()
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
     let ft = meta.file_type();
+    if ft.is_symlink() {
+        return Err(ExecFailure::new(Errno::ELOOP, "is a symbolic link"));
+    }
     if ft.is_dir() {
         return Err(ExecFailure::new(Errno::EACCES, "is a directory"));
     }
@@ -273,11 +286,12 @@ fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
         };
         return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
     }
+    fake_may_exec(ctx, r)?;
     // SAFETY: an empty C string and the descriptor of the file being checked.
     if unsafe {
         libc::syscall(
             libc::SYS_faccessat2,
-            file.as_raw_fd(),
+            object.fd().as_raw_fd(),
             c"".as_ptr(),
             libc::X_OK,
             libc::AT_EACCESS | libc::AT_EMPTY_PATH,
@@ -294,7 +308,10 @@ fn open_executable(r: &Resolved) -> Result<File, ExecFailure> {
             },
         ));
     }
-    Ok(file)
+    object
+        .reopen(libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .map_err(|e| Errno::from_io(&e))
+        .map_err(|e| ExecFailure::new(e, e.description()))
 }
 
 fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -310,25 +327,33 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(n)
 }
 
+/// Looks up an interpreter's name (`#!` or PT_INTERP) as open_exec does: an empty name is the
+/// walk's starting point, the working directory (so EACCES, a directory).
+fn resolve_interp(ctx: &SyscallCtx<'_>, name: &[u8]) -> Result<Resolved, Errno> {
+    let name = if name.is_empty() { &b"."[..] } else { name };
+    ctx.resolve(Base::Cwd, name, true).and_then(existing)
+}
+
 /// Opens and validates the program's PT_INTERP inside the guest's filesystem.
 fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage, File), ExecFailure> {
     let shown = String::from_utf8_lossy(path).into_owned();
-    let r = ctx
-        .resolve(Base::Cwd, path, true)
-        .and_then(existing)
+    let r = resolve_interp(ctx, path)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
-    let file = reopen(&r).map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: cannot open")))?;
-    // Linux answers ELIBBAD for an interpreter it cannot load.
+    // The kernel opens it as it opens the program (open_exec): the same checks, same errnos.
+    let file =
+        open_executable(ctx, &r).map_err(|f| ExecFailure::new(f.errno, format!("interpreter {shown}: {}", f.why)))?;
     let source = FileSource::new(&file)
         .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot stat it")))?;
-    let image =
-        ElfImage::parse(&source).map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
-    if image.interp.is_some() {
+    // The kernel reads its ELF header in full (a short read is EIO), then answers ELIBBAD for
+    // one it cannot load; it reads no PT_INTERP of the interpreter's own.
+    if source.len() < EHDR_SIZE {
         return Err(ExecFailure::new(
-            Errno::ELIBBAD,
-            format!("interpreter {shown} has an interpreter itself"),
+            Errno::EIO,
+            format!("interpreter {shown}: shorter than an ELF header"),
         ));
     }
+    let image = ElfImage::parse_interpreter(&source)
+        .map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
     Ok((r, image, file))
 }
 
