@@ -133,6 +133,24 @@ PY
 python3 lx.py && setpriv --reuid=65534 --regid=65534 --clear-groups python3 lx.py && stat -c '%n %F %a %s %h %u' f dir l dangling fifo unread /etc /bin /dev/null && stat -L -c '%n %F %s' l /bin && stat -c %n nope f/x 2>&1; python3 -c \"import ctypes; l = ctypes.CDLL(None, use_errno=True); b = ctypes.create_string_buffer(256); st = lambda p, f, m=0xfff: l.statx(-100, p, f, m, b) and -ctypes.get_errno()\nprint([st(p, f) for p in (b'f', b'l', b'nope', b'') for f in (0, 0x100, 0x2000, 0x6000, 0x1000, 0x8000)], st(b'f', 0, 0x80000000))\""),
         // lxrun's own descriptor in each process (the guest root's directory, for the fast
         // path) is not listed: the directory listings are the kernel's, then filtered.
+        (
+            "paths through symlinks",
+            r#"mkdir -p d/sub && echo f > d/sub/file && ln -s d/sub rel && ln -s $PWD/d/sub abs && ln -s rel chain && ln -s loop1 loop2 && ln -s loop2 loop1 && ln -s nowhere dangling && ln -s /proc/self procself && ln -s /dev/null devnull && ln -s sub/../sub d/back && ln -s file d/sub/flink && for i in $(seq 1 41); do ln -s l$((i-1)) l$i; done && ln -s d/sub/file l0 && python3 - <<'PY'
+import os
+def e(f):
+    try:
+        r = f()
+        return r if isinstance(r, (bool, int, str)) else 'ok'
+    except OSError as x:
+        return x.errno
+for p in ('rel/file', 'abs/file', 'chain/file', 'chain/flink', 'rel/flink/', 'd/back/file', 'rel/../sub/file', 'rel/nope', 'loop1/x', 'loop1', 'dangling', 'dangling/x', 'procself/status', 'devnull', 'l40', 'l41', 'rel/file/', os.getcwd() + '/chain/file', '/lib/x86_64-linux-gnu/libc.so.6', '/bin/../etc/hostname'):
+    out = [e(lambda: os.stat(p).st_size if not os.path.isdir(p) else 'dir'), e(lambda: os.lstat(p).st_mode >> 12), e(lambda: os.access(p, os.R_OK)), e(lambda: os.readlink(p))]
+    out.append(e(lambda: os.close(os.open(p, os.O_RDONLY))))
+    out.append(e(lambda: os.close(os.open(p, os.O_RDONLY | os.O_NOFOLLOW))))
+    out.append(e(lambda: os.close(os.open(p, os.O_PATH | os.O_NOFOLLOW))))
+    print(p.replace(os.getcwd(), 'CWD'), out)
+PY"#,
+        ),
         ("lxrun's descriptor cannot be closed, copied or replaced", "python3 -c \"import os, subprocess\ndef ls(): return sorted(int(x) for x in os.listdir('/proc/self/fd'))\nprint(ls())\nfor f in (lambda: os.close(1023), lambda: os.close(1022), lambda: os.dup2(1023, 50)):\n  try: f(); print('done')\n  except OSError as e: print(e.errno)\nr, w = os.pipe(); os.dup2(r, 1023); print(ls(), os.readlink('/proc/self/fd/1023')[:5], os.path.exists('/usr/bin/ls'))\nos.close(1023); print(ls())\nos.closerange(3, 2000); print(ls(), open('/etc/debian_version').read() != '', subprocess.run(['ls', '/'], capture_output=True).stdout[:8])\""),
         ("names of deleted and O_TMPFILE files", "mkdir gone && touch f && python3 -c \"import os\nt = os.open('.', os.O_TMPFILE | os.O_RDWR, 0o600); g = os.open('gone', os.O_RDONLY); h = os.open('f', os.O_RDONLY)\nos.rmdir('gone'); os.unlink('f')\nl = os.readlink('/proc/self/fd/%d' % t); print(l == '%s/#%d (deleted)' % (os.getcwd(), os.fstat(t).st_ino))\nfor fd in (g, h): print(os.readlink('/proc/self/fd/%d' % fd)[len(os.getcwd()):])\""),
         ("lxrun's descriptors are not listed", "ls /proc/self/fd && ls -l /proc/$$/fd | wc -l && find /proc/self/fd/ -maxdepth 1 | wc -l && python3 -c \"import os, threading\nprint(sorted(os.listdir('/proc/self/fd')), sorted(os.listdir('/proc/%d/fd' % os.getpid())), len(os.listdir('/usr/lib')) > 10)\nr = []\nt = threading.Thread(target=lambda: r.append(sorted(os.listdir('/proc/thread-self/fd')))); t.start(); t.join(); print(r)\nd = os.open('/proc/self/fd', os.O_RDONLY | os.O_DIRECTORY); print(sorted(os.listdir(d)))\""),

@@ -836,6 +836,114 @@ unsafe fn names_a_mount(path: *const u8) -> bool {
     }
 }
 
+/// Linux's PATH_MAX (with the NUL) and its limit of symlinks in one lookup.
+const PATH_MAX: usize = 4096;
+const MAX_SYMLINKS: u32 = 40;
+const ELOOP: i64 = 40;
+
+/// The guest root's directory, if the descriptor still is it.
+fn root_dir() -> Option<u64> {
+    // SAFETY: a plain read of a static written before the guest started (or by `move_root`).
+    let (root, dev, ino) = unsafe { *addr_of!(ROOT) };
+    let mut st = [0u64; 18];
+    let ok = root >= 0
+        && call(NR_FSTAT, [root as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) == 0
+        && st[0] == dev
+        && st[1] == ino;
+    ok.then_some(root as u64)
+}
+
+/// Copies the guest's NUL-terminated path at `at` into `buf`: a string the kernel has just
+/// read whole (process_vm_readv would be a call to lxrun from here).
+///
+/// # Safety
+/// `at` points at a NUL-terminated string the kernel read for this call.
+unsafe fn read_path(at: u64, buf: &mut [u8; PATH_MAX]) -> Option<()> {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = core::ptr::read_volatile((at as *const u8).add(i));
+        if *b == 0 {
+            return Some(());
+        }
+    }
+    None
+}
+
+/// Opens the first `end` bytes of the path in `buf` from `at` without following its last name.
+fn open_prefix(at: (u64, bool), buf: &mut [u8; PATH_MAX], end: usize) -> i64 {
+    let saved = buf[end];
+    buf[end] = 0;
+    let fd = gate_openat2(at.0, buf.as_ptr() as u64, fast::O_PATH | fast::O_NOFOLLOW | fast::O_CLOEXEC, at.1);
+    buf[end] = saved;
+    fd
+}
+
+/// Replaces the first symlink on the way of the path in `buf` (walked from `at`) by its
+/// target, as the kernel's walk would go on: the new path, and where it is walked from (an
+/// absolute target from the root). The symlink is the longest prefix the gate opens without
+/// following (every shorter one opens, every longer one meets the link: ELOOP), found by
+/// halving. None where lxrun must answer (no root, an empty target, too long a path, a last
+/// name that is the symlink when `nofollow`).
+fn splice_link(at: (u64, bool), buf: &mut [u8; PATH_MAX], nofollow: bool) -> Option<(u64, bool)> {
+    let len = buf.iter().position(|&c| c == 0)?;
+    // Where each component starts and ends.
+    let mut comps = [(0u16, 0u16); 256];
+    let (mut n, mut i) = (0usize, 0usize);
+    while i < len {
+        if buf[i] == b'/' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < len && buf[i] != b'/' {
+            i += 1;
+        }
+        *comps.get_mut(n)? = (start as u16, i as u16);
+        n += 1;
+    }
+    // The longest prefix opened so far stays open: it is the symlink once the search ends.
+    let close = |fd: i64| {
+        if fd >= 0 {
+            call(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+        }
+    };
+    let (mut lo, mut hi, mut link) = (0usize, n + 1, -1i64);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let fd = open_prefix(at, buf, usize::from(comps[mid - 1].1));
+        if fd >= 0 {
+            close(link);
+            (lo, link) = (mid, fd);
+        } else {
+            hi = mid;
+        }
+    }
+    // The last name itself, not to be followed (O_NOFOLLOW): the kernel's ELOOP, from lxrun.
+    let found = comps.get(lo.wrapping_sub(1)).filter(|_| !(lo == n && nofollow));
+    let Some(&(start, end)) = found else {
+        close(link);
+        return None;
+    };
+    let (start, end) = (usize::from(start), usize::from(end));
+    let mut target = [0u8; PATH_MAX];
+    // SAFETY: GATE is the stub's sealed gate; its first entry begins with a zero byte.
+    let empty = unsafe { addr_of!(GATE.how[0]) } as u64;
+    // (What is no symlink says ENOENT here.)
+    let t = call(NR_READLINKAT, [link as u64, empty, target.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0]);
+    close(link);
+    if t <= 0 {
+        return None;
+    }
+    let target = &target[..t as usize];
+    let (head, from) = if target[0] == b'/' { (0, (root_dir()?, true)) } else { (start, at) };
+    let rest = len - end;
+    if head + target.len() + rest >= PATH_MAX {
+        return None;
+    }
+    buf.copy_within(end..=len, head + target.len());
+    buf[head..head + target.len()].copy_from_slice(target);
+    Some(from)
+}
+
 /// What a path call does with the file it names, once the gate has opened it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Use {
@@ -902,20 +1010,35 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
         Use::Access(mode, _) if mode as u32 & !0o7 != 0 => return Some(-EINVAL),
         _ => {}
     }
-    // `..` above `dir`, symlinks and mount crossings fail here (ELOOP, EXDEV) and go to lxrun.
+    // `..` above `dir` and mount crossings fail here (EXDEV) and go to lxrun.
     let mut at = (dir, false);
     let mut fd = gate_openat2(dir, path, how, false);
-    // An absolute path (the kernel has read it: EXDEV), from the root's directory if the fd
-    // still is it.
+    // An absolute path (the kernel has read it: EXDEV), from the root's directory.
     const EXDEV: i64 = 18;
     if fd == -EXDEV && *(path as *const u8) == b'/' {
-        let (root, dev, ino) = *addr_of!(ROOT);
-        let mut st = [0u64; 18];
-        if root < 0 || call(NR_FSTAT, [root as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] != dev || st[1] != ino {
+        at = (root_dir()?, true);
+        fd = gate_openat2(at.0, path, how, true);
+    }
+    // A symlink on the way (the gate's walk follows none: ELOOP) is spliced in here, as
+    // lxrun's walk splices it, while no name on the way is a mount's (a symlink there is the
+    // mount's, for lxrun to read).
+    let mut buf = [0u8; PATH_MAX];
+    let mut path = path;
+    let mut links = 0;
+    if fd == -ELOOP {
+        read_path(path, &mut buf)?;
+        path = buf.as_ptr() as u64;
+    }
+    while fd == -ELOOP {
+        links += 1;
+        if links > MAX_SYMLINKS || names_a_mount(buf.as_ptr()) {
             return None;
         }
-        at = (root as u64, true);
-        fd = gate_openat2(root as u64, path, how, true);
+        at = splice_link(at, &mut buf, how & fast::O_NOFOLLOW != 0)?;
+        fd = gate_openat2(at.0, path, how, at.1);
+        if fd == -EXDEV {
+            return None;
+        }
     }
     if fd < 0 {
         // A missing name is missing for lxrun too: the kernel's walk met no symlink (ELOOP),
