@@ -133,6 +133,7 @@ PY
 python3 lx.py && setpriv --reuid=65534 --regid=65534 --clear-groups python3 lx.py && stat -c '%n %F %a %s %h %u' f dir l dangling fifo unread /etc /bin /dev/null && stat -L -c '%n %F %s' l /bin && stat -c %n nope f/x 2>&1; python3 -c \"import ctypes; l = ctypes.CDLL(None, use_errno=True); b = ctypes.create_string_buffer(256); st = lambda p, f, m=0xfff: l.statx(-100, p, f, m, b) and -ctypes.get_errno()\nprint([st(p, f) for p in (b'f', b'l', b'nope', b'') for f in (0, 0x100, 0x2000, 0x6000, 0x1000, 0x8000)], st(b'f', 0, 0x80000000))\""),
         // lxrun's own descriptor in each process (the guest root's directory, for the fast
         // path) is not listed: the directory listings are the kernel's, then filtered.
+        ("readlinkat of the empty path", "ln -s target-x rlx && python3 -c \"import os, ctypes\nlibc = ctypes.CDLL(None, use_errno=True); buf = ctypes.create_string_buffer(100)\nfor fd in (os.open('rlx', os.O_PATH | os.O_NOFOLLOW), os.open('.', os.O_RDONLY)):\n  n = libc.readlinkat(fd, b'', buf, 100); print(n, ctypes.get_errno() if n < 0 else buf.value)\""),
         (
             "paths through symlinks",
             r#"mkdir -p d/sub && echo f > d/sub/file && ln -s d/sub rel && ln -s $PWD/d/sub abs && ln -s rel chain && ln -s loop1 loop2 && ln -s loop2 loop1 && ln -s nowhere dangling && ln -s /proc/self procself && ln -s /dev/null devnull && ln -s sub/../sub d/back && ln -s file d/sub/flink && for i in $(seq 1 41); do ln -s l$((i-1)) l$i; done && ln -s d/sub/file l0 && python3 - <<'PY'

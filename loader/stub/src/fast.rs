@@ -840,6 +840,7 @@ unsafe fn names_a_mount(path: *const u8) -> bool {
 const PATH_MAX: usize = 4096;
 const MAX_SYMLINKS: u32 = 40;
 const ELOOP: i64 = 40;
+const ENOENT: i64 = 2;
 
 /// The guest root's directory, if the descriptor still is it.
 fn root_dir() -> Option<u64> {
@@ -1040,11 +1041,15 @@ unsafe fn path_call(nr: u64, a: [u64; 6]) -> Option<i64> {
             return None;
         }
     }
+    // readlinkat of the empty path reads the symlink its descriptor holds (or says ENOENT):
+    // lxrun's to answer, with the guest's descriptor.
+    if fd == -ENOENT && nr == NR_READLINKAT && *(path as *const u8) == 0 {
+        return None;
+    }
     if fd < 0 {
         // A missing name is missing for lxrun too: the kernel's walk met no symlink (ELOOP),
         // no `..` above its start and no mount crossing (EXDEV) before it, and no component
         // names a mount point (nor a directory lxrun makes up on the way to one).
-        const ENOENT: i64 = 2;
         const ENOTDIR: i64 = 20;
         if (fd == -ENOENT || fd == -ENOTDIR) && !names_a_mount(path as *const u8) {
             return Some(fd);
