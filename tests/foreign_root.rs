@@ -371,3 +371,33 @@ gcc -nostdlib -static -O1 -fno-stack-protector -o cr/hi hi.c && /usr/sbin/chroot
         ),
     ]);
 }
+
+/// execve's checks as the kernel makes them for the calling task: MAY_EXEC with its
+/// filesystem ids and groups (root: any execute bit), search permission on the way, the same
+/// for a `#!` interpreter (LTP execve02). Each exec runs in a child that first drops from root
+/// to nobody; an errno comes back as its exit status (plus 100). (Every program here is readable
+/// by whoever may run it: under ptrace the loader stub opens the program by name, which an
+/// execute-only file refuses.)
+#[test]
+fn exec_with_the_callers_credentials() {
+    check(&[(
+        "execve after a privilege drop",
+        r#"chmod 755 . && cp /bin/true p700 && chmod 700 p700 && cp /bin/true p705 && chmod 705 p705 && cp /bin/true p750 && chown 0:65534 p750 && chmod 750 p750 && cp /bin/true p600 && chmod 600 p600 && cp /bin/true p100 && chmod 100 p100 && mkdir -m 700 d && cp /bin/true d/p && mkdir -m 711 x && cp /bin/true x/p && printf '#!/bin/sh\necho script ran\n' > s700 && chmod 700 s700 && printf '#!%s/p700\n' "$PWD" > viap700 && chmod 755 viap700 && python3 -c "
+import os, sys
+def run(uid, path):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if uid:
+                os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+            os.execv(path, [path])
+        except OSError as e:
+            os._exit(100 + e.errno)
+    _, st = os.waitpid(pid, 0)
+    c = os.waitstatus_to_exitcode(st)
+    return 'errno %d' % (c - 100) if c >= 100 else 'ran, status %d' % c
+for uid in (0, 65534):
+    print(uid, [(p, run(uid, p)) for p in ('p700', 'p705', 'p750', 'p600', 'p100', 'd/p', 'x/p', 's700', 'viap700')])
+""#,
+    )]);
+}

@@ -287,8 +287,14 @@ fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailu
         return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
     }
     fake_may_exec(ctx, r)?;
+    // MAY_EXEC as the kernel checks it: with the caller's filesystem ids and groups (once it
+    // has changed them; lxrun's own are root's). A worker thread that takes a non-zero fsuid
+    // loses its filesystem capabilities, as the guest's task has, so root's bypass (any
+    // execute bit) applies only to a guest that is root. AT_EACCESS: the fsuid, not the
+    // real uid.
+    let as_guest = ctx.as_guest().map_err(|e| ExecFailure::new(e, e.description()))?;
     // SAFETY: an empty C string and the descriptor of the file being checked.
-    if unsafe {
+    let denied = unsafe {
         libc::syscall(
             libc::SYS_faccessat2,
             object.fd().as_raw_fd(),
@@ -296,9 +302,10 @@ fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailu
             libc::X_OK,
             libc::AT_EACCESS | libc::AT_EMPTY_PATH,
         )
-    } != 0
-    {
-        let e = Errno::last();
+    } != 0;
+    let e = Errno::last();
+    drop(as_guest);
+    if denied {
         return Err(ExecFailure::new(
             e,
             if e == Errno::EACCES {
