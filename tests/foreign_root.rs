@@ -401,3 +401,84 @@ for uid in (0, 65534):
 ""#,
     )]);
 }
+
+/// execveat as the kernel answers it: AT_SYMLINK_NOFOLLOW on a final symlink is ELOOP (any
+/// name form: relative, absolute, dirfd-relative, an O_PATH descriptor of the link), and a
+/// `#!` script named through a close-on-exec descriptor (AT_EMPTY_PATH) or relative to a
+/// close-on-exec dirfd is ENOENT at once: its interpreter could not open /dev/fd/N once the
+/// exec had closed it (gVisor's InterpreterScriptWithCloexecFD / WithCloexecDirFD). An ELF,
+/// or an absolute name, is not concerned. An errno comes back as the child's status plus 100.
+#[test]
+fn execveat_flags_and_close_on_exec_names() {
+    check(&[
+        (
+            "execveat and close-on-exec descriptors",
+            r#"chmod 755 . && printf '#!/bin/sh\necho script ran\n' > s && chmod 755 s && ln -s s link && ln -s nowhere dangling && ln -s sub dlink && ln -s /bin/true tlink && mkdir sub && cp s sub/s && python3 -c "
+import os, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def ea(dirfd, path, flags):
+    pid = os.fork()
+    if pid == 0:
+        argv = (ctypes.c_char_p * 2)(b'x', None)
+        envp = (ctypes.c_char_p * 1)(None)
+        libc.syscall(322, dirfd, path, argv, envp, flags)
+        os._exit(100 + ctypes.get_errno())
+    _, st = os.waitpid(pid, 0)
+    c = os.waitstatus_to_exitcode(st)
+    return 'errno %d' % (c - 100) if c >= 100 else 'ran, status %d' % c
+AT_EMPTY_PATH, NOFOLLOW = 0x1000, 0x100
+print('nofollow script link', ea(-100, b'link', NOFOLLOW))
+print('nofollow elf link', ea(-100, b'tlink', NOFOLLOW))
+print('nofollow plain', ea(-100, b's', NOFOLLOW))
+print('nofollow dangling', ea(-100, b'dangling', NOFOLLOW))
+print('nofollow missing', ea(-100, b'nolink', NOFOLLOW))
+print('nofollow dir link', ea(-100, b'dlink', NOFOLLOW))
+print('nofollow through dir link', ea(-100, b'dlink/s', NOFOLLOW))
+fd = os.open('s', os.O_RDONLY); os.set_inheritable(fd, True)
+print('empty path script', ea(fd, b'', AT_EMPTY_PATH))
+fd = os.open('s', os.O_RDONLY | os.O_CLOEXEC)
+print('empty path script cloexec', ea(fd, b'', AT_EMPTY_PATH))
+fd = os.open('/bin/true', os.O_RDONLY | os.O_CLOEXEC)
+print('empty path elf cloexec', ea(fd, b'', AT_EMPTY_PATH))
+fd = os.open('s', os.O_PATH | os.O_CLOEXEC)
+print('empty path script opath cloexec', ea(fd, b'', AT_EMPTY_PATH))
+d = os.open('sub', os.O_RDONLY | os.O_DIRECTORY); os.set_inheritable(d, True)
+print('dirfd script', ea(d, b's', 0))
+d = os.open('sub', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+print('dirfd script cloexec', ea(d, b's', 0))
+print('dirfd script cloexec abs', ea(d, os.path.abspath('s').encode(), 0))
+print('dirfd elf cloexec', ea(d, b'/bin/true', 0))
+fd = os.open('link', os.O_PATH | os.O_NOFOLLOW)
+print('empty path on symlink opath', ea(fd, b'', AT_EMPTY_PATH))
+""#,
+        ),
+        (
+            "execveat AT_SYMLINK_NOFOLLOW",
+            r#"chmod 755 . && printf '#!/bin/sh\necho script ran\n' > s && chmod 755 s && ln -s s link && ln -s $PWD/s alink && mkdir sub && ln -s ../s sub/up && python3 -c "
+import os, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def ea(dirfd, path, flags):
+    pid = os.fork()
+    if pid == 0:
+        argv = (ctypes.c_char_p * 2)(b'x', None)
+        envp = (ctypes.c_char_p * 1)(None)
+        libc.syscall(322, dirfd, path, argv, envp, flags)
+        os._exit(100 + ctypes.get_errno())
+    _, st = os.waitpid(pid, 0)
+    c = os.waitstatus_to_exitcode(st)
+    return 'errno %d' % (c - 100) if c >= 100 else 'ran, status %d' % c
+E, N = 0x1000, 0x100
+print('abs link', ea(-100, os.path.abspath('link').encode(), N))
+print('abs alink', ea(-100, os.path.abspath('alink').encode(), N))
+d = os.open('sub', os.O_RDONLY)
+print('dirfd up', ea(d, b'up', N))
+fd = os.open('link', os.O_PATH | os.O_NOFOLLOW); os.set_inheritable(fd, True)
+print('empty+nofollow', ea(fd, b'', E | N))
+print('empty', ea(fd, b'', E))
+fd = os.open('s', os.O_PATH); os.set_inheritable(fd, True)
+print('empty opath file', ea(fd, b'', E|N))
+print('execve link', ea(-100, b'link', 0))
+""#,
+        ),
+    ]);
+}

@@ -498,7 +498,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         322,
         "execveat",
         Translate(exec::execveat),
-        "as execve; dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured",
+        "as execve; dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured; a `#!` script named through a close-on-exec descriptor is ENOENT, as in the kernel",
     ),
     Entry::new(323, "userfaultfd", Passthrough, ""),
     Entry::new(324, "membarrier", Passthrough, ""),
