@@ -482,3 +482,55 @@ print('execve link', ea(-100, b'link', 0))
         ),
     ]);
 }
+
+/// Calls that reach into another process, between two guests as natively: a parent reads and
+/// writes its child's memory (process_vm_readv/writev) and takes one of its descriptors
+/// (pidfd_open + pidfd_getfd), in every mode (in systrap mode the child is a fork lxrun has
+/// not met yet); a pid that does not exist, or no longer, is ESRCH (LTP process_vm01,
+/// process_vm_readv02/03); bad flags EINVAL. (tests/escape.rs: towards lxrun or the host,
+/// EPERM.)
+#[test]
+fn process_vm_and_pidfd_getfd_between_guests() {
+    check(&[(
+        "process_vm and pidfd_getfd of a child",
+        r#"python3 -c "
+import os, ctypes, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+def call(*a):
+    r = libc.syscall(*[ctypes.c_long(x) if isinstance(x, int) else x for x in a]); return r if r >= 0 else -ctypes.get_errno()
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(b'parent memory!', 32)
+addr = ctypes.addressof(buf)
+r, w = os.pipe()
+r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    buf.value = b'child memory'
+    fd = os.open('/etc/hostname', os.O_RDONLY)
+    os.write(w, struct.pack('i', fd))
+    os.read(r2, 1)
+    print('child now holds', buf.value, flush=True)
+    os._exit(0)
+fd_in_child, = struct.unpack('i', os.read(r, 4))
+out = ctypes.create_string_buffer(32)
+local = iovec(ctypes.addressof(out), 12); remote = iovec(addr, 12)
+print('readv child', call(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0), out.value)
+src = ctypes.create_string_buffer(b'WRITTEN', 32)
+local = iovec(ctypes.addressof(src), 8); remote = iovec(addr, 8)
+print('writev child', call(311, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+print('readv self', call(310, os.getpid(), ctypes.byref(local), 1, ctypes.byref(iovec(addr, 8)), 1, 0))
+print('readv no such pid', call(310, 4194000, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+print('writev no such pid', call(311, 4194000, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+print('readv bad flags', call(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 1))
+print('readv bad remote', call(310, pid, ctypes.byref(local), 1, ctypes.byref(iovec(8, 8)), 1, 0))
+pidfd = call(434, pid, 0)
+got = call(438, pidfd, fd_in_child, 0)
+print('pidfd_getfd', got > 0, os.readlink('/proc/self/fd/%d' % got) if got > 0 else got, os.path.samestat(os.fstat(got), os.stat('/etc/hostname')) if got > 0 else '')
+print('pidfd_getfd bad fd', call(438, pidfd, 999, 0), 'bad flags', call(438, pidfd, fd_in_child, 1), 'not a pidfd', call(438, 0, 0, 0))
+os.write(w2, b'x'); os.waitpid(pid, 0)
+print('pidfd_getfd of a reaped child', call(438, pidfd, fd_in_child, 0))
+print('readv of a reaped child', call(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+""#,
+    )]);
+}

@@ -476,7 +476,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         310,
         "process_vm_readv",
         Translate(process::process_vm),
-        "only between guest processes (EPERM towards lxrun or the host)",
+        "only between guest processes, a fork lxrun has not met yet included (EPERM towards lxrun or the host; ESRCH for no such pid)",
     ),
     Entry::new(
         311,
@@ -575,8 +575,8 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         438,
         "pidfd_getfd",
-        Deny(Errno::EPERM),
-        "would take descriptors from lxrun or host processes",
+        Translate(process::pidfd_getfd),
+        "only from guest processes (EPERM from lxrun or the host)",
     ),
     Entry::new(439, "faccessat2", Path(owner::faccessat2), ""),
     Entry::new(440, "process_madvise", Passthrough, ""),
