@@ -130,6 +130,12 @@ const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
         "libc.syscall(438, libc.syscall(434, lx, 0), 3, 0)",
         "-1 1",
     ),
+    // Process accounting is the host kernel's, for every process of it: refused as the kernel
+    // refuses a caller without CAP_SYS_PACCT (EPERM before the path is looked at, for a
+    // missing name, a file, or turning it off).
+    ("acct of a guest file", "libc.acct(b'/etc/passwd')", "-1 1"),
+    ("acct of a missing name", "libc.acct(b'/nonexistent/acct')", "-1 1"),
+    ("acct off", "libc.acct(None)", "-1 1"),
     // The host's init: no guest's, and no guest's descendant.
     (
         "process_vm_readv of a host process",

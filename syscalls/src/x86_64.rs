@@ -290,7 +290,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
         "virtual: changes the process's guest root, never the host's",
     ),
     Entry::new(162, "sync", Passthrough, ""),
-    Entry::new(163, "acct", Deny(Errno::EPERM), "process accounting writes a host file"),
+    Entry::new(
+        163,
+        "acct",
+        Deny(Errno::EPERM),
+        "refused as without CAP_SYS_PACCT (EPERM before any lookup): accounting is the host kernel's, one file for every host process's records (and acct(NULL) would stop the host's), not the guest's",
+    ),
     Entry::new(164, "settimeofday", Passthrough, ""),
     Entry::new(
         165,
