@@ -117,17 +117,34 @@ const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
     ("ptrace attach to lxrun", "libc.ptrace(16, lx, 0, 0)", "-1 1"),
     (
         "process_vm_readv of lxrun",
-        "libc.syscall(310, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, 0)",
+        "libc.syscall(310, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, ctypes.c_ulong(0))",
         "-1 1",
     ),
     (
         "process_vm_writev of lxrun",
-        "libc.syscall(311, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, 0)",
+        "libc.syscall(311, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, ctypes.c_ulong(0))",
         "-1 1",
     ),
     (
         "pidfd_getfd from lxrun",
         "libc.syscall(438, libc.syscall(434, lx, 0), 3, 0)",
+        "-1 1",
+    ),
+    // Process accounting is the host kernel's, for every process of it: refused as the kernel
+    // refuses a caller without CAP_SYS_PACCT (EPERM before the path is looked at, for a
+    // missing name, a file, or turning it off).
+    ("acct of a guest file", "libc.acct(b'/etc/passwd')", "-1 1"),
+    ("acct of a missing name", "libc.acct(b'/nonexistent/acct')", "-1 1"),
+    ("acct off", "libc.acct(None)", "-1 1"),
+    // The host's init: no guest's, and no guest's descendant.
+    (
+        "process_vm_readv of a host process",
+        "libc.syscall(310, 1, ctypes.byref(iov), 1, ctypes.byref(iov), 1, ctypes.c_ulong(0))",
+        "-1 1",
+    ),
+    (
+        "pidfd_getfd from a host process",
+        "libc.syscall(438, libc.syscall(434, 1, 0), 0, 0)",
         "-1 1",
     ),
     // A root guest's ways to the host's kernel, its hardware and its other processes.

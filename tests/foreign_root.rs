@@ -390,3 +390,166 @@ gcc -nostdlib -static -O1 -fno-stack-protector -o cr/hi hi.c && /usr/sbin/chroot
         ),
     ]);
 }
+
+/// execve's checks as the kernel makes them for the calling task: MAY_EXEC with its
+/// filesystem ids and groups (root: any execute bit), search permission on the way, the same
+/// for a `#!` interpreter (LTP execve02). Each exec runs in a child that first drops from root
+/// to nobody; an errno comes back as its exit status (plus 100). (Every program here is readable
+/// by whoever may run it: under ptrace the loader stub opens the program by name, which an
+/// execute-only file refuses.)
+#[test]
+fn exec_with_the_callers_credentials() {
+    check(&[(
+        "execve after a privilege drop",
+        r#"chmod 755 . && cp /bin/true p700 && chmod 700 p700 && cp /bin/true p705 && chmod 705 p705 && cp /bin/true p750 && chown 0:65534 p750 && chmod 750 p750 && cp /bin/true p600 && chmod 600 p600 && cp /bin/true p100 && chmod 100 p100 && mkdir -m 700 d && cp /bin/true d/p && mkdir -m 711 x && cp /bin/true x/p && printf '#!/bin/sh\necho script ran\n' > s700 && chmod 700 s700 && printf '#!%s/p700\n' "$PWD" > viap700 && chmod 755 viap700 && python3 -c "
+import os, sys
+def run(uid, path):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if uid:
+                os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+            os.execv(path, [path])
+        except OSError as e:
+            os._exit(100 + e.errno)
+    _, st = os.waitpid(pid, 0)
+    c = os.waitstatus_to_exitcode(st)
+    return 'errno %d' % (c - 100) if c >= 100 else 'ran, status %d' % c
+for uid in (0, 65534):
+    print(uid, [(p, run(uid, p)) for p in ('p700', 'p705', 'p750', 'p600', 'p100', 'd/p', 'x/p', 's700', 'viap700')])
+""#,
+    )]);
+}
+
+/// execveat as the kernel answers it: AT_SYMLINK_NOFOLLOW on a final symlink is ELOOP (any
+/// name form: relative, absolute, dirfd-relative, an O_PATH descriptor of the link), and a
+/// `#!` script named through a close-on-exec descriptor (AT_EMPTY_PATH) or relative to a
+/// close-on-exec dirfd is ENOENT at once: its interpreter could not open /dev/fd/N once the
+/// exec had closed it (gVisor's InterpreterScriptWithCloexecFD / WithCloexecDirFD). An ELF,
+/// or an absolute name, is not concerned. An errno comes back as the child's status plus 100.
+#[test]
+fn execveat_flags_and_close_on_exec_names() {
+    check(&[
+        (
+            "execveat and close-on-exec descriptors",
+            r#"chmod 755 . && printf '#!/bin/sh\necho script ran\n' > s && chmod 755 s && ln -s s link && ln -s nowhere dangling && ln -s sub dlink && ln -s /bin/true tlink && mkdir sub && cp s sub/s && python3 -c "
+import os, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def ea(dirfd, path, flags):
+    pid = os.fork()
+    if pid == 0:
+        argv = (ctypes.c_char_p * 2)(b'x', None)
+        envp = (ctypes.c_char_p * 1)(None)
+        libc.syscall(322, dirfd, path, argv, envp, flags)
+        os._exit(100 + ctypes.get_errno())
+    _, st = os.waitpid(pid, 0)
+    c = os.waitstatus_to_exitcode(st)
+    return 'errno %d' % (c - 100) if c >= 100 else 'ran, status %d' % c
+AT_EMPTY_PATH, NOFOLLOW = 0x1000, 0x100
+print('nofollow script link', ea(-100, b'link', NOFOLLOW))
+print('nofollow elf link', ea(-100, b'tlink', NOFOLLOW))
+print('nofollow plain', ea(-100, b's', NOFOLLOW))
+print('nofollow dangling', ea(-100, b'dangling', NOFOLLOW))
+print('nofollow missing', ea(-100, b'nolink', NOFOLLOW))
+print('nofollow dir link', ea(-100, b'dlink', NOFOLLOW))
+print('nofollow through dir link', ea(-100, b'dlink/s', NOFOLLOW))
+fd = os.open('s', os.O_RDONLY); os.set_inheritable(fd, True)
+print('empty path script', ea(fd, b'', AT_EMPTY_PATH))
+fd = os.open('s', os.O_RDONLY | os.O_CLOEXEC)
+print('empty path script cloexec', ea(fd, b'', AT_EMPTY_PATH))
+fd = os.open('/bin/true', os.O_RDONLY | os.O_CLOEXEC)
+print('empty path elf cloexec', ea(fd, b'', AT_EMPTY_PATH))
+fd = os.open('s', os.O_PATH | os.O_CLOEXEC)
+print('empty path script opath cloexec', ea(fd, b'', AT_EMPTY_PATH))
+d = os.open('sub', os.O_RDONLY | os.O_DIRECTORY); os.set_inheritable(d, True)
+print('dirfd script', ea(d, b's', 0))
+d = os.open('sub', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+print('dirfd script cloexec', ea(d, b's', 0))
+print('dirfd script cloexec abs', ea(d, os.path.abspath('s').encode(), 0))
+print('dirfd elf cloexec', ea(d, b'/bin/true', 0))
+fd = os.open('link', os.O_PATH | os.O_NOFOLLOW)
+print('empty path on symlink opath', ea(fd, b'', AT_EMPTY_PATH))
+""#,
+        ),
+        (
+            "execveat AT_SYMLINK_NOFOLLOW",
+            r#"chmod 755 . && printf '#!/bin/sh\necho script ran\n' > s && chmod 755 s && ln -s s link && ln -s $PWD/s alink && mkdir sub && ln -s ../s sub/up && python3 -c "
+import os, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def ea(dirfd, path, flags):
+    pid = os.fork()
+    if pid == 0:
+        argv = (ctypes.c_char_p * 2)(b'x', None)
+        envp = (ctypes.c_char_p * 1)(None)
+        libc.syscall(322, dirfd, path, argv, envp, flags)
+        os._exit(100 + ctypes.get_errno())
+    _, st = os.waitpid(pid, 0)
+    c = os.waitstatus_to_exitcode(st)
+    return 'errno %d' % (c - 100) if c >= 100 else 'ran, status %d' % c
+E, N = 0x1000, 0x100
+print('abs link', ea(-100, os.path.abspath('link').encode(), N))
+print('abs alink', ea(-100, os.path.abspath('alink').encode(), N))
+d = os.open('sub', os.O_RDONLY)
+print('dirfd up', ea(d, b'up', N))
+fd = os.open('link', os.O_PATH | os.O_NOFOLLOW); os.set_inheritable(fd, True)
+print('empty+nofollow', ea(fd, b'', E | N))
+print('empty', ea(fd, b'', E))
+fd = os.open('s', os.O_PATH); os.set_inheritable(fd, True)
+print('empty opath file', ea(fd, b'', E|N))
+print('execve link', ea(-100, b'link', 0))
+""#,
+        ),
+    ]);
+}
+
+/// Calls that reach into another process, between two guests as natively: a parent reads and
+/// writes its child's memory (process_vm_readv/writev) and takes one of its descriptors
+/// (pidfd_open + pidfd_getfd), in every mode (in systrap mode the child is a fork lxrun has
+/// not met yet); a pid that does not exist, or no longer, is ESRCH (LTP process_vm01,
+/// process_vm_readv02/03); bad flags EINVAL. (tests/escape.rs: towards lxrun or the host,
+/// EPERM.)
+#[test]
+fn process_vm_and_pidfd_getfd_between_guests() {
+    check(&[(
+        "process_vm and pidfd_getfd of a child",
+        r#"python3 -c "
+import os, ctypes, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+def call(*a):
+    r = libc.syscall(*[ctypes.c_long(x) if isinstance(x, int) else x for x in a]); return r if r >= 0 else -ctypes.get_errno()
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(b'parent memory!', 32)
+addr = ctypes.addressof(buf)
+r, w = os.pipe()
+r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    buf.value = b'child memory'
+    fd = os.open('/etc/hostname', os.O_RDONLY)
+    os.write(w, struct.pack('i', fd))
+    os.read(r2, 1)
+    print('child now holds', buf.value, flush=True)
+    os._exit(0)
+fd_in_child, = struct.unpack('i', os.read(r, 4))
+out = ctypes.create_string_buffer(32)
+local = iovec(ctypes.addressof(out), 12); remote = iovec(addr, 12)
+print('readv child', call(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0), out.value)
+src = ctypes.create_string_buffer(b'WRITTEN', 32)
+local = iovec(ctypes.addressof(src), 8); remote = iovec(addr, 8)
+print('writev child', call(311, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+print('readv self', call(310, os.getpid(), ctypes.byref(local), 1, ctypes.byref(iovec(addr, 8)), 1, 0))
+print('readv no such pid', call(310, 4194000, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+print('writev no such pid', call(311, 4194000, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+print('readv bad flags', call(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 1))
+print('readv bad remote', call(310, pid, ctypes.byref(local), 1, ctypes.byref(iovec(8, 8)), 1, 0))
+pidfd = call(434, pid, 0)
+got = call(438, pidfd, fd_in_child, 0)
+print('pidfd_getfd', got > 0, os.readlink('/proc/self/fd/%d' % got) if got > 0 else got, os.path.samestat(os.fstat(got), os.stat('/etc/hostname')) if got > 0 else '')
+print('pidfd_getfd bad fd', call(438, pidfd, 999, 0), 'bad flags', call(438, pidfd, fd_in_child, 1), 'not a pidfd', call(438, 0, 0, 0))
+os.write(w2, b'x'); os.waitpid(pid, 0)
+print('pidfd_getfd of a reaped child', call(438, pidfd, fd_in_child, 0))
+print('readv of a reaped child', call(310, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+""#,
+    )]);
+}

@@ -129,7 +129,7 @@ impl SyscallCtx<'_> {
 
     /// Once the guest has changed its credentials, lookups run with its filesystem ids, so the
     /// kernel checks search permission on every directory of the walk for the guest.
-    fn as_guest(&self) -> Result<Option<crate::creds::AsGuest>, Errno> {
+    pub(crate) fn as_guest(&self) -> Result<Option<crate::creds::AsGuest>, Errno> {
         if !self.process.state().creds_changed {
             return Ok(None);
         }

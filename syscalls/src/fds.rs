@@ -28,3 +28,12 @@ pub fn borrow(tid: i32, tgid: i32, fd: i32) -> Result<OwnedFd, Errno> {
         Ok(OwnedFd::from_raw_fd(got))
     }
 }
+
+/// Whether descriptor `fd` of thread `tid` is close-on-exec (its fdinfo's flags show the
+/// descriptor table's bit as O_CLOEXEC). None when the thread or the descriptor is gone.
+pub fn close_on_exec(tid: i32, fd: i32) -> Option<bool> {
+    let info = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).ok()?;
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+    let flags = u32::from_str_radix(flags.trim(), 8).ok()?;
+    Some(flags & libc::O_CLOEXEC as u32 != 0)
+}

@@ -182,6 +182,7 @@ const ANSWERED: &[&str] = &[
     "getpeername",
     "process_vm_readv",
     "process_vm_writev",
+    "pidfd_getfd",
     "copy_file_range",
 ];
 

@@ -290,7 +290,12 @@ pub(crate) static ENTRIES: &[Entry] = &[
         "virtual: changes the process's guest root, never the host's",
     ),
     Entry::new(162, "sync", Passthrough, ""),
-    Entry::new(163, "acct", Deny(Errno::EPERM), "process accounting writes a host file"),
+    Entry::new(
+        163,
+        "acct",
+        Deny(Errno::EPERM),
+        "refused as without CAP_SYS_PACCT (EPERM before any lookup): accounting is the host kernel's, one file for every host process's records (and acct(NULL) would stop the host's), not the guest's",
+    ),
     Entry::new(164, "settimeofday", Passthrough, ""),
     Entry::new(
         165,
@@ -476,7 +481,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         310,
         "process_vm_readv",
         Translate(process::process_vm),
-        "only between guest processes (EPERM towards lxrun or the host)",
+        "only between guest processes, a fork lxrun has not met yet included (EPERM towards lxrun or the host; ESRCH for no such pid)",
     ),
     Entry::new(
         311,
@@ -498,7 +503,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         322,
         "execveat",
         Translate(exec::execveat),
-        "as execve; dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured",
+        "as execve; dirfd, AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured; a `#!` script named through a close-on-exec descriptor is ENOENT, as in the kernel",
     ),
     Entry::new(323, "userfaultfd", Passthrough, ""),
     Entry::new(324, "membarrier", Passthrough, ""),
@@ -575,8 +580,8 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         438,
         "pidfd_getfd",
-        Deny(Errno::EPERM),
-        "would take descriptors from lxrun or host processes",
+        Translate(process::pidfd_getfd),
+        "only from guest processes (EPERM from lxrun or the host)",
     ),
     Entry::new(439, "faccessat2", Path(owner::faccessat2), ""),
     Entry::new(440, "process_madvise", Passthrough, ""),

@@ -99,7 +99,14 @@ fn exec(
     }
     .and_then(existing)
     .map_err(|e| ExecFailure::new(e, e.description()));
-    let program = first.and_then(|r| find_program(ctx, r, &filename, argv_ptr));
+    // A name relative to a close-on-exec dirfd (or the descriptor itself): the /dev/fd name a
+    // `#!` interpreter would be given is gone once the exec closes it, and the kernel refuses
+    // a script so named at once (ENOENT, BINPRM_FLAGS_PATH_INACCESSIBLE).
+    let inaccessible = match base {
+        Base::Fd(fd) if empty || path.first() != Some(&b'/') => crate::fds::close_on_exec(ctx.tid, fd).unwrap_or(false),
+        _ => false,
+    };
+    let program = first.and_then(|r| find_program(ctx, r, &filename, argv_ptr, inaccessible));
     let program = match program {
         Ok(p) => p,
         Err(f) => {
@@ -187,8 +194,15 @@ fn fake_may_exec(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<(), ExecFailure> 
 }
 
 /// Follows `#!` lines from `first` to an ELF program and its interpreter, checking what Linux
-/// checks. `filename` is the name the guest used; `argv_ptr` its argv (read only for scripts).
-fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr: u64) -> Result<Program, ExecFailure> {
+/// checks. `filename` is the name the guest used; `argv_ptr` its argv (read only for scripts);
+/// `inaccessible`: that name will not exist for an interpreter to open.
+fn find_program(
+    ctx: &SyscallCtx<'_>,
+    first: Resolved,
+    filename: &[u8],
+    argv_ptr: u64,
+    inaccessible: bool,
+) -> Result<Program, ExecFailure> {
     let mut current = first;
     let mut name = filename.to_vec();
     // The argv a `#!` chain builds: interpreter, its argument, the script's name, then the
@@ -219,6 +233,15 @@ fn find_program(ctx: &SyscallCtx<'_>, first: Resolved, filename: &[u8], argv_ptr
                 interp,
                 argv: prefix,
             });
+        }
+        if inaccessible && prefix.is_none() && head.starts_with(b"#!") {
+            return Err(ExecFailure::new(
+                Errno::ENOENT,
+                format!(
+                    "a script named {} (close-on-exec): its interpreter could not open it",
+                    String::from_utf8_lossy(&name)
+                ),
+            ));
         }
         let Some(sb) = script::parse(head).map_err(ExecFailure::load)? else {
             return Err(ExecFailure::load(LoadError::NotExecutable));
@@ -287,8 +310,14 @@ fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailu
         return Err(ExecFailure::new(Errno::EACCES, format!("is {what}")));
     }
     fake_may_exec(ctx, r)?;
+    // MAY_EXEC as the kernel checks it: with the caller's filesystem ids and groups (once it
+    // has changed them; lxrun's own are root's). A worker thread that takes a non-zero fsuid
+    // loses its filesystem capabilities, as the guest's task has, so root's bypass (any
+    // execute bit) applies only to a guest that is root. AT_EACCESS: the fsuid, not the
+    // real uid.
+    let as_guest = ctx.as_guest().map_err(|e| ExecFailure::new(e, e.description()))?;
     // SAFETY: an empty C string and the descriptor of the file being checked.
-    if unsafe {
+    let denied = unsafe {
         libc::syscall(
             libc::SYS_faccessat2,
             object.fd().as_raw_fd(),
@@ -296,9 +325,10 @@ fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailu
             libc::X_OK,
             libc::AT_EACCESS | libc::AT_EMPTY_PATH,
         )
-    } != 0
-    {
-        let e = Errno::last();
+    } != 0;
+    let e = Errno::last();
+    drop(as_guest);
+    if denied {
         return Err(ExecFailure::new(
             e,
             if e == Errno::EACCES {
