@@ -152,6 +152,33 @@ for p in ('rel/file', 'abs/file', 'chain/file', 'chain/flink', 'rel/flink/', 'd/
     print(p.replace(os.getcwd(), 'CWD'), out)
 PY"#,
         ),
+        (
+            "no_new_privs and adding a seccomp filter",
+            r#"python3 -c "
+import os, ctypes, struct
+libc = ctypes.CDLL(None, use_errno=True)
+def call(*a):
+    r = libc.syscall(*[ctypes.c_long(x) if isinstance(x, int) else x for x in a]); return r if r >= 0 else -ctypes.get_errno()
+allow = struct.pack('HBBI', 6, 0, 0, 0x7fff0000)
+buf = ctypes.create_string_buffer(allow)
+prog = struct.pack('HxxxxxxQ', 1, ctypes.addressof(buf))
+pbuf = ctypes.create_string_buffer(prog)
+print('nnp', call(157, 39, 0, 0, 0, 0))
+print('filter as root', call(317, 1, 0, ctypes.addressof(pbuf)))
+pid = os.fork()
+if pid == 0:
+    os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+    print('nobody, no nnp: seccomp', call(317, 1, 0, ctypes.addressof(pbuf)), 'prctl', call(157, 22, 2, ctypes.addressof(pbuf), 0, 0), flush=True)
+    print('set nnp', call(157, 38, 1, 0, 0, 0), 'bad args', call(157, 38, 2, 0, 0, 0), 'nnp', call(157, 39, 0, 0, 0, 0), flush=True)
+    print('nobody with nnp: seccomp', call(317, 1, 0, ctypes.addressof(pbuf)), 'prctl', call(157, 22, 2, ctypes.addressof(pbuf), 0, 0), flush=True)
+    c = os.fork()
+    if c == 0:
+        print('child nnp', call(157, 39, 0, 0, 0, 0), flush=True); os._exit(0)
+    os.waitpid(c, 0); os._exit(0)
+os.waitpid(pid, 0)
+print('parent nnp', call(157, 39, 0, 0, 0, 0))
+""#,
+        ),
         ("lxrun's descriptor cannot be closed, copied or replaced", "python3 -c \"import os, subprocess\ndef ls(): return sorted(int(x) for x in os.listdir('/proc/self/fd'))\nprint(ls())\nfor f in (lambda: os.close(1023), lambda: os.close(1022), lambda: os.dup2(1023, 50)):\n  try: f(); print('done')\n  except OSError as e: print(e.errno)\nr, w = os.pipe(); os.dup2(r, 1023); print(ls(), os.readlink('/proc/self/fd/1023')[:5], os.path.exists('/usr/bin/ls'))\nos.close(1023); print(ls())\nos.closerange(3, 2000); print(ls(), open('/etc/debian_version').read() != '', subprocess.run(['ls', '/'], capture_output=True).stdout[:8])\""),
         ("names of deleted and O_TMPFILE files", "mkdir gone && touch f && python3 -c \"import os\nt = os.open('.', os.O_TMPFILE | os.O_RDWR, 0o600); g = os.open('gone', os.O_RDONLY); h = os.open('f', os.O_RDONLY)\nos.rmdir('gone'); os.unlink('f')\nl = os.readlink('/proc/self/fd/%d' % t); print(l == '%s/#%d (deleted)' % (os.getcwd(), os.fstat(t).st_ino))\nfor fd in (g, h): print(os.readlink('/proc/self/fd/%d' % fd)[len(os.getcwd()):])\""),
         ("lxrun's descriptors are not listed", "ls /proc/self/fd && ls -l /proc/$$/fd | wc -l && find /proc/self/fd/ -maxdepth 1 | wc -l && python3 -c \"import os, threading\nprint(sorted(os.listdir('/proc/self/fd')), sorted(os.listdir('/proc/%d/fd' % os.getpid())), len(os.listdir('/usr/lib')) > 10)\nr = []\nt = threading.Thread(target=lambda: r.append(sorted(os.listdir('/proc/thread-self/fd')))); t.start(); t.join(); print(r)\nd = os.open('/proc/self/fd', os.O_RDONLY | os.O_DIRECTORY); print(sorted(os.listdir(d)))\""),

@@ -51,6 +51,19 @@ impl SyscallCtx<'_> {
 }
 
 impl SyscallCtx<'_> {
+    /// Whether the guest set no_new_privs in this process (a fake root's ids keep it).
+    pub fn no_new_privs(&self) -> bool {
+        self.with_identity(|id| id.no_new_privs)
+            .unwrap_or_else(|| self.process.state().no_new_privs)
+    }
+
+    /// The guest sets no_new_privs in this process (for good, as the kernel's).
+    pub fn set_no_new_privs(&self) {
+        if self.with_identity(|id| id.no_new_privs = true).is_none() {
+            self.process.state().no_new_privs = true;
+        }
+    }
+
     /// Resolves a guest path as this thread sees it (its root, its cwd or `base`).
     pub fn resolve(&self, base: Base, path: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
         self.in_view(|view| self.world.vfs.resolve(view, base, path, follow_last))

@@ -84,12 +84,15 @@ pub fn build_with(
     const TO_EXEC_BLOCK: u32 = u32::MAX - 4;
     const TO_THREAD_BLOCK: u32 = u32::MAX - 5;
     const TO_ROOT_FD_BLOCK: u32 = u32::MAX - 6;
+    const TO_STUB_OWN_BLOCK: u32 = u32::MAX - 7;
     let action_of = |nr: u32| {
         let entry = table::lookup(u64::from(nr));
         let name = entry.map(|e| e.name).unwrap_or_default();
         match gate {
             Some(_) if systrap && SYSTRAP_CALLS.contains(&name) => TO_EXEC_BLOCK,
             Some(_) if systrap && THREAD_CALLS.contains(&name) => TO_THREAD_BLOCK,
+            // The stub adds a filter of its own (`watch_proc_dir`): that one is not the guest's.
+            Some(_) if systrap && name == "seccomp" && verdict(entry) == SECCOMP_RET_USER_NOTIF => TO_STUB_OWN_BLOCK,
             Some(_) if systrap && ROOT_FD_CALLS.contains(&name) && verdict(entry) == SECCOMP_RET_ALLOW => {
                 TO_ROOT_FD_BLOCK
             }
@@ -169,13 +172,16 @@ pub fn build_with(
     let signals_at = path_at + path.len();
     let exec_at = signals_at + signals.len();
     let threads_at = exec_at + exec.len();
+    let stub_own = stub_own_block(gate, notify);
     let root_fd_at = threads_at + threads.len();
+    let stub_own_at = root_fd_at + root_fd.len();
     let leaves = [
         TO_PATH_BLOCK,
         TO_SIGNAL_BLOCK,
         TO_EXEC_BLOCK,
         TO_THREAD_BLOCK,
         TO_ROOT_FD_BLOCK,
+        TO_STUB_OWN_BLOCK,
     ];
     for (i, ins) in prog.iter_mut().enumerate() {
         if ins.code == BPF_RET_K && leaves.contains(&ins.k) {
@@ -184,7 +190,8 @@ pub fn build_with(
                 TO_SIGNAL_BLOCK => signals_at,
                 TO_EXEC_BLOCK => exec_at,
                 TO_THREAD_BLOCK => threads_at,
-                _ => root_fd_at,
+                TO_ROOT_FD_BLOCK => root_fd_at,
+                _ => stub_own_at,
             };
             *ins = stmt(BPF_JA, (target - i - 1) as u32);
         }
@@ -194,6 +201,7 @@ pub fn build_with(
     prog.extend(exec);
     prog.extend(threads);
     prog.extend(root_fd);
+    prog.extend(stub_own);
     prog
 }
 
@@ -249,6 +257,17 @@ fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
     b.jump(BPF_JSET_K, CLONE_VFORK, L::At(allow), L::At(trap));
     b.ret(allow, SECCOMP_RET_ALLOW);
     b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
+}
+
+/// A call the stub makes for itself (the number is in the accumulator): from the stub it runs,
+/// from anywhere else it is notified to lxrun (`notify`).
+fn stub_own_block(gate: &GateAddrs, notify: u32) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    let (allow, notif) = (b.label(), b.label());
+    b.branch_on_stub(gate, L::At(allow), L::At(notif));
+    b.ret(allow, SECCOMP_RET_ALLOW);
+    b.ret(notif, notify);
     b.assemble()
 }
 

@@ -13,6 +13,9 @@ pub enum Outcome {
     Fail(Errno),
     /// Replace the call by an execve of lxrun's loader stub (the plan is already pending).
     Exec(ExecRewrite),
+    /// Skip the call; the guest gets a descriptor of this file (its number is the result), for
+    /// a call lxrun performed on its own copies of the guest's descriptors.
+    NewFd { fd: std::os::fd::OwnedFd, cloexec: bool },
     /// Run the call on the host with some arguments replaced (translated paths).
     Rewrite(Vec<(usize, NewArg)>),
     /// Let the original call run untouched, then, at its exit, do `After` with its result

@@ -38,6 +38,9 @@ pub struct ProcessState {
     pub pending_exec: Option<PendingExec>,
     /// Why the last execve failed, in words, for lxrun's own message about its first program.
     pub exec_error: Option<String>,
+    /// The guest set no_new_privs (without a fake root, whose `identity` keeps it): every guest
+    /// process has it for real, lxrun's filter needs it.
+    pub no_new_privs: bool,
 }
 
 /// An execve handed to the loader stub, not yet picked up by it.
@@ -92,6 +95,7 @@ impl Process {
                 exe: s.exe.clone(),
                 creds_changed: s.creds_changed,
                 identity: s.identity.clone(),
+                no_new_privs: s.no_new_privs,
                 ..Default::default()
             }),
             fs,

@@ -183,6 +183,7 @@ const ANSWERED: &[&str] = &[
     "process_vm_readv",
     "process_vm_writev",
     "pidfd_getfd",
+    "seccomp",
     "copy_file_range",
 ];
 

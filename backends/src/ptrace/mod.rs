@@ -377,6 +377,15 @@ impl Tracer<'_> {
             Outcome::ContinueThen(after) => task.after = Some(after),
             Outcome::Return(v) => skip(pid, v)?,
             Outcome::Fail(e) => skip(pid, e.as_return())?,
+            // Installed by the worker that answers the SYS_LXRUN_TAKE_FD the call becomes;
+            // without user notification there is no way to hand a descriptor over.
+            Outcome::NewFd { fd, cloexec } if self.notify => {
+                self.world.hand_off(pid, Handoff::Fd(fd, cloexec));
+                let mut regs = get_regs(pid)?;
+                regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
+                set_regs(pid, &regs)?;
+            }
+            Outcome::NewFd { .. } => skip(pid, Errno::ENOSYS.as_return())?,
             Outcome::Exec(rewrite) => match scratch::place_exec(&ctx.mem, call.sp, &self.world.stub_path, &rewrite) {
                 Ok((path, argv)) => {
                     let mut regs = get_regs(pid)?;

@@ -213,6 +213,7 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
     match outcome {
         Outcome::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        Outcome::NewFd { fd: file, cloexec } => return install(fd, req.id, &file, cloexec, resp),
         Outcome::Return(v) => resp.val = v,
         Outcome::Fail(e) => resp.error = -e.raw(),
         Outcome::Rewrite(args) if may_wait(&call, &args) => {

@@ -255,7 +255,20 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
     const PR_CAP_AMBIENT: u64 = 47;
+    const PR_SET_SECCOMP: u64 = 22;
     let [option, a2, a3, a4, a5, _] = call.args;
+    match option {
+        PR_SET_NO_NEW_PRIVS if a2 != 1 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
+        // The process has it for real already (lxrun's filter needs it): the guest's is kept.
+        PR_SET_NO_NEW_PRIVS => {
+            ctx.set_no_new_privs();
+            return Ok(Outcome::Return(0));
+        }
+        PR_GET_NO_NEW_PRIVS if a2 != 0 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
+        PR_GET_NO_NEW_PRIVS => return Ok(Outcome::Return(i64::from(ctx.no_new_privs()))),
+        PR_SET_SECCOMP if a2 == SECCOMP_MODE_FILTER => return may_add_filter(ctx),
+        _ => {}
+    }
     if ctx.world.fake.is_none() {
         return Ok(Outcome::Continue);
     }
@@ -287,14 +300,6 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
         }
         PR_GET_SECUREBITS => ctx.with_identity(|id| Ok(i64::from(id.securebits))),
         PR_SET_SECUREBITS => ctx.with_identity(|id| id.set_securebits(a2 as u32).map(|()| 0)),
-        PR_SET_NO_NEW_PRIVS if a2 != 1 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
-        // The process has it for real already (lxrun's filter needs it).
-        PR_SET_NO_NEW_PRIVS => ctx.with_identity(|id| {
-            id.no_new_privs = true;
-            Ok(0)
-        }),
-        PR_GET_NO_NEW_PRIVS if a2 != 0 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
-        PR_GET_NO_NEW_PRIVS => ctx.with_identity(|id| Ok(i64::from(id.no_new_privs))),
         PR_CAP_AMBIENT => {
             const IS_SET: u64 = 1;
             const RAISE: u64 = 2;
@@ -321,4 +326,41 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
         _ => return Ok(Outcome::Continue),
     };
     r.unwrap_or(Ok(0)).map(Outcome::Return)
+}
+
+const SECCOMP_MODE_FILTER: u64 = 2;
+const SECCOMP_SET_MODE_FILTER: u64 = 1;
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// seccomp(2): a filter may be added only by a process that set no_new_privs or holds
+/// CAP_SYS_ADMIN (EACCES otherwise), as the kernel rules; every guest process has no_new_privs
+/// for real (lxrun's own filter needs it), so the guest's own setting is what counts. The
+/// filter itself is the kernel's to check and install.
+pub(crate) fn seccomp(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    match call.args[0] {
+        SECCOMP_SET_MODE_FILTER => may_add_filter(ctx),
+        _ => Ok(Outcome::Continue),
+    }
+}
+
+fn may_add_filter(ctx: &SyscallCtx<'_>) -> Result<Outcome, Errno> {
+    if ctx.no_new_privs() || has_cap(ctx, CAP_SYS_ADMIN) {
+        Ok(Outcome::Continue)
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// Whether the calling thread's effective capabilities hold `cap`: a fake root's by its ids,
+/// any other's by the kernel's (its status file).
+fn has_cap(ctx: &SyscallCtx<'_>, cap: u32) -> bool {
+    if let Some(has) = ctx.with_identity(|id| id.effective & (1 << cap) != 0) {
+        return has;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", ctx.tid)).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|eff| eff & (1 << cap) != 0)
 }
