@@ -377,3 +377,47 @@ fn swapping_a_directory_for_a_symlink_does_not_escape() {
     }
     assert_no_failures(&failures);
 }
+
+#[test]
+fn swapping_a_pidfd_does_not_hand_over_lxruns_descriptors() {
+    // One thread flips descriptor 100 between a pidfd of a guest child and a pidfd of the
+    // guest's parent (lxrun's side: the guardian or lxrun itself) while another takes the
+    // child's fd 5 with pidfd_getfd in a loop: a check made on the number and a call made on
+    // it again would hand over the other process's fd 5 (natively, as root, it does).
+    let script = r#"LXPID=$PPID python3 -c "
+import os, ctypes, threading
+libc = ctypes.CDLL(None, use_errno=True)
+lx = int(os.environ['LXPID'])
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open('/etc/hostname', os.O_RDONLY), 5); os.read(r, 1); os._exit(0)
+good = os.fstat(os.open('/etc/hostname', os.O_RDONLY)).st_ino
+child, other = libc.syscall(434, pid, 0), libc.syscall(434, lx, 0)
+os.dup2(child, 100)
+stop = []
+def flip():
+    while not stop:
+        os.dup2(other, 100); os.dup2(child, 100)
+t = threading.Thread(target=flip); t.start()
+got = escaped = 0
+for i in range(20000):
+    fd = libc.syscall(438, 100, 5, 0)
+    if fd >= 0:
+        got += 1
+        escaped += os.fstat(fd).st_ino != good
+        os.close(fd)
+    if escaped and i > 2000:
+        break
+stop.append(1); t.join(); os.write(w, b'x'); os.waitpid(pid, 0)
+print('got', 'some' if got else 'none', 'escaped', escaped)
+""#;
+    let mut failures = Vec::new();
+    for backend in backends() {
+        let out = guest_run(backend, script, "/nonexistent");
+        if out.stdout_str() != "got some escaped 0\n" {
+            failures.push(format!("[{backend}] {out}"));
+        }
+    }
+    assert_no_failures(&failures);
+}
