@@ -711,6 +711,17 @@ mod tests {
     }
 
     /// A gate as the stub would have it, its image at `start`.
+    /// The default mode's filter for a foreign root, with `gate`.
+    fn systrap_filter(gate: &GateAddrs) -> Vec<SockFilter> {
+        build_with(
+            seccomp_verdict(Shape::FOREIGN),
+            SECCOMP_RET_USER_NOTIF,
+            Some(gate),
+            true,
+            false,
+        )
+    }
+
     fn test_gate(start: u64) -> GateAddrs {
         use lxrun_loader::abi::fast;
         GateAddrs {
@@ -727,13 +738,7 @@ mod tests {
         let start = 0x7ff0_0000_0000;
         let gate = test_gate(start);
         assert!(gate_fits(&gate));
-        let prog = build_with(
-            seccomp_verdict(Shape::FOREIGN),
-            SECCOMP_RET_USER_NOTIF,
-            Some(&gate),
-            true,
-            false,
-        );
+        let prog = systrap_filter(&gate);
         let openat2 = |ip, how| {
             let data = SeccompData {
                 nr: libc::SYS_openat2 as u32,
@@ -756,13 +761,7 @@ mod tests {
     fn readlink_access_and_statx_trap_into_the_stub_but_run_on_its_empty_path() {
         let start = 0x7ff0_0000_0000;
         let gate = test_gate(start);
-        let prog = build_with(
-            seccomp_verdict(Shape::FOREIGN),
-            SECCOMP_RET_USER_NOTIF,
-            Some(&gate),
-            true,
-            false,
-        );
+        let prog = systrap_filter(&gate);
         let call = |nr: i64, ip, path| {
             let data = SeccompData {
                 nr: nr as u32,
@@ -798,13 +797,7 @@ mod tests {
     #[test]
     fn systrap_traps_calls_naming_the_root_descriptor() {
         let gate = test_gate(0x7ff0_0000_0000);
-        let prog = build_with(
-            seccomp_verdict(Shape::FOREIGN),
-            SECCOMP_RET_USER_NOTIF,
-            Some(&gate),
-            true,
-            false,
-        );
+        let prog = systrap_filter(&gate);
         let root = crate::handlers::exec::root_fd_number() as u64;
         let (guest, stub) = (0x40_1000, 0x7ff0_0000_2000);
         let high = 7 << 32;
@@ -850,13 +843,7 @@ mod tests {
             assert!(!table::lookup(nr).unwrap().traps(Shape::FOREIGN), "{name}");
         }
         let gate = test_gate(0x7ff0_0000_0000);
-        let prog = build_with(
-            seccomp_verdict(Shape::FOREIGN),
-            SECCOMP_RET_USER_NOTIF,
-            Some(&gate),
-            true,
-            false,
-        );
+        let prog = systrap_filter(&gate);
         let verdict = |nr: i64, ip: u64, flags: u64| {
             let data = SeccompData {
                 nr: nr as u32,

@@ -362,31 +362,46 @@ unsafe fn unmap_and_exit(base: u64, code: u64) -> ! {
 /// # Safety
 /// `uc` is the handler's frame.
 pub unsafe fn clone(a: [u64; 6], uc: *mut u8) -> i64 {
-    // With a shadow stack (CET), the child's rt_sigreturn would find no token on its new one.
-    if shadow_stack() {
-        return -ENOSYS;
-    }
-    let Some(st) = map(0) else {
-        return -ENOMEM;
+    let (st, child) = match child_start(uc, (a[1] != 0).then_some(a[1])) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
+    let r = with_all_blocked(|| spawn(a, child as u64, addr_of_mut!((*header(&st)).owner)));
+    if r < 0 {
+        release(&st);
+    }
+    r
+}
+
+/// A new stack of lxrun's with a copy of the guest's frame `uc` on it, saying: the call
+/// returned 0, on stack `sp` (None: the caller's), with this stack as the alternate one. The
+/// child starts with rt_sigreturn from it. -ENOSYS with a user shadow stack (CET: the child's
+/// rt_sigreturn would find no token on its new one), -ENOMEM without memory.
+unsafe fn child_start(uc: *mut u8, sp: Option<u64>) -> Result<(Stack, *mut u8), i64> {
+    if shadow_stack() {
+        return Err(-ENOSYS);
+    }
+    let st = map(0).ok_or(-ENOMEM)?;
     let f = Frame::of(uc);
     let child = f.copy_to(f.copy_start(st.top()));
     frame::set_greg(child, frame::REG_RAX, 0);
-    if a[1] != 0 {
-        frame::set_greg(child, frame::REG_RSP, a[1]);
+    if let Some(sp) = sp {
+        frame::set_greg(child, frame::REG_RSP, sp);
     }
     frame::set_stack(child, st);
-    // The child inherits this mask until its sigreturn: nothing may land on its borrowed stack.
+    Ok((st, child))
+}
+
+/// Runs `f` with every signal blocked: a child inherits this mask until its sigreturn, so
+/// nothing may land on the stack it borrows.
+fn with_all_blocked(f: impl FnOnce() -> i64) -> i64 {
     let (all, mut old) = (u64::MAX, 0u64);
     call(
         NR_RT_SIGPROCMASK,
         [SIG_SETMASK, addr_of!(all) as u64, addr_of_mut!(old) as u64, 8, 0, 0],
     );
-    let r = spawn(a, child as u64, addr_of_mut!((*header(&st)).owner));
+    let r = f();
     call(NR_RT_SIGPROCMASK, [SIG_SETMASK, addr_of!(old) as u64, 0, 8, 0, 0]);
-    if r < 0 {
-        release(&st);
-    }
     r
 }
 
@@ -416,30 +431,15 @@ pub unsafe fn clone3(args: &mut [u64; 11], size: u64, action: u64, uc: *mut u8) 
         }
         return r;
     }
-    if shadow_stack() {
-        return -ENOSYS;
-    }
-    let Some(st) = map(0) else {
-        return -ENOMEM;
+    let (st, child) = match child_start(uc, (stack != 0).then(|| stack.wrapping_add(stack_size))) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
-    let f = Frame::of(uc);
-    let child = f.copy_to(f.copy_start(st.top()));
-    frame::set_greg(child, frame::REG_RAX, 0);
-    if stack != 0 {
-        frame::set_greg(child, frame::REG_RSP, stack.wrapping_add(stack_size));
-    }
-    frame::set_stack(child, st);
     // The kernel starts the child with its stack pointer at stack + stack_size: the frame.
     args[5] = child as u64 - 16;
     args[6] = 16;
-    let (all, mut old) = (u64::MAX, 0u64);
-    call(
-        NR_RT_SIGPROCMASK,
-        [SIG_SETMASK, addr_of!(all) as u64, addr_of_mut!(old) as u64, 8, 0, 0],
-    );
     let owner = addr_of_mut!((*header(&st)).owner);
-    let r = spawn3(args.as_ptr() as u64, size, owner, if clear { action } else { 0 });
-    call(NR_RT_SIGPROCMASK, [SIG_SETMASK, addr_of!(old) as u64, 0, 8, 0, 0]);
+    let r = with_all_blocked(|| spawn3(args.as_ptr() as u64, size, owner, if clear { action } else { 0 }));
     let keeps = flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0;
     if r < 0 || !keeps {
         release(&st);
