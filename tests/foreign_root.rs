@@ -384,6 +384,10 @@ PY"#,
             "mkdir -p rn/b && cd rn/b && mv ../b ../c && /bin/pwd | sed \"s|^$d||\" && python3 -c 'import os, sys; print(os.getcwd()[len(sys.argv[1]):], os.listdir(\"..\"))' \"$d\" && cd .. && rmdir c && cd c 2>/dev/null; echo $?",
         ),
         (
+            "the parent of a deleted directory through /proc/self/fd",
+            "mkdir -p p/gone && python3 -c \"import os\nfd = os.open('p/gone', os.O_RDONLY); os.rmdir('p/gone'); here = os.getcwd()\nfor path in ('/proc/self/fd/%d/..' % fd, '/proc/self/fd/%d' % fd, '/proc/self/fd/%d/x' % fd, '/proc/self/fd/%d/../..' % fd):\n  try: os.chdir(path); print('ok', os.getcwd()[len(here):])\n  except OSError as e: print(e.errno)\n  os.chdir(here)\nprint(os.listdir('/proc/self/fd/%d/..' % fd))\"",
+        ),
+        (
             "a deleted cwd",
             "mkdir gone && cd gone && rmdir ../gone && python3 -c 'import os\ntry: os.getcwd()\nexcept OSError as e: print(e.errno)\nprint(os.listdir(\".\"))'",
         ),

@@ -271,7 +271,7 @@ fn open_path(host: &Path) -> Option<Opened> {
         .map(|f| Opened::new(f.into()))
 }
 
-fn comps(path: &[u8]) -> Components {
+pub(crate) fn comps(path: &[u8]) -> Components {
     mounts::components(path)
         .filter(|c| *c != b"..")
         .map(<[u8]>::to_vec)

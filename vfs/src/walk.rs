@@ -183,7 +183,24 @@ impl Walk<'_> {
                         dirs.push(None, false);
                         break;
                     }
-                    return Err(Errno::ENOTDIR);
+                    // A deleted directory on the way (/proc/self/fd/N/..): nothing is in it,
+                    // but `..` leads to its parent, which has a name again.
+                    let dir = open_at_path(&p, libc::O_PATH | libc::O_DIRECTORY).map_err(|_| Errno::ENOTDIR)?;
+                    if pending.last().map(Vec::as_slice) != Some(b"..".as_slice()) {
+                        return Err(Errno::ENOENT);
+                    }
+                    pending.pop();
+                    let parent = open_at(&dir, b"..", libc::O_PATH | libc::O_DIRECTORY)?;
+                    let guest = crate::deep::host_path(&parent)
+                        .and_then(|h| self.vfs.guest_of(crate::path(&h)))
+                        .ok_or(Errno::ENOENT)?;
+                    cur = crate::comps(&guest);
+                    if !cur.starts_with(&self.root) {
+                        return Err(Errno::ENOENT);
+                    }
+                    dirs = Dirs::unopened(cur.len());
+                    dirs.push(Some(parent), false);
+                    continue;
                 }
                 ProcEntry::Link(target) => Some((None, target)),
                 ProcEntry::Plain => match self.lookup(&cur, &mut dirs, last)? {
