@@ -92,7 +92,8 @@ fn ctrl_z_fg_and_ctrl_c() {
         t.keys(&["C-c"]);
         sleep(Duration::from_millis(300));
         t.keys(&["echo status=$?", "Enter"]);
-        let s = t.wait_for("status=");
+        // The output, at the start of a line (the typed command holds "status=" too).
+        let s = t.wait_for("\nstatus=");
         assert!(
             s.contains("status=130"),
             "[{backend}] Ctrl-C did not end the job with SIGINT:\n{s}"
@@ -121,7 +122,7 @@ fn interactive_guest_bash() {
         t.keys(&["echo inner=$?; exit 7", "Enter"]);
         sleep(Duration::from_millis(500));
         t.keys(&["echo outer=$?", "Enter"]);
-        let s = t.wait_for("outer=");
+        let s = t.wait_for("\nouter=");
         assert!(
             s.contains("inner=130"),
             "[{backend}] Ctrl-C did not reach the guest's foreground job:\n{s}"
