@@ -88,7 +88,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     let notify = notify && !observed;
     // Observed runs hand off too: tracing must not reopen the races it would show.
     let handoff = !notify && crate::seccomp_support().is_ok();
-    let trace_all = filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE);
+    let trace_all = observed.then(|| filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE));
     let (prog, options) = if observed && handoff {
         // The handing-over filter first (every call allowed but SYS_LXRUN_TAKE_FD); the
         // tracing one after it, once the child has given its listener away.
@@ -97,7 +97,10 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
             OPTIONS | libc::PTRACE_O_TRACEEXEC,
         )
     } else if observed {
-        (trace_all.clone(), OPTIONS | libc::PTRACE_O_TRACEEXEC)
+        (
+            trace_all.clone().unwrap_or_default(),
+            OPTIONS | libc::PTRACE_O_TRACEEXEC,
+        )
     } else if notify {
         // The in-process fast path pays off only without ptrace (systrap mode): every SIGSYS
         // would be a signal-delivery-stop here.
@@ -117,7 +120,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     let pool = listens.then(|| crate::seccomp::Pool::start(world));
     let filters = crate::launch::Filters {
         first: &prog,
-        then: (observed && handoff).then_some(trace_all.as_slice()),
+        then: trace_all.as_deref().filter(|_| handoff),
     };
     let spawned = spawn(launch, filters, listens, None, |pid, _| {
         seize(pid, options).map_err(|err| SupervisorError::Ptrace {
@@ -380,10 +383,7 @@ impl Tracer<'_> {
             // Installed by the worker that answers the SYS_LXRUN_TAKE_FD the call becomes;
             // without user notification there is no way to hand a descriptor over.
             Outcome::NewFd { fd, cloexec } if self.notify => {
-                self.world.hand_off(pid, Handoff::Fd(fd, cloexec));
-                let mut regs = get_regs(pid)?;
-                regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
-                set_regs(pid, &regs)?;
+                hand_off(self.world, pid, Handoff::Fd(fd, cloexec))?;
             }
             Outcome::NewFd { .. } => skip(pid, Errno::ENOSYS.as_return())?,
             Outcome::Exec(rewrite) => match scratch::place_exec(&ctx.mem, call.sp, &self.world.stub_path, &rewrite) {
@@ -414,10 +414,7 @@ impl Tracer<'_> {
             Outcome::Rewrite(args) if self.notify && hands_off(&call, &args) => {
                 match crate::seccomp::perform::perform(&ctx, &call, &args) {
                     Ok(crate::seccomp::perform::Done::NewFd { fd, cloexec }) => {
-                        self.world.hand_off(pid, Handoff::Fd(fd, cloexec));
-                        let mut regs = get_regs(pid)?;
-                        regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
-                        set_regs(pid, &regs)?;
+                        hand_off(self.world, pid, Handoff::Fd(fd, cloexec))?;
                     }
                     Ok(crate::seccomp::perform::Done::Value(v)) => skip(pid, v)?,
                     Err(e) => skip(pid, e.as_return())?,
@@ -426,10 +423,7 @@ impl Tracer<'_> {
             // A call that may wait (a FIFO's open, connect, a send to a named socket): performed
             // by a worker on a thread of its own, the guest's call again SYS_LXRUN_TAKE_FD.
             Outcome::Rewrite(args) if self.notify && worker_performs(&call, &args) => {
-                self.world.hand_off(pid, Handoff::Call(call, args));
-                let mut regs = get_regs(pid)?;
-                regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
-                set_regs(pid, &regs)?;
+                hand_off(self.world, pid, Handoff::Call(call, args))?;
             }
             Outcome::Rewrite(args) => match rewrite(&ctx.mem, call.sp, &args) {
                 Ok(values) => {
@@ -473,6 +467,15 @@ fn performs(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> boo
 fn hands_off(call: &lxrun_syscalls::SyscallArgs, args: &[(usize, NewArg)]) -> bool {
     crate::seccomp::open_flags(call, args).is_some_and(|flags| flags & libc::O_PATH as u64 == 0)
         && !crate::seccomp::may_wait(call, args)
+}
+
+/// Leaves `what` for thread `pid`'s call and turns that call into SYS_LXRUN_TAKE_FD (registers
+/// only), which the user-notification worker that gets it answers.
+fn hand_off(world: &World, pid: i32, what: Handoff) -> Result<(), HostErrno> {
+    world.hand_off(pid, what);
+    let mut regs = get_regs(pid)?;
+    regs.orig_rax = lxrun_loader::abi::SYS_LXRUN_TAKE_FD;
+    set_regs(pid, &regs)
 }
 
 /// Whether a rewritten call caught by ptrace is performed by a user-notification worker: one
