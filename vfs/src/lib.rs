@@ -456,7 +456,7 @@ impl Vfs {
         // Its name now (a cwd renamed since is named as it is now); a deleted directory keeps
         // the name it had, for `..`.
         // Deeper than PATH_MAX, it is named by climbing to an ancestor the kernel names.
-        let guest = deep::host_path(&dir).and_then(|host| self.guest_of(path(&host)));
+        let guest = self.guest_of_dir(&dir);
         let comps = match (guest, fd) {
             (Some(g), _) => comps(&g),
             // Too long a name for the kernel to give (the guest's own record has it), or not in
@@ -555,6 +555,11 @@ impl Vfs {
             return path.to_vec();
         }
         self.host_of_canonical(path).as_os_str().as_bytes().to_vec()
+    }
+
+    /// The guest's name for directory `dir`, at any depth (`deep::host_path`).
+    pub(crate) fn guest_of_dir(&self, dir: &Opened) -> Option<Vec<u8>> {
+        deep::host_path(dir).and_then(|host| self.guest_of(path(&host)))
     }
 
     /// Reverse translation: the guest's name for host path `host`.

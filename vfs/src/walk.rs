@@ -191,9 +191,7 @@ impl Walk<'_> {
                     }
                     pending.pop();
                     let parent = open_at(&dir, b"..", libc::O_PATH | libc::O_DIRECTORY)?;
-                    let guest = crate::deep::host_path(&parent)
-                        .and_then(|h| self.vfs.guest_of(crate::path(&h)))
-                        .ok_or(Errno::ENOENT)?;
+                    let guest = self.vfs.guest_of_dir(&parent).ok_or(Errno::ENOENT)?;
                     cur = crate::comps(&guest);
                     if !cur.starts_with(&self.root) {
                         return Err(Errno::ENOENT);
