@@ -131,6 +131,28 @@ fn parse_bind(spec: &str) -> anyhow::Result<(PathBuf, String, bool)> {
 }
 
 /// The mount table and the VFS over it.
+/// Where lxrun may mount (CAP_SYS_ADMIN), a private mount namespace for it and its guests, in
+/// which it makes the guests' mounts; None (the guests then get EPERM, as unprivileged users
+/// do) elsewhere.
+pub fn private_mounts() -> Option<lxrun_vfs::kernel_mounts::KernelMounts> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
+    if eff & (1 << CAP_SYS_ADMIN) == 0 {
+        return None;
+    }
+    match lxrun_vfs::kernel_mounts::KernelMounts::private() {
+        Ok(km) => Some(km),
+        Err(e) => {
+            tracing::info!("the guests' mounts are refused: no private mount namespace for them: {e}");
+            None
+        }
+    }
+}
+
 pub fn build(opts: &FsOptions<'_>, run: &RunDir) -> anyhow::Result<Vfs> {
     let Some(root) = opts.root.filter(|r| *r != Path::new("/")) else {
         if opts.binds.is_empty() && opts.tmpfs.is_empty() {

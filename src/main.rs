@@ -157,7 +157,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         tmpfs: &cli.tmpfs,
         default_mounts: !cli.no_default_mounts,
     };
+    // Before any thread starts: the kernel moves only a process of one thread to a namespace.
+    let kernel_mounts = guestfs::private_mounts();
     let mut vfs = guestfs::build(&fs, &run_dir)?;
+    if let Some(km) = kernel_mounts {
+        vfs.set_kernel_mounts(km);
+    }
     if cli.fake_root || cli.fake_id.is_some() {
         vfs.translate_all();
     }

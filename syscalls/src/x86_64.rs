@@ -2,7 +2,7 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::handlers::{exec, fs, ids, owner, path, process, socket};
+use crate::handlers::{exec, fs, ids, mount, owner, path, process, socket};
 use crate::table::{Entry, Policy::*};
 use crate::Errno;
 
@@ -305,14 +305,14 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         165,
         "mount",
-        Deny(Errno::EPERM),
-        "the guest cannot change the host's mounts",
+        Translate(mount::mount),
+        "made by the kernel in lxrun's private mount namespace where lxrun may mount (as root), on the objects the walker resolved; EPERM otherwise, as for an unprivileged user; the mounts lxrun started with are not remounted or moved (EBUSY); in a guest tree, no procfs (it would show the host's)",
     ),
     Entry::new(
         166,
         "umount2",
-        Deny(Errno::EPERM),
-        "the guest cannot change the host's mounts",
+        Translate(mount::umount2),
+        "as mount: the guests' own mounts only (EBUSY for those lxrun started with)",
     ),
     Entry::new(167, "swapon", Deny(Errno::EPERM), "host swap is not the guest's"),
     Entry::new(168, "swapoff", Deny(Errno::EPERM), "host swap is not the guest's"),

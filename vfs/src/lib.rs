@@ -10,6 +10,7 @@
 //!   supervisor's own entry hidden, and [`procfs`] for the files lxrun writes itself.
 
 mod deep;
+pub mod kernel_mounts;
 pub mod meta;
 pub mod mounts;
 pub mod procfs;
@@ -259,6 +260,8 @@ pub struct Vfs {
     /// Translate every path call even where the tree is the host's (a fake root's calls need
     /// lxrun: its chroot, its owners, its /proc files).
     translate_all: bool,
+    /// Where the guests' own mount calls are the kernel's (lxrun may mount).
+    kernel_mounts: Option<kernel_mounts::KernelMounts>,
 }
 
 /// An O_PATH descriptor of `host` (following it: a mount's host path is canonical).
@@ -294,6 +297,7 @@ impl Vfs {
             root_fd,
             mount_fds,
             translate_all: false,
+            kernel_mounts: None,
         }
     }
 
@@ -370,6 +374,15 @@ impl Vfs {
     /// Paths need no translation: the guest sees the host's tree.
     pub fn is_identity(&self) -> bool {
         !self.translate_all && self.mounts.is_identity()
+    }
+
+    /// The guests' mount calls are made by the kernel, in lxrun's private mount namespace.
+    pub fn set_kernel_mounts(&mut self, km: kernel_mounts::KernelMounts) {
+        self.kernel_mounts = Some(km);
+    }
+
+    pub fn kernel_mounts(&self) -> Option<&kernel_mounts::KernelMounts> {
+        self.kernel_mounts.as_ref()
     }
 
     /// Makes every path call lxrun's, as in a foreign root, even with the host's tree.

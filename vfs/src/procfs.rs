@@ -1,5 +1,6 @@
 //! The /proc files lxrun writes itself, because the host's would show host paths.
 
+use crate::kernel_mounts::MountInfo;
 use crate::mounts::join;
 use crate::{MountKind, Vfs};
 use std::path::Path;
@@ -53,7 +54,30 @@ impl Vfs {
             out.extend_from_slice(&escape(&join(&m.guest)));
             out.extend_from_slice(format!(" {fstype} {opts} 0 0\n").as_bytes());
         }
+        for (m, guest) in self.guest_made_mounts() {
+            out.extend_from_slice(&escape(&m.source));
+            out.push(b' ');
+            out.extend_from_slice(&escape(&guest));
+            // The mount's options, then the filesystem's without their ro/rw, as Linux joins them.
+            let fs_opts = m.super_opts.split(',').filter(|o| *o != "rw" && *o != "ro");
+            let opts: Vec<&str> = m.mount_opts.split(',').chain(fs_opts).collect();
+            out.extend_from_slice(format!(" {} {} 0 0\n", m.fstype, opts.join(",")).as_bytes());
+        }
         out
+    }
+
+    /// The mounts the guests made (`kernel_mounts`) that they can see, with their guest paths.
+    fn guest_made_mounts(&self) -> Vec<(MountInfo, Vec<u8>)> {
+        let Some(km) = self.kernel_mounts() else {
+            return Vec::new();
+        };
+        km.made_by_guests()
+            .into_iter()
+            .filter_map(|m| {
+                let guest = self.guest_of(&m.mount_point)?;
+                Some((m, guest))
+            })
+            .collect()
     }
 
     /// The guest's mount table in /proc/PID/mountinfo format.
@@ -70,6 +94,22 @@ impl Vfs {
             out.extend_from_slice(format!("{id} {parent} 0:0 / ").as_bytes());
             out.extend_from_slice(&escape(&join(&m.guest)));
             out.extend_from_slice(format!(" {opts} - {fstype} {} {opts}\n", m.source).as_bytes());
+        }
+        let made = self.guest_made_mounts();
+        for (m, guest) in &made {
+            // A parent that is not one of the guests' is shown as the root's (lxrun's ids).
+            let parent = if made.iter().any(|(p, _)| p.id == m.parent) {
+                m.parent
+            } else {
+                100
+            };
+            out.extend_from_slice(format!("{} {parent} {} ", m.id, m.dev).as_bytes());
+            out.extend_from_slice(&escape(&m.root));
+            out.push(b' ');
+            out.extend_from_slice(&escape(guest));
+            out.extend_from_slice(format!(" {} - {} ", m.mount_opts, m.fstype).as_bytes());
+            out.extend_from_slice(&escape(&m.source));
+            out.extend_from_slice(format!(" {}\n", m.super_opts).as_bytes());
         }
         out
     }

@@ -353,7 +353,7 @@ fn may_add_filter(ctx: &SyscallCtx<'_>) -> Result<Outcome, Errno> {
 
 /// Whether the calling thread's effective capabilities hold `cap`: a fake root's by its ids,
 /// any other's by the kernel's (its status file).
-fn has_cap(ctx: &SyscallCtx<'_>, cap: u32) -> bool {
+pub(crate) fn has_cap(ctx: &SyscallCtx<'_>, cap: u32) -> bool {
     if let Some(has) = ctx.with_identity(|id| id.effective & (1 << cap) != 0) {
         return has;
     }

@@ -4,6 +4,7 @@
 pub(crate) mod exec;
 pub(crate) mod fs;
 pub(crate) mod ids;
+pub(crate) mod mount;
 pub(crate) mod owner;
 pub(crate) mod path;
 pub(crate) mod process;

@@ -537,3 +537,36 @@ pub const POLL_CODES: Names = &[
     (6, "POLL_HUP"),
 ];
 pub const SYS_CODES: Names = &[(1, "SYS_SECCOMP")];
+
+pub const MOUNT_FLAGS: Names = &[
+    (1, "MS_RDONLY"),
+    (2, "MS_NOSUID"),
+    (4, "MS_NODEV"),
+    (8, "MS_NOEXEC"),
+    (16, "MS_SYNCHRONOUS"),
+    (32, "MS_REMOUNT"),
+    (64, "MS_MANDLOCK"),
+    (128, "MS_DIRSYNC"),
+    (256, "MS_NOSYMFOLLOW"),
+    (1024, "MS_NOATIME"),
+    (2048, "MS_NODIRATIME"),
+    (4096, "MS_BIND"),
+    (8192, "MS_MOVE"),
+    (16384, "MS_REC"),
+    (32768, "MS_SILENT"),
+    (1 << 16, "MS_POSIXACL"),
+    (1 << 17, "MS_UNBINDABLE"),
+    (1 << 18, "MS_PRIVATE"),
+    (1 << 19, "MS_SLAVE"),
+    (1 << 20, "MS_SHARED"),
+    (1 << 21, "MS_RELATIME"),
+    (1 << 24, "MS_STRICTATIME"),
+    (1 << 25, "MS_LAZYTIME"),
+];
+
+pub const UMOUNT_FLAGS: Names = &[
+    (1, "MNT_FORCE"),
+    (2, "MNT_DETACH"),
+    (4, "MNT_EXPIRE"),
+    (8, "UMOUNT_NOFOLLOW"),
+];

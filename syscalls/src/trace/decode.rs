@@ -261,6 +261,8 @@ pub(crate) fn spec(name: &str) -> Spec {
         "getdents" | "getdents64" => s(&[Fd, DirentsOut, ULong], d),
         "getcwd" => s(&[OutCwd, ULong], d),
         "chdir" | "rmdir" | "unlink" | "chroot" | "acct" => s(&[Path], d),
+        "mount" => s(&[Str, Path, Str, Flags(MOUNT_FLAGS), Str], d),
+        "umount2" => s(&[Path, Flags(UMOUNT_FLAGS)], d),
         "rename" | "link" | "symlink" => s(&[Path, Path], d),
         "renameat" | "linkat" => s(&[DirFd, Path, DirFd, Path, AtFlags], d),
         "renameat2" => s(&[DirFd, Path, DirFd, Path, Flags(RENAME_FLAGS)], d),

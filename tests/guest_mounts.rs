@@ -1,0 +1,160 @@
+//! The guest's own mounts (linux-binaries/mounts, LTP-style mount and umount2 cases): made by
+//! the kernel in lxrun's private mount namespace where lxrun runs as root, refused with EPERM
+//! where it does not, as Linux refuses an unprivileged user. Each run is compared with the same
+//! program run natively: as root in a private mount namespace of its own (`unshare -m`), in the
+//! host's tree and under `chroot` into the Debian root; as nobody without one.
+
+mod common;
+
+use common::*;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The lines of this process's mountinfo that name `dir`: a guest's mount must never reach the
+/// host's namespace.
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let needle = dir.display().to_string();
+    info.lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_everywhere(failures: &mut Vec<String>, native_prefix: &[&str], lxrun_prefix: &[&str], world_readable: bool) {
+    ensure_built();
+    for variant in VARIANTS {
+        let exe = binary(variant, "mounts");
+        let fresh = || {
+            let d = TempDir::new("mounts");
+            if world_readable {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777));
+            }
+            d
+        };
+        let command = |prefix: &[&str], dir: &Path| {
+            let mut args: Vec<OsString> = prefix[1..].iter().map(OsString::from).collect();
+            args.push(exe.clone().into());
+            args.push(dir.into());
+            Cmd::new(prefix[0]).args(args)
+        };
+        let native_dir = fresh();
+        let native = run_native(&command(native_prefix, native_dir.path()));
+        let label = format!("mounts/{variant}");
+        if !native.success() || !String::from_utf8_lossy(&native.stdout).contains("nobody's status") {
+            failures.push(format!(
+                "=== {label} [native]: the test program failed natively\n{native}\n"
+            ));
+            continue;
+        }
+        for backend in backends() {
+            let dir = fresh();
+            let mut prefix: Vec<&str> = lxrun_prefix.to_vec();
+            let lx_path = lxrun().to_string_lossy().into_owned();
+            prefix.extend([lx_path.as_str(), "--backend", backend, "--"]);
+            let lx = run_native(&command(&prefix, dir.path()));
+            if let Err(e) = compare(&format!("{label} [{backend}]"), &native, &lx) {
+                failures.push(e);
+            }
+            let leaked = host_mounts_under(dir.path());
+            if !leaked.is_empty() {
+                failures.push(format!(
+                    "{label} [{backend}]: the guest's mounts reached the host: {leaked:?}"
+                ));
+            }
+        }
+    }
+}
+
+/// As root (CI): every mount call of the program acts as the kernel's, on every backend; as
+/// another user, the run is the unprivileged one below.
+#[test]
+fn the_guests_mounts_are_the_kernels() {
+    let mut failures = Vec::new();
+    if is_root() {
+        run_everywhere(
+            &mut failures,
+            &["unshare", "-m", "--propagation", "private", "--"],
+            &[],
+            false,
+        );
+    } else {
+        run_everywhere(&mut failures, &["env", "--"], &[], true);
+    }
+    assert_no_failures(&failures);
+}
+
+/// Without CAP_SYS_ADMIN every call is EPERM (after the target's lookup, as Linux orders it):
+/// as root the test drops both runs to nobody first.
+#[test]
+fn an_unprivileged_guest_is_refused_as_linux_refuses() {
+    let mut failures = Vec::new();
+    let nobody = [
+        "setpriv",
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        "--",
+    ];
+    let drop_to: &[&str] = if is_root() { &nobody } else { &["env", "--"] };
+    run_everywhere(&mut failures, drop_to, drop_to, true);
+    assert_no_failures(&failures);
+}
+
+/// In the Debian root: the same program under `chroot` (in a private mount namespace with the
+/// root's /proc) and under `lxrun --root`, its mounts shown in the guest's /proc/self/mounts
+/// with the guest's paths.
+#[test]
+fn the_guests_mounts_in_a_foreign_root() {
+    if !is_root() {
+        // Without root neither the oracle (chroot) nor the guest can mount; the unprivileged
+        // refusal is the test above.
+        eprintln!("skipped: the chroot oracle needs root (run the tests as root, as CI does)");
+        return;
+    }
+    ensure_built();
+    let root = debian_root();
+    let mut failures = Vec::new();
+    let guest_dir = format!("/tmp/lxrun-mounts-{}", std::process::id());
+    let host_dir = root.join(guest_dir.trim_start_matches('/'));
+    std::fs::create_dir_all(&host_dir).expect("a directory in the root's /tmp");
+    let exe = host_dir.join("mounts");
+    std::fs::copy(binary("static", "mounts"), &exe).expect("copying the test program into the root");
+    let fresh = |name: &str| {
+        let d = host_dir.join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir(&d).expect("a fresh directory in the root");
+        format!("{guest_dir}/{name}")
+    };
+    let native_dir = fresh("native");
+    let native = run_native(&chroot_oracle(
+        root,
+        "mount -t proc proc '{r}/proc'",
+        &format!("{guest_dir}/mounts {native_dir}"),
+    ));
+    if !native.success() {
+        failures.push(format!("the chroot oracle failed: {native}"));
+    } else {
+        for backend in backends() {
+            let dir = fresh(backend);
+            let lx = run_native(
+                &Cmd::new(lxrun())
+                    .args(["--backend", backend, "--root"])
+                    .arg(root)
+                    .args(["--", &format!("{guest_dir}/mounts"), &dir]),
+            );
+            if let Err(e) = compare(&format!("mounts in the Debian root [{backend}]"), &native, &lx) {
+                failures.push(e);
+            }
+            let leaked = host_mounts_under(&host_dir);
+            if !leaked.is_empty() {
+                failures.push(format!("[{backend}]: the guest's mounts reached the host: {leaked:?}"));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&host_dir);
+    assert_no_failures(&failures);
+}
