@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,84 @@ static int is_tmpfs(const char *path)
     return statfs(path, &st) == 0 && st.f_type == TMPFS_MAGIC;
 }
 
+/* The new mount API by number: musl has no wrappers. */
+#define NR_open_tree 428
+#define NR_move_mount 429
+#define NR_fsopen 430
+#define NR_fsconfig 431
+#define NR_fsmount 432
+#define NR_fspick 433
+#define NR_mount_setattr 442
+#define FSCONFIG_SET_STRING_ 1
+#define FSCONFIG_CMD_CREATE_ 6
+#define FSCONFIG_CMD_RECONFIGURE_ 7
+#define MOVE_MOUNT_F_EMPTY_PATH_ 4
+#define OPEN_TREE_CLONE_ 1
+#define MOUNT_ATTR_RDONLY_ 1
+#define AT_RECURSIVE_ 0x8000
+
+struct attr_v0 {
+    unsigned long long set, clr, propagation, userns_fd;
+};
+
+/* A result that is a descriptor: OK (closed unless kept) or the errno's name. */
+static long fd_result(const char *what, long fd, int keep)
+{
+    show(what, fd < 0 ? -1 : 0);
+    if (fd >= 0 && !keep) {
+        close((int)fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void new_api(void)
+{
+    fd_result("fsopen of an unknown type", syscall(NR_fsopen, "nosuchfs", 0), 0);
+    fd_result("fsopen with unknown flags", syscall(NR_fsopen, "tmpfs", 2), 0);
+    long fs = fd_result("fsopen tmpfs", syscall(NR_fsopen, "tmpfs", 1), 1);
+    show("fsconfig size=32k", syscall(NR_fsconfig, fs, FSCONFIG_SET_STRING_, "size", "32k", 0));
+    show("fsconfig create", syscall(NR_fsconfig, fs, FSCONFIG_CMD_CREATE_, NULL, NULL, 0));
+    long mnt = fd_result("fsmount", syscall(NR_fsmount, fs, 1, 0), 1);
+    show("move_mount to n", syscall(NR_move_mount, mnt, "", AT_FDCWD, at("n"), MOVE_MOUNT_F_EMPTY_PATH_));
+    printf("%-34s %d\n", "n is tmpfs", is_tmpfs(at("n")));
+    mounts_line("/proc/self/mounts n", "n");
+    if (mnt >= 0)
+        close((int)mnt);
+    if (fs >= 0)
+        close((int)fs);
+
+    long pick = fd_result("fspick n", syscall(NR_fspick, AT_FDCWD, at("n"), 1), 1);
+    show("fsconfig size=64k", syscall(NR_fsconfig, pick, FSCONFIG_SET_STRING_, "size", "64k", 0));
+    show("fsconfig reconfigure", syscall(NR_fsconfig, pick, FSCONFIG_CMD_RECONFIGURE_, NULL, NULL, 0));
+    mounts_line("/proc/self/mounts n reconfigured", "n");
+    if (pick >= 0)
+        close((int)pick);
+    fd_result("fspick of c (no mount)", syscall(NR_fspick, AT_FDCWD, at("c"), 1), 0);
+
+    struct attr_v0 ro = {MOUNT_ATTR_RDONLY_, 0, 0, 0};
+    show("mount_setattr n read-only", syscall(NR_mount_setattr, AT_FDCWD, at("n"), 0, &ro, sizeof ro));
+    show("create n/x", touch(at("n/x")));
+    show("mount_setattr with a short attr", syscall(NR_mount_setattr, AT_FDCWD, at("n"), 0, &ro, 8));
+    show("mount_setattr of c (no mount)", syscall(NR_mount_setattr, AT_FDCWD, at("c"), 0, &ro, sizeof ro));
+    show("umount2 n", umount2(at("n"), 0));
+
+    long tree = fd_result("open_tree src", syscall(NR_open_tree, AT_FDCWD, at("src"), 0), 1);
+    struct stat st;
+    printf("%-34s %d\n", "open_tree's fd is a directory", tree >= 0 && fstat((int)tree, &st) == 0 && S_ISDIR(st.st_mode));
+    if (tree >= 0)
+        close((int)tree);
+    long clone = fd_result("open_tree clone src", syscall(NR_open_tree, AT_FDCWD, at("src"), OPEN_TREE_CLONE_ | O_CLOEXEC), 1);
+    show("move_mount clone to c", syscall(NR_move_mount, clone, "", AT_FDCWD, at("c"), MOVE_MOUNT_F_EMPTY_PATH_));
+    printf("%-34s %d\n", "c/file seen", access(at("c/file"), F_OK) == 0);
+    if (clone >= 0)
+        close((int)clone);
+    show("umount2 c", umount2(at("c"), 0));
+    fd_result("open_tree recursive, no clone", syscall(NR_open_tree, AT_FDCWD, at("src"), AT_RECURSIVE_), 0);
+    show("move_mount of c (no mount)", syscall(NR_move_mount, AT_FDCWD, at("c"), AT_FDCWD, at("d"), 0));
+    show("move_mount from a missing path", syscall(NR_move_mount, AT_FDCWD, at("nothere"), AT_FDCWD, at("d"), 0));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -77,7 +156,7 @@ int main(int argc, char **argv)
         return 2;
     }
     dir = argv[1];
-    const char *names[] = {"a", "src", "b", "c", "d", "ro", "dir", "link"};
+    const char *names[] = {"a", "src", "b", "c", "d", "n", "ro", "dir", "link"};
     for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(names[i], "link") != 0)
             mkdir(at(names[i]), 0755);
@@ -149,6 +228,8 @@ int main(int argc, char **argv)
     show("umount2 ro", umount2(at("ro"), 0));
     printf("%-34s %d\n", "d/file after", access(at("d/file"), F_OK) == 0);
 
+    new_api();
+
     /* Without CAP_SYS_ADMIN: EPERM, after the target's lookup (of paths nobody may walk:
      * DIR's parents need not be). */
     fflush(stdout);
@@ -160,6 +241,9 @@ int main(int argc, char **argv)
         show("nobody: mount on a missing dir", mount("none", "/nonexistent-lxrun", "tmpfs", 0, NULL));
         show("nobody: bind / on /tmp", mount("/", "/tmp", NULL, MS_BIND, NULL));
         show("nobody: umount2 /tmp", umount2("/tmp", 0));
+        fd_result("nobody: fsopen tmpfs", syscall(NR_fsopen, "tmpfs", 1), 0);
+        fd_result("nobody: open_tree clone /tmp", syscall(NR_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE_), 0);
+        fd_result("nobody: open_tree /tmp", syscall(NR_open_tree, AT_FDCWD, "/tmp", 0), 0);
         fflush(stdout);
         _exit(0);
     }

@@ -206,9 +206,9 @@ pub fn build_with(
 }
 
 /// Systrap mode (no ptrace): the calls the stub's handler carries out with lxrun's help.
-pub const SYSTRAP_CALLS: [&str; 3] = ["execve", "execveat", "chdir"];
+pub const SYSTRAP_CALLS: [&str; 4] = ["execve", "execveat", "chdir", "open_tree"];
 
-/// execve, execveat, chdir in systrap mode (the number is in the accumulator): trapped into the
+/// execve, execveat, chdir, open_tree in systrap mode (the number is in the accumulator): trapped into the
 /// guest's handler; from the gate, only execveat of a descriptor with the sealed empty path
 /// and AT_EMPTY_PATH runs (the loader stub lxrun put there); the stub's others go to lxrun.
 fn exec_block(gate: &GateAddrs, notify: u32, execveat: u32) -> Vec<SockFilter> {

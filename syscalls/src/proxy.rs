@@ -81,6 +81,8 @@ pub fn spec(name: &str) -> Option<Spec> {
         "open" => s(&[Path, Int, Mode], Ret::NewFd(Some(1))),
         "creat" => s(&[Path, Mode], Ret::NewFd(None)),
         "openat" => s(&[DirFd, Path, Int, Mode], Ret::NewFd(Some(2))),
+        // Systrap mode's SYS_LXRUN_OPEN_PATH carries it (its descriptor is an O_PATH file).
+        "open_tree" => s(&[DirFd, Path, Int], Ret::NewFd(Some(2))),
         "openat2" => s(&[DirFd, Path, In(SizeArg(3)), Int], Ret::NewFdHow),
         "stat" | "lstat" => s(&[Path, Out(Const(STAT))], Ret::Int),
         "newfstatat" => s(&[DirFd, Path, Out(Const(STAT)), Int], Ret::Int),
@@ -185,6 +187,13 @@ const ANSWERED: &[&str] = &[
     "pidfd_getfd",
     "seccomp",
     "copy_file_range",
+    "mount",
+    "umount2",
+    "fsopen",
+    "fsconfig",
+    "fspick",
+    "move_mount",
+    "mount_setattr",
 ];
 
 /// Whether a trapped call must be caught by ptrace rather than user notification: execve (its
@@ -192,12 +201,13 @@ const ANSWERED: &[&str] = &[
 /// rewriting their arguments in place, and accept/accept4 (whose output is translated at the
 /// call's exit, which only a tracer sees: `Outcome::ContinueThen`), and openat2, which may ask
 /// for an O_PATH descriptor (SECCOMP_IOCTL_NOTIF_ADDFD refuses those; the flags are in a
-/// struct no filter can read; open and openat are split on their flags by the filter).
+/// struct no filter can read; open and openat are split on their flags by the filter), and
+/// open_tree, whose descriptor is always an O_PATH file.
 pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     let Some(e) = entry else { return false };
     match e.policy {
         crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
-        _ if e.name == "openat2" => true,
+        _ if e.name == "openat2" || e.name == "open_tree" => true,
         crate::Policy::Translate(_)
         | crate::Policy::Path(_)
         | crate::Policy::FdWrite(_)
@@ -219,7 +229,15 @@ mod tests {
             .collect();
         assert_eq!(
             ptrace,
-            ["accept", "execve", "chdir", "accept4", "execveat", "openat2"],
+            [
+                "accept",
+                "execve",
+                "chdir",
+                "accept4",
+                "execveat",
+                "open_tree",
+                "openat2"
+            ],
             "only these stay with ptrace"
         );
         for e in table::entries() {

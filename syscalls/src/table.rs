@@ -412,7 +412,7 @@ mod tests {
         "fsopen",
         "fspick",
         "fsconfig",
-        "fsmount",
+        // (fsmount takes no path: only a context fsopen or fspick, lxrun's calls, made.)
         "mount_setattr",
         "open_tree_attr",
         "file_getattr",

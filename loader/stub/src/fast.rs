@@ -70,6 +70,7 @@ const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 const NR_CHDIR: u64 = 80;
+const NR_OPEN_TREE: u64 = 428;
 const NR_CLONE: u64 = 56;
 const NR_EXIT: u64 = 60;
 const NR_SIGALTSTACK: u64 = 131;
@@ -244,6 +245,8 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_RT_SIGPROCMASK => sigprocmask(a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_EXECVE | NR_EXECVEAT => exec(nr, a, uc.add(UC_SIGMASK).cast::<u64>()),
         NR_CHDIR => chdir(a),
+        // Its descriptor is an O_PATH file (OPEN_TREE_CLOEXEC is O_CLOEXEC).
+        NR_OPEN_TREE => open_path(nr, a, a[2]),
         NR_SIGALTSTACK => altstack::sigaltstack(a[0], a[1], uc),
         NR_CLONE => altstack::clone(a, uc),
         NR_CLONE3 => clone3(a, uc),

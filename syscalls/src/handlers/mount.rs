@@ -6,10 +6,10 @@
 //! guests mount on them and below them, but neither remount, move nor unmount them (EBUSY).
 
 use super::ids::has_cap;
-use super::path::read_path;
+use super::path::{path_arg, read_path};
 use crate::context::SyscallCtx;
 use crate::memory::GuestPtr;
-use crate::outcome::Outcome;
+use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
 use lxrun_vfs::kernel_mounts::{mount_of, KernelMounts};
 use lxrun_vfs::{Base, Opened, Resolved, Target};
@@ -51,10 +51,25 @@ fn may_mount<'w>(ctx: &SyscallCtx<'w>) -> Result<&'w KernelMounts, Errno> {
     if !has_cap(ctx, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
-    ctx.world.vfs.kernel_mounts().ok_or_else(|| {
+    let km = ctx.world.vfs.kernel_mounts().ok_or_else(|| {
         tracing::info!("mount refused with EPERM: lxrun itself may not mount (it runs without CAP_SYS_ADMIN)");
         Errno::EPERM
-    })
+    })?;
+    if !in_lxruns_namespace(ctx.tid) {
+        tracing::info!(
+            "mount refused with EPERM: the caller has a mount namespace of its own, where lxrun does not walk"
+        );
+        return Err(Errno::EPERM);
+    }
+    Ok(km)
+}
+
+/// Whether thread `tid` shares lxrun's mount namespace (a guest that unshared its own sees
+/// mounts lxrun's walker does not, and the other way round).
+fn in_lxruns_namespace(tid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |p: String| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    matches!((ns(format!("/proc/{tid}/ns/mnt")), ns("/proc/self/ns/mnt".into())), (Ok(a), Ok(b)) if a == b)
 }
 
 fn existing(r: Resolved) -> Result<Resolved, Errno> {
@@ -239,5 +254,280 @@ pub(crate) fn umount2(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
         return Err(Errno::last());
     }
     drop(entry);
+    Ok(Outcome::Return(0))
+}
+
+// The new mount API (fsopen, fsconfig, fsmount, move_mount, open_tree, fspick, mount_setattr):
+// the calls that take a path, or make a filesystem context or a mount, are lxrun's, performed on
+// the walker's objects and answered with a descriptor of lxrun's copied to the guest; the rest
+// (fsconfig's keys and values, fsmount) act on those descriptors and run as the guest's own.
+
+const FSOPEN_CLOEXEC: u64 = 1;
+const FSPICK_CLOEXEC: u64 = 1;
+const FSPICK_SYMLINK_NOFOLLOW: u64 = 2;
+const FSPICK_NO_AUTOMOUNT: u64 = 4;
+const FSPICK_EMPTY_PATH: u64 = 8;
+const OPEN_TREE_CLONE: u64 = 1;
+const OPEN_TREE_CLOEXEC: u64 = libc::O_CLOEXEC as u64;
+const AT_RECURSIVE: u64 = 0x8000;
+const MOVE_MOUNT_F_SYMLINKS: u64 = 0x1;
+const MOVE_MOUNT_F_AUTOMOUNTS: u64 = 0x2;
+const MOVE_MOUNT_F_EMPTY_PATH: u64 = 0x4;
+const MOVE_MOUNT_T_SYMLINKS: u64 = 0x10;
+const MOVE_MOUNT_T_AUTOMOUNTS: u64 = 0x20;
+const MOVE_MOUNT_T_EMPTY_PATH: u64 = 0x40;
+const MOVE_MOUNT_SET_GROUP: u64 = 0x100;
+const MOVE_MOUNT_BENEATH: u64 = 0x200;
+const FSCONFIG_SET_PATH: u64 = 3;
+const FSCONFIG_SET_PATH_EMPTY: u64 = 4;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOUNT_ATTR_SIZE_VER0: u64 = 32;
+const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+const AT_NO_AUTOMOUNT: u64 = libc::AT_NO_AUTOMOUNT as u64;
+
+/// What `dfd` + `path` name: `path` empty names `dfd` itself where `empty` allows it (else
+/// ENOENT, as for any lookup of "").
+fn resolved_at(ctx: &SyscallCtx<'_>, dfd: u64, path: u64, follow: bool, empty: bool) -> Result<Resolved, Errno> {
+    let name = read_path(ctx, path)?;
+    let dfd = dfd as i32;
+    let base = if dfd == libc::AT_FDCWD {
+        Base::Cwd
+    } else {
+        Base::Fd(dfd)
+    };
+    if name.is_empty() {
+        if !empty {
+            return Err(Errno::ENOENT);
+        }
+        return match base {
+            Base::Cwd => ctx.resolve(Base::Cwd, b".", true),
+            Base::Fd(fd) => ctx.resolve_fd(fd),
+        };
+    }
+    existing(ctx.resolve(base, &name, follow)?)
+}
+
+fn object_at(ctx: &SyscallCtx<'_>, dfd: u64, path: u64, follow: bool, empty: bool) -> Result<Opened, Errno> {
+    object(&resolved_at(ctx, dfd, path, follow, empty)?)
+}
+
+/// A descriptor lxrun's call returned, for the guest.
+fn new_fd(rc: libc::c_long, cloexec: bool) -> Result<Outcome, Errno> {
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the call returned a new descriptor, ours alone.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc as i32) };
+    Ok(Outcome::NewFd { fd, cloexec })
+}
+
+fn refuse_proc_in_guest_tree(ctx: &SyscallCtx<'_>, o: &Opened) -> Result<(), Errno> {
+    if !ctx.world.vfs.is_identity() && on_procfs(o) {
+        tracing::info!("mount: refused with EPERM: a procfs in the guest's tree would show the host's");
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+pub(crate) fn fsopen(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [name, flags, ..] = call.args;
+    may_mount(ctx)?;
+    if flags & !FSOPEN_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = mount_string(ctx, name)?.ok_or(Errno::EFAULT)?;
+    if !ctx.world.vfs.is_identity() && name.as_bytes() == b"proc" {
+        tracing::info!(
+            "fsopen: refused with EPERM: a second procfs in the guest's tree would show the host's processes"
+        );
+        return Err(Errno::EPERM);
+    }
+    // SAFETY: a valid C string.
+    let rc = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) };
+    new_fd(rc, flags & FSOPEN_CLOEXEC != 0)
+}
+
+/// fsconfig: only the keys that name a path need lxrun (they are given the walker's object);
+/// every other command runs as the guest's own call on its context.
+pub(crate) fn fsconfig(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [fs_fd, cmd, key, value, aux, _] = call.args;
+    if cmd != FSCONFIG_SET_PATH && cmd != FSCONFIG_SET_PATH_EMPTY {
+        return Ok(Outcome::Continue);
+    }
+    let key = mount_string(ctx, key)?.ok_or(Errno::EINVAL)?;
+    let at = object_at(ctx, aux, value, true, cmd == FSCONFIG_SET_PATH_EMPTY)?;
+    let context = object(&ctx.resolve_fd(fs_fd as i32)?)?;
+    let path = magic(&at)?;
+    // SAFETY: valid C strings and descriptors we hold.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            context.fd().as_raw_fd(),
+            FSCONFIG_SET_PATH,
+            key.as_ptr(),
+            path.as_ptr(),
+            libc::AT_FDCWD,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Outcome::Return(0))
+}
+
+/// open_tree's descriptor is an O_PATH file, which only SCM_RIGHTS or the guest's own call can
+/// carry (SECCOMP_IOCTL_NOTIF_ADDFD refuses it): the call is rewritten to name the walker's
+/// object, for the ptrace backends to let the guest make it and for systrap mode's
+/// SYS_LXRUN_OPEN_PATH to perform it on the object and pass the result.
+pub(crate) fn open_tree(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [dfd, path, flags, ..] = call.args;
+    let known =
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_RECURSIVE;
+    if flags & !known != 0 || (flags & AT_RECURSIVE != 0 && flags & OPEN_TREE_CLONE == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let clone = flags & OPEN_TREE_CLONE != 0;
+    if clone {
+        may_mount(ctx)?;
+    }
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let r = resolved_at(ctx, dfd, path, follow, flags & AT_EMPTY_PATH != 0)?;
+    if clone {
+        refuse_proc_in_guest_tree(ctx, &object(&r)?)?;
+    }
+    // The object when following, else its entry, not followed (the flag stays).
+    let new_path = path_arg(ctx, &r, follow)?;
+    Ok(Outcome::Rewrite(vec![
+        (0, NewArg::Int(libc::AT_FDCWD as u64)),
+        (1, new_path),
+        (2, NewArg::Int(flags & !AT_EMPTY_PATH)),
+    ]))
+}
+
+pub(crate) fn fspick(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [dfd, path, flags, ..] = call.args;
+    let km = may_mount(ctx)?;
+    let known = FSPICK_CLOEXEC | FSPICK_SYMLINK_NOFOLLOW | FSPICK_NO_AUTOMOUNT | FSPICK_EMPTY_PATH;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let at = object_at(
+        ctx,
+        dfd,
+        path,
+        flags & FSPICK_SYMLINK_NOFOLLOW == 0,
+        flags & FSPICK_EMPTY_PATH != 0,
+    )?;
+    // A superblock lxrun started with is the host's: reconfiguring it would change the host.
+    guests_mount_root(km, &at)?;
+    let mine = FSPICK_CLOEXEC | FSPICK_EMPTY_PATH | flags & FSPICK_NO_AUTOMOUNT;
+    // SAFETY: an empty C string and a descriptor we hold.
+    let rc = unsafe { libc::syscall(libc::SYS_fspick, at.fd().as_raw_fd(), c"".as_ptr(), mine) };
+    new_fd(rc, flags & FSPICK_CLOEXEC != 0)
+}
+
+pub(crate) fn move_mount(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [from_dfd, from_path, to_dfd, to_path, flags, _] = call.args;
+    let known = MOVE_MOUNT_F_SYMLINKS
+        | MOVE_MOUNT_F_AUTOMOUNTS
+        | MOVE_MOUNT_F_EMPTY_PATH
+        | MOVE_MOUNT_T_SYMLINKS
+        | MOVE_MOUNT_T_AUTOMOUNTS
+        | MOVE_MOUNT_T_EMPTY_PATH
+        | MOVE_MOUNT_SET_GROUP
+        | MOVE_MOUNT_BENEATH;
+    let km = may_mount(ctx)?;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let from = object_at(
+        ctx,
+        from_dfd,
+        from_path,
+        flags & MOVE_MOUNT_F_SYMLINKS != 0,
+        flags & MOVE_MOUNT_F_EMPTY_PATH != 0,
+    )?;
+    let to = object_at(
+        ctx,
+        to_dfd,
+        to_path,
+        flags & MOVE_MOUNT_T_SYMLINKS != 0,
+        flags & MOVE_MOUNT_T_EMPTY_PATH != 0,
+    )?;
+    // A detached mount (fsmount, open_tree's clone) is the guests'; an attached one must be.
+    if let Ok((id, true)) = mount_of(from.fd()) {
+        if km.is_inherited(id) {
+            tracing::info!("move_mount: refused with EBUSY: the mount is one lxrun started with");
+            return Err(Errno::EBUSY);
+        }
+    }
+    if is_lxruns_proc(&to) {
+        return Err(Errno::EBUSY);
+    }
+    refuse_proc_in_guest_tree(ctx, &from)?;
+    let mine = flags & (MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_BENEATH) | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: empty C strings and descriptors we hold.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.fd().as_raw_fd(),
+            c"".as_ptr(),
+            to.fd().as_raw_fd(),
+            c"".as_ptr(),
+            mine,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Outcome::Return(0))
+}
+
+pub(crate) fn mount_setattr(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    let [dfd, path, flags, uattr, size, _] = call.args;
+    let known = AT_EMPTY_PATH | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size < MOUNT_ATTR_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > DATA_MAX as u64 {
+        return Err(Errno::E2BIG);
+    }
+    // Read once: the kernel is given lxrun's copy.
+    let mut attr = vec![0u8; size as usize];
+    ctx.mem.read_bytes(uattr, &mut attr)?;
+    let word = |i: usize| u64::from_ne_bytes(attr[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    if word(0) & MOUNT_ATTR_IDMAP != 0 {
+        // Its user namespace is a descriptor of the guest's, which lxrun does not carry over.
+        tracing::info!("mount_setattr: MOUNT_ATTR_IDMAP refused with EPERM: not supported yet");
+        return Err(Errno::EPERM);
+    }
+    let km = may_mount(ctx)?;
+    let at = object_at(
+        ctx,
+        dfd,
+        path,
+        flags & AT_SYMLINK_NOFOLLOW == 0,
+        flags & AT_EMPTY_PATH != 0,
+    )?;
+    guests_mount_root(km, &at)?;
+    let mine = flags & (AT_RECURSIVE | AT_NO_AUTOMOUNT) | AT_EMPTY_PATH;
+    // SAFETY: an empty C string, a descriptor we hold, and our copy of the attributes.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            at.fd().as_raw_fd(),
+            c"".as_ptr(),
+            mine,
+            attr.as_ptr(),
+            attr.len(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
     Ok(Outcome::Return(0))
 }

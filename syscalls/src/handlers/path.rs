@@ -733,6 +733,8 @@ pub(crate) fn open_path_for_stub(
         libc::SYS_openat => a2,
         // open_how.flags, its first field.
         libc::SYS_openat2 => ctx.mem.read::<u64>(GuestPtr::new(a2))?,
+        // Its descriptor is always an O_PATH file.
+        libc::SYS_open_tree => libc::O_PATH as u64,
         _ => return Err(Errno::ENOSYS),
     };
     if flags & libc::O_PATH as u64 == 0 {
