@@ -158,3 +158,64 @@ fn the_guests_mounts_in_a_foreign_root() {
     let _ = std::fs::remove_dir_all(&host_dir);
     assert_no_failures(&failures);
 }
+
+/// A block-device filesystem, as LTP's setup makes one: ext2 on a loop device, mounted,
+/// written, remounted read-only (EROFS), listed and unmounted, against `unshare -m`.
+#[test]
+fn an_ext2_image_on_a_loop_device_mounts_as_natively() {
+    if !is_root() {
+        eprintln!("skipped: attaching a loop device needs root (run the tests as root, as CI does)");
+        return;
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        eprintln!("skipped: this kernel has no loop devices (/dev/loop-control is missing)");
+        return;
+    }
+    let dir = TempDir::new("ext2");
+    let image = dir.path().join("fs.img");
+    let made = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "truncate -s 8M '{0}' && mkfs.ext2 -q -F '{0}'",
+            image.display()
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "truncate and mkfs.ext2 (e2fsprogs) make the image");
+    let attach = std::process::Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(&image)
+        .output()
+        .expect("losetup (util-linux) runs");
+    assert!(
+        attach.status.success(),
+        "losetup -f: {}",
+        String::from_utf8_lossy(&attach.stderr)
+    );
+    let dev = String::from_utf8_lossy(&attach.stdout).trim().to_string();
+    let script = |point: &Path| {
+        format!(
+            "d='{p}'; mkdir -p \"$d\" && mount -t ext2 {dev} \"$d\" && echo written > \"$d\"/f && cat \"$d\"/f \
+             && mount -o remount,ro \"$d\"; touch \"$d\"/g 2>/dev/null; echo touch=$?; \
+             grep \" $d \" /proc/self/mounts | cut -d' ' -f1,3,4; umount \"$d\"; echo umount=$?; \
+             grep -c \" $d \" /proc/self/mounts",
+            p = point.display()
+        )
+    };
+    let mut failures = Vec::new();
+    let point = dir.path().join("native");
+    let native =
+        run_native(&Cmd::new("unshare").args(["-m", "--propagation", "private", "--", "sh", "-c", &script(&point)]));
+    if !native.success() && native.code != Some(1) {
+        failures.push(format!("the native run failed: {native}"));
+    }
+    for backend in backends() {
+        let point = dir.path().join(backend);
+        let lx = run_native(&Cmd::new(lxrun()).args(["--backend", backend, "--", "sh", "-c", &script(&point)]));
+        if let Err(e) = compare(&format!("ext2 on {dev} [{backend}]"), &native, &lx) {
+            failures.push(e);
+        }
+    }
+    let _ = std::process::Command::new("losetup").args(["-d", &dev]).status();
+    assert_no_failures(&failures);
+}

@@ -15,6 +15,7 @@ use lxrun_vfs::kernel_mounts::{mount_of, KernelMounts};
 use lxrun_vfs::{Base, Opened, Resolved, Target};
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 
 const CAP_SYS_ADMIN: u32 = 21;
 const MS_MGC_VAL: u64 = 0xc0ed_0000;
@@ -191,10 +192,9 @@ pub(crate) fn mount(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
         );
         return Err(Errno::EPERM);
     }
-    let dev = source.as_ref().and_then(|s| device(ctx, s));
-    let source = match &dev {
-        Some(dev) => Some(magic(dev)?),
-        None => source,
+    let source = match &source {
+        Some(name) => device(ctx, name)?.or(source),
+        None => None,
     };
     perform(source.as_ref(), &at_path, Some(&fstype), flags, data.as_ref())
 }
@@ -206,18 +206,32 @@ fn mount_source(ctx: &SyscallCtx<'_>, source: Option<&CString>) -> Result<Opened
     object(&existing(ctx.resolve(Base::Cwd, name.as_bytes(), true)?)?)
 }
 
-/// A new mount's source, when it is a block device named in the guest's tree: the kernel is
-/// given the object the walker found. Any other source (`none`, `tmpfs`, a server) is no path.
-fn device(ctx: &SyscallCtx<'_>, name: &CString) -> Option<Opened> {
-    use std::os::unix::fs::FileTypeExt;
+/// A new mount's source, when it is a block device named in the guest's tree: its host path,
+/// which the kernel keeps as the mount's source for /proc/self/mounts (a magic link would show
+/// there), checked to name the device the walker found. Any other source (`none`, `tmpfs`, a
+/// server) is no path, and is passed as it is.
+fn device(ctx: &SyscallCtx<'_>, name: &CString) -> Result<Option<CString>, Errno> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     if name.as_bytes().first() != Some(&b'/') {
-        return None;
+        return Ok(None);
     }
-    ctx.resolve(Base::Cwd, name.as_bytes(), true)
-        .ok()
-        .filter(|r| r.exists)
-        .and_then(|r| r.opened)
-        .filter(|o| o.metadata().is_ok_and(|m| m.file_type().is_block_device()))
+    let Some(r) = ctx.resolve(Base::Cwd, name.as_bytes(), true).ok().filter(|r| r.exists) else {
+        return Ok(None);
+    };
+    let Some(found) = r.opened.as_ref().and_then(|o| o.metadata().ok()) else {
+        return Ok(None);
+    };
+    if !found.file_type().is_block_device() {
+        return Ok(None);
+    }
+    let by_name = std::fs::metadata(&r.host).ok();
+    if by_name.is_some_and(|m| m.rdev() == found.rdev() && m.ino() == found.ino()) {
+        return Ok(Some(
+            CString::new(r.host.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?,
+        ));
+    }
+    // Its name leads elsewhere by now (renamed): the kernel looks the name up itself.
+    Ok(None)
 }
 
 /// The magic link of `o` (the caller keeps `o` open while the kernel uses it).
