@@ -98,53 +98,92 @@ fn no_guest_reads_a_host_file() {
     assert!(READ_ATTEMPTS.len() >= 20);
 }
 
-/// Syscall-level ways out, each with the answer lxrun gives: (name, python snippet, expected).
-/// `lx` is lxrun's pid (the parent of the guest's first process).
-const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
-    ("mount", "libc.mount(b'/', b'/mnt', None, 4096, None)", "-1 1"),
-    ("umount2", "libc.umount2(b'/proc', 2)", "-1 1"),
-    ("pivot_root", "libc.syscall(155, b'/tmp', b'/tmp')", "-1 1"),
+/// Syscall-level ways out, each with the answer lxrun gives: (name, python snippet, expected
+/// as root, expected as another user). `lx` is lxrun's pid (the parent of the guest's first
+/// process). As root the guests' own mounts are the kernel's, inside the guest's tree: a bind
+/// of the guest's root stays in it; what would show the host (a procfs) or change lxrun's view
+/// is refused.
+const SYSCALL_ATTEMPTS: &[(&str, &str, &str, &str)] = &[
+    ("mount", "libc.mount(b'/', b'/mnt', None, 4096, None)", "0 0", "-1 1"),
+    ("umount2 of lxrun's /proc", "libc.umount2(b'/proc', 2)", "-1 16", "-1 1"),
+    (
+        "a fresh procfs",
+        "libc.mount(b'proc', b'/mnt', b'proc', 0, None)",
+        "-1 1",
+        "-1 1",
+    ),
+    (
+        "a bind of /proc",
+        "libc.mount(b'/proc', b'/mnt', None, 4096, None)",
+        "-1 1",
+        "-1 1",
+    ),
+    (
+        "a mount over lxrun's /proc",
+        "libc.mount(b'none', b'/proc', b'tmpfs', 0, None)",
+        "-1 16",
+        "-1 1",
+    ),
+    (
+        "a clone of /proc",
+        "libc.syscall(428, -100, b'/proc', 1)",
+        "-1 1",
+        "-1 1",
+    ),
+    ("pivot_root", "libc.syscall(155, b'/tmp', b'/tmp')", "-1 1", "-1 1"),
     (
         "open_by_handle_at",
         "libc.syscall(304, -100, ctypes.create_string_buffer(64), 0)",
+        "-1 1",
         "-1 1",
     ),
     (
         "name_to_handle_at",
         "libc.syscall(303, -100, b'/', ctypes.create_string_buffer(64), ctypes.byref(ctypes.c_int()), 0)",
         "-1 1",
+        "-1 1",
     ),
-    ("ptrace attach to lxrun", "libc.ptrace(16, lx, 0, 0)", "-1 1"),
+    ("ptrace attach to lxrun", "libc.ptrace(16, lx, 0, 0)", "-1 1", "-1 1"),
     (
         "process_vm_readv of lxrun",
         "libc.syscall(310, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, ctypes.c_ulong(0))",
+        "-1 1",
         "-1 1",
     ),
     (
         "process_vm_writev of lxrun",
         "libc.syscall(311, lx, ctypes.byref(iov), 1, ctypes.byref(iov), 1, ctypes.c_ulong(0))",
         "-1 1",
+        "-1 1",
     ),
     (
         "pidfd_getfd from lxrun",
         "libc.syscall(438, libc.syscall(434, lx, 0), 3, 0)",
         "-1 1",
+        "-1 1",
     ),
     // Process accounting is the host kernel's, for every process of it: refused as the kernel
     // refuses a caller without CAP_SYS_PACCT (EPERM before the path is looked at, for a
     // missing name, a file, or turning it off).
-    ("acct of a guest file", "libc.acct(b'/etc/passwd')", "-1 1"),
-    ("acct of a missing name", "libc.acct(b'/nonexistent/acct')", "-1 1"),
-    ("acct off", "libc.acct(None)", "-1 1"),
+    ("acct of a guest file", "libc.acct(b'/etc/passwd')", "-1 1", "-1 1"),
+    (
+        "acct of a missing name",
+        "libc.acct(b'/nonexistent/acct')",
+        "-1 1",
+        "-1 1",
+    ),
+    ("acct off", "libc.acct(None)", "-1 1", "-1 1"),
     // The host's init: no guest's, and no guest's descendant.
     (
         "process_vm_readv of a host process",
         "libc.syscall(310, 1, ctypes.byref(iov), 1, ctypes.byref(iov), 1, ctypes.c_ulong(0))",
         "-1 1",
+        "-1 1",
     ),
     (
         "pidfd_getfd from a host process",
         "libc.syscall(438, libc.syscall(434, 1, 0), 0, 0)",
+        "-1 1",
         "-1 1",
     ),
     // A root guest's ways to the host's kernel, its hardware and its other processes.
@@ -152,36 +191,48 @@ const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
         "mknod of a block device",
         "libc.mknod(b'blk', 0o60600, (8 << 8) | 0)",
         "-1 1",
+        "-1 1",
     ),
     (
         "mknod of a character device",
         "libc.mknod(b'mem', 0o20600, (1 << 8) | 1)",
+        "-1 1",
         "-1 1",
     ),
     (
         "/proc/sys opened for writing",
         "libc.open(b'/proc/sys/kernel/hostname', 1)",
         "-1 30",
+        "-1 30",
     ),
-    ("/proc/sysrq-trigger", "libc.open(b'/proc/sysrq-trigger', 1)", "-1 30"),
+    (
+        "/proc/sysrq-trigger",
+        "libc.open(b'/proc/sysrq-trigger', 1)",
+        "-1 30",
+        "-1 30",
+    ),
     (
         "fanotify on the whole filesystem",
         "libc.fanotify_mark(libc.fanotify_init(0, 0), 0x101, ctypes.c_uint64(0x20), -100, b'/')",
+        "-1 1",
         "-1 1",
     ),
     (
         "fanotify on the mount",
         "libc.fanotify_mark(libc.fanotify_init(0, 0), 0x11, ctypes.c_uint64(0x20), -100, b'/')",
         "-1 1",
+        "-1 1",
     ),
     (
         "another process's /proc entry",
         "libc.open(b'/proc/1/status', 0)",
         "-1 2",
+        "-1 2",
     ),
     (
         "io_uring_setup",
         "libc.syscall(425, 8, ctypes.create_string_buffer(120))",
+        "-1 38",
         "-1 38",
     ),
 ];
@@ -189,7 +240,8 @@ const SYSCALL_ATTEMPTS: &[(&str, &str, &str)] = &[
 #[test]
 fn syscall_ways_out_are_refused() {
     let mut failures = Vec::new();
-    for (name, call, want) in SYSCALL_ATTEMPTS {
+    for (name, call, want_root, want_user) in SYSCALL_ATTEMPTS {
+        let want = if is_root() { want_root } else { want_user };
         let script = format!(
             "LXPID=$PPID python3 -c \"import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); buf = ctypes.create_string_buffer(8); \
              lx = int(os.environ['LXPID']); iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 8); r = {call}; \
