@@ -76,8 +76,7 @@ branch('setuid-as-root', lambda: (os.setgid(100), os.setuid(100), os.setuid(0)))
 
 #[test]
 fn fake_ids_follow_the_kernels_rules() {
-    if !is_root() {
-        eprintln!("skipped: the oracle runs the script as real root (run the tests as root, as CI does)");
+    if needs_root("the oracle runs the script as real root") {
         return;
     }
     let native = run_native(&Cmd::new("python3").args(["-c", IDS_SCRIPT]).cwd("/"));
@@ -95,8 +94,7 @@ fn fake_ids_follow_the_kernels_rules() {
 
 #[test]
 fn without_a_fake_root_nothing_changes() {
-    if !is_root() {
-        eprintln!("skipped: needs root to become nobody (setpriv)");
+    if needs_root("become nobody (setpriv)") {
         return;
     }
     let script = "import os\nprint(os.getresuid(), os.getgroups())\ntry:\n    os.chown('/etc/passwd', 65534, 65534)\nexcept OSError as e:\n    print('chown', e.errno)\ntry:\n    os.setuid(0)\nexcept OSError as e:\n    print('setuid', e.errno)\nprint(os.stat('/etc/passwd').st_uid)\n";
@@ -169,8 +167,7 @@ rm /tmp/by-root
 
 #[test]
 fn an_unprivileged_user_installs_a_package_as_dpkg_does_as_root() {
-    if !is_root() {
-        eprintln!("skipped: the chroot oracle and becoming nobody need root (run the tests as root, as CI does)");
+    if needs_root("the chroot oracle and becoming nobody") {
         return;
     }
     // The oracle: real root, under chroot, on an overlay of the test root (left unchanged).
@@ -223,8 +220,7 @@ fn an_unprivileged_user_installs_a_package_as_dpkg_does_as_root() {
 
 #[test]
 fn a_killed_install_is_finished_by_dpkg_configure() {
-    if !is_root() {
-        eprintln!("skipped: needs root to become nobody (setpriv)");
+    if needs_root("become nobody (setpriv)") {
         return;
     }
     let root = unpacked_for_nobody("fake-root-kill");
@@ -288,16 +284,15 @@ fn reachable_mirror() -> Option<String> {
 
 #[test]
 fn rootfs_create_builds_a_debian_root_an_unprivileged_user_installs_packages_in() {
-    if !is_root() {
-        eprintln!("skipped: needs root to become nobody (setpriv)");
+    if needs_root("become nobody (setpriv)") {
         return;
     }
     if find_in_path("debootstrap").is_none() {
-        eprintln!("skipped: debootstrap is not installed (tests/setup.sh installs it)");
+        skip("debootstrap is not installed (tests/setup.sh installs it)");
         return;
     }
     let Some(mirror) = reachable_mirror() else {
-        eprintln!("skipped: the Debian mirror does not answer (no network)");
+        skip("the Debian mirror does not answer (no network)");
         return;
     };
     let base = TempDir::new("fake-root-rootfs");

@@ -109,10 +109,7 @@ fn an_unprivileged_guest_is_refused_as_linux_refuses() {
 /// with the guest's paths.
 #[test]
 fn the_guests_mounts_in_a_foreign_root() {
-    if !is_root() {
-        // Without root neither the oracle (chroot) nor the guest can mount; the unprivileged
-        // refusal is the test above.
-        eprintln!("skipped: the chroot oracle needs root (run the tests as root, as CI does)");
+    if needs_root("the chroot oracle") {
         return;
     }
     ensure_built();
@@ -163,12 +160,11 @@ fn the_guests_mounts_in_a_foreign_root() {
 /// written, remounted read-only (EROFS), listed and unmounted, against `unshare -m`.
 #[test]
 fn an_ext2_image_on_a_loop_device_mounts_as_natively() {
-    if !is_root() {
-        eprintln!("skipped: attaching a loop device needs root (run the tests as root, as CI does)");
+    if needs_root("attaching a loop device") {
         return;
     }
     if !Path::new("/dev/loop-control").exists() {
-        eprintln!("skipped: this kernel has no loop devices (/dev/loop-control is missing)");
+        skip("this kernel has no loop devices (/dev/loop-control is missing)");
         return;
     }
     let dir = TempDir::new("ext2");

@@ -242,8 +242,7 @@ fn fifo_opens_wait_for_each_other_without_starving_lxrun() {
 #[test]
 fn runs_unprivileged() {
     // lxrun's users are not root: run it as nobody, on the host's tree and on a foreign root.
-    if !is_root() {
-        eprintln!("skipped: needs root to become another user (setpriv)");
+    if needs_root("become another user (setpriv)") {
         return;
     }
     let root = debian_root();

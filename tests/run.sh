@@ -7,7 +7,9 @@ cd "$repo"
 export PATH="$HOME/.cargo/bin:$PATH"
 tests/setup.sh
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# Every test that cannot run here writes its reason here (tests/common: skip, needs_root).
+export LXRUN_SKIP_LOG="$(mktemp)"
+trap 'rm -f "$log" "$LXRUN_SKIP_LOG"' EXIT
 status=0
 cargo test --workspace --release 2>&1 | tee "$log" || status=$?
 # No test may leave a process behind: neither lxrun nor a guest (whose exe is lxrun's loader).
@@ -25,5 +27,15 @@ if [ -n "$left" ]; then
     echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (leftover processes)" >> "$log"
     status=1
 fi
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+skipped=$(wc -l < "$LXRUN_SKIP_LOG")
+if [ "$skipped" -gt 0 ]; then
+    echo "skipped tests (counted as skipped, not passed):"
+    sed 's/^/  /' "$LXRUN_SKIP_LOG"
+fi
+# As root nothing may skip for want of root: that would be a test that silently did not run.
+if [ "$(id -u)" -eq 0 ] && grep -q ': needs root:' "$LXRUN_SKIP_LOG"; then
+    echo "a test skipped for want of root while running as root"
+    status=1
+fi
+awk -v s="$skipped" '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p - s, f, i + s }' "$log"
 exit "$status"

@@ -681,6 +681,32 @@ pub fn debian_root() -> &'static PathBuf {
     })
 }
 
+/// A test that cannot run here says so, once, with its reason: on stderr, and under
+/// tests/run.sh in its skip log (`LXRUN_SKIP_LOG`), which run.sh counts, lists and reports as
+/// skipped, never as passed. `needs_root` skips fail run.sh when it runs as root.
+#[allow(dead_code)]
+pub fn skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+    if let Some(log) = std::env::var_os("LXRUN_SKIP_LOG") {
+        use std::io::Write;
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        let line = format!("{test}: {reason}\n");
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// True (after reporting the skip) when the tests do not run as root and `what` needs it.
+#[allow(dead_code)]
+pub fn needs_root(what: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    skip(&format!("needs root: {what} (run the tests as root, as CI does)"));
+    true
+}
+
 /// Whether the tests run as root (the chroot oracle needs it).
 #[allow(dead_code)]
 pub fn is_root() -> bool {
