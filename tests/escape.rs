@@ -134,14 +134,14 @@ const SYSCALL_ATTEMPTS: &[(&str, &str, &str, &str)] = &[
     (
         "open_by_handle_at",
         "libc.syscall(304, -100, ctypes.create_string_buffer(64), 0)",
-        "-1 1",
+        "-1 22",
         "-1 1",
     ),
     (
         "name_to_handle_at",
         "libc.syscall(303, -100, b'/', ctypes.create_string_buffer(64), ctypes.byref(ctypes.c_int()), 0)",
-        "-1 1",
-        "-1 1",
+        "-1 75",
+        "-1 75",
     ),
     ("ptrace attach to lxrun", "libc.ptrace(16, lx, 0, 0)", "-1 1", "-1 1"),
     (
@@ -469,6 +469,48 @@ print('got', 'some' if got else 'none', 'escaped', escaped)
         let out = guest_run(backend, script, "/nonexistent");
         if out.stdout_str() != "got some escaped 0\n" {
             failures.push(format!("[{backend}] {out}"));
+        }
+    }
+    assert_no_failures(&failures);
+}
+
+/// A file handle names an inode wherever it is: one made on the host for the secret (on the
+/// filesystem the Debian root is on) opens it natively, and under lxrun must not (ESTALE: the
+/// object lies outside the guest's tree).
+#[test]
+fn a_file_handle_of_a_host_file_does_not_open() {
+    if needs_root("open_by_handle_at needs CAP_DAC_READ_SEARCH") {
+        return;
+    }
+    let (path, content) = secret();
+    let make = format!(
+        "import ctypes; libc = ctypes.CDLL(None, use_errno=True); h = ctypes.create_string_buffer(136); \
+         h[0:4] = (128).to_bytes(4, 'little'); m = ctypes.c_int(); \
+         r = libc.syscall(303, -100, b'{}', h, ctypes.byref(m), 0); print(h.raw.hex() if r == 0 else 'no handle')",
+        path.display()
+    );
+    let made = run_native(&Cmd::new("python3").args(["-c", &make]));
+    let handle = made.stdout_str().trim().to_string();
+    assert!(
+        made.success() && handle != "no handle",
+        "a handle of the secret: {made}"
+    );
+    let open = format!(
+        "python3 -c \"import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); \
+         h = ctypes.create_string_buffer(bytes.fromhex('{handle}')); d = os.open('/', os.O_RDONLY); \
+         fd = libc.syscall(304, d, h, 0); print(os.read(fd, 100).decode() if fd >= 0 else fd, ctypes.get_errno() if fd < 0 else 0)\""
+    );
+    // The attempt is real: natively it reads the secret.
+    let native = run_native(&Cmd::new("bash").args(["-c", &open]));
+    if !native.stdout_str().contains(content.as_str()) {
+        skip("the secret is not on the Debian root's filesystem here: no handle of it can be decoded there");
+        return;
+    }
+    let mut failures = Vec::new();
+    for backend in backends() {
+        let out = guest_run(backend, &open, "/nonexistent");
+        if out.stdout_str().contains(content.as_str()) || out.stdout_str().trim() != "-1 116" {
+            failures.push(format!("[{backend}]: want '-1 116' (ESTALE), got: {out}"));
         }
     }
     assert_no_failures(&failures);

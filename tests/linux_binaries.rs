@@ -124,6 +124,17 @@ fn auxv() {
     assert_no_failures(&failures);
 }
 
+/// File handles (LTP's name_to_handle_at and open_by_handle_at cases): made and opened as
+/// natively; the handle of a file lxrun's guest may not see is the escape suite's.
+#[test]
+fn file_handles() {
+    let mut failures = Vec::new();
+    check_case(&mut failures, "handles", Expect::Exit(0), &[], |_, dir| {
+        vec![dir.as_os_str().to_owned()]
+    });
+    assert_no_failures(&failures);
+}
+
 #[test]
 fn fileio() {
     let mut failures = Vec::new();

@@ -194,6 +194,8 @@ const ANSWERED: &[&str] = &[
     "fspick",
     "move_mount",
     "mount_setattr",
+    "name_to_handle_at",
+    "open_by_handle_at",
 ];
 
 /// Whether a trapped call must be caught by ptrace rather than user notification: execve (its

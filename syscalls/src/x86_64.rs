@@ -2,7 +2,7 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::handlers::{exec, fs, ids, mount, owner, path, process, socket};
+use crate::handlers::{exec, fs, handles, ids, mount, owner, path, process, socket};
 use crate::table::{Entry, Policy::*};
 use crate::Errno;
 
@@ -468,14 +468,14 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         303,
         "name_to_handle_at",
-        Deny(Errno::EPERM),
-        "file handles bypass path confinement",
+        Translate(handles::name_to_handle_at),
+        "made for the object the walker resolved (the mount id is the host's)",
     ),
     Entry::new(
         304,
         "open_by_handle_at",
-        Deny(Errno::EPERM),
-        "file handles bypass path confinement",
+        Translate(handles::open_by_handle_at),
+        "opened by lxrun (CAP_DAC_READ_SEARCH of the guest's credentials), given only if it lies in the guest's tree (ESTALE otherwise); O_PATH refused (EINVAL)",
     ),
     Entry::new(305, "clock_adjtime", Passthrough, ""),
     Entry::new(306, "syncfs", Passthrough, ""),

@@ -3,6 +3,7 @@
 
 pub(crate) mod exec;
 pub(crate) mod fs;
+pub(crate) mod handles;
 pub(crate) mod ids;
 pub(crate) mod mount;
 pub(crate) mod owner;

@@ -302,7 +302,13 @@ const AT_NO_AUTOMOUNT: u64 = libc::AT_NO_AUTOMOUNT as u64;
 
 /// What `dfd` + `path` name: `path` empty names `dfd` itself where `empty` allows it (else
 /// ENOENT, as for any lookup of "").
-fn resolved_at(ctx: &SyscallCtx<'_>, dfd: u64, path: u64, follow: bool, empty: bool) -> Result<Resolved, Errno> {
+pub(super) fn resolved_at(
+    ctx: &SyscallCtx<'_>,
+    dfd: u64,
+    path: u64,
+    follow: bool,
+    empty: bool,
+) -> Result<Resolved, Errno> {
     let name = read_path(ctx, path)?;
     let dfd = dfd as i32;
     let base = if dfd == libc::AT_FDCWD {
