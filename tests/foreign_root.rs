@@ -205,6 +205,19 @@ print('parent nnp', call(157, 39, 0, 0, 0, 0))
 fn messages_and_extended_attributes() {
     check(&[
         (
+            "file_getattr and file_setattr on guest paths",
+            r#"mkdir d && touch d/f && ln -s f d/l && python3 - <<'PY'
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(24)
+for p, fl in [(b'd/f', 0), (b'd', 0), (b'd/l', 0), (b'd/l', 0x100), (b'nothere', 0), (b'/etc/passwd', 0)]:
+    r = libc.syscall(468, -100, p, buf, 24, fl)
+    print(p, r, ctypes.get_errno() if r < 0 else buf.raw[:8].hex())
+print('set', libc.syscall(469, -100, b'd/f', buf, 24, 0), ctypes.get_errno())
+print('too small', libc.syscall(468, -100, b'd/f', buf, 8, 0), ctypes.get_errno())
+PY"#,
+        ),
+        (
             "sendmsg passes descriptors over a socketpair",
             r#"echo in a file > f && python3 - <<'PY'
 import array, os, socket

@@ -107,6 +107,8 @@ pub fn spec(name: &str) -> Option<Spec> {
         "chmod" => s(&[Path, Int], Ret::Int),
         "fchmodat" => s(&[DirFd, Path, Int], Ret::Int),
         "fchmodat2" => s(&[DirFd, Path, Int, Int], Ret::Int),
+        "file_getattr" => s(&[DirFd, Path, Out(SizeArg(3)), Int, Int], Ret::Int),
+        "file_setattr" => s(&[DirFd, Path, In(SizeArg(3)), Int, Int], Ret::Int),
         "chown" | "lchown" => s(&[Path, Int, Int], Ret::Int),
         "fchownat" => s(&[DirFd, Path, Int, Int, Int], Ret::Int),
         "utime" => s(&[Path, In(Const(16))], Ret::Int),

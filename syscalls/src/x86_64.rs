@@ -637,6 +637,6 @@ pub(crate) static ENTRIES: &[Entry] = &[
         Deny(Errno::EPERM),
         "the guest cannot change the host's mounts",
     ),
-    Entry::new(468, "file_getattr", Deny(Errno::ENOSYS), "path call not translated yet"),
-    Entry::new(469, "file_setattr", Deny(Errno::ENOSYS), "path call not translated yet"),
+    Entry::new(468, "file_getattr", Path(path::file_getattr), ""),
+    Entry::new(469, "file_setattr", Path(path::file_setattr), "EROFS on a read-only mount"),
 ];

@@ -520,6 +520,8 @@ path_calls! {
     getxattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
     listxattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::No), 2)];
     removexattrat => [empty(at(0, 1, Unless(2, NOFOLLOW), Writes::Yes), 2)];
+    file_getattr => [empty(at(0, 1, Unless(4, NOFOLLOW), Writes::No), 4)];
+    file_setattr => [empty(at(0, 1, Unless(4, NOFOLLOW), Writes::Yes), 4)];
     inotify_add_watch => [arg(1, Unless(2, libc::IN_DONT_FOLLOW as u64), Writes::No)];
     fanotify_mark_path => [PathArg { null_ok: true, ..at(3, 4, Unless(1, libc::FAN_MARK_DONT_FOLLOW as u64), Writes::No) }];
     mknod_path => [name(arg(0, No, Writes::Yes))];

@@ -263,6 +263,7 @@ pub(crate) fn spec(name: &str) -> Spec {
         "chdir" | "rmdir" | "unlink" | "chroot" | "acct" => s(&[Path], d),
         "mount" => s(&[Str, Path, Str, Flags(MOUNT_FLAGS), Str], d),
         "umount2" => s(&[Path, Flags(UMOUNT_FLAGS)], d),
+        "file_getattr" | "file_setattr" => s(&[DirFd, Path, Ptr, ULong, AtFlags], d),
         "rename" | "link" | "symlink" => s(&[Path, Path], d),
         "renameat" | "linkat" => s(&[DirFd, Path, DirFd, Path, AtFlags], d),
         "renameat2" => s(&[DirFd, Path, DirFd, Path, Flags(RENAME_FLAGS)], d),
