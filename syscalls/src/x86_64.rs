@@ -162,7 +162,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         101,
         "ptrace",
         Deny(Errno::EPERM),
-        "tracing inside the guest is not supported yet",
+        "tracing inside the guest needs --backend ptrace or seccomp-ptrace (emulated there)",
     ),
     Entry::new(102, "getuid", Identity(ids::getuid), "a fake root\'s ids"),
     Entry::new(103, "syslog", Passthrough, ""),

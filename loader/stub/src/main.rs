@@ -54,7 +54,9 @@ global_asm!(
 // The last step runs from a copy of this code in a page of its own, so the stub's pages can be
 // unmapped first: then the process's executable can be switched to the guest's program
 // (PR_SET_MM_EXE_FILE refuses while the old one is mapped). Position independent.
-// In: rdi, rsi = the stub's pages; rdx = the program's fd (or -1); rcx = stack; r8 = entry.
+// In: rdi, rsi = the stub's pages; rdx = the program's fd (or -1); rcx = stack; r8 = entry;
+// r9 = nonzero to announce the jump (SYS_LXRUN_ENTRY: a guest tracer traces the process, and
+// lxrun sets the registers to the program's first instruction itself).
 global_asm!(
     ".globl lxrun_trampoline",
     ".globl lxrun_trampoline_end",
@@ -77,6 +79,13 @@ global_asm!(
     "mov eax, 3",
     "syscall",
     "2:",
+    "test r9, r9",
+    "jz 3f",
+    "mov rdi, r14",
+    "mov rsi, r13",
+    "mov eax, {entry_nr}",
+    "syscall",
+    "3:",
     "mov rsp, r13",
     "mov r15, r14",
     "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
@@ -85,6 +94,7 @@ global_asm!(
     "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
     "jmp r15",
     "lxrun_trampoline_end:",
+    entry_nr = const abi::SYS_LXRUN_ENTRY,
 );
 
 extern "C" {
@@ -473,6 +483,7 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         in("rdx") main_fd.unwrap_or(u64::MAX),
         in("rcx") new_sp,
         in("r8") jump,
+        in("r9") u64::from(header.flags & abi::FLAG_ANNOUNCE_ENTRY != 0),
         options(noreturn)
     );
 }
