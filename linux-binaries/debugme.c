@@ -12,6 +12,8 @@
  *   debugme attach      PTRACE_ATTACH/DETACH and PTRACE_SEIZE/INTERRUPT of a running child
  *   debugme forkevent   PTRACE_O_TRACEFORK: the event, its message, the grandchild's first
  *                       stop and its exit reported to the tracer that is not its parent
+ *   debugme idle        waits in idle() (pause) until a signal ends it: for a debugger to
+ *                       attach to
  *
  * Prints only what is the same natively and under lxrun (no pids, no addresses). */
 #include <signal.h>
@@ -26,10 +28,16 @@
 #include "common.h"
 
 static volatile long secret = 7;
+static int *volatile nowhere;
 
 __attribute__((noinline)) static void crash_here(void)
 {
-    *(volatile int *)0 = 1;
+    *nowhere = 1;
+}
+
+__attribute__((noinline)) static void idle(void)
+{
+    pause();
 }
 
 __attribute__((noinline)) static void outer(void)
@@ -240,6 +248,10 @@ int main(int argc, char **argv)
         printf("hello from the new program\n");
         return 3;
     }
+    if (strcmp(mode, "idle") == 0) {
+        for (;;)
+            idle();
+    }
     if (strcmp(mode, "forkexec") == 0) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -259,6 +271,6 @@ int main(int argc, char **argv)
         return attach();
     if (strcmp(mode, "forkevent") == 0)
         return forkevent();
-    fprintf(stderr, "usage: debugme crash|hello|forkexec|traceme|traceexec|attach|forkevent\n");
+    fprintf(stderr, "usage: debugme crash|hello|idle|forkexec|traceme|traceexec|attach|forkevent\n");
     return 2;
 }

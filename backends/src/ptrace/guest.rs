@@ -58,6 +58,7 @@ const O_TRACEFORK: u64 = 2;
 const O_TRACEVFORK: u64 = 4;
 const O_TRACECLONE: u64 = 8;
 const O_TRACEEXEC: u64 = 0x10;
+const O_TRACEEXIT: u64 = 0x40;
 const O_EXITKILL: u64 = 0x10_0000;
 /// Every PTRACE_O_* the kernel knows (up to SUSPEND_SECCOMP); others are EINVAL.
 const O_ALL: u64 = 0xff | O_EXITKILL | 0x20_0000;
@@ -105,6 +106,8 @@ pub(super) enum Kind {
 pub(super) struct Stop {
     /// The wait status the tracer gets.
     status: i32,
+    /// Its place among the reports (`Tracer::reports`).
+    seq: u64,
     kind: Kind,
     /// Collected by a wait already.
     reported: bool,
@@ -148,6 +151,8 @@ pub(super) struct Traced {
     /// The tracer is the tracee's parent (the tracee leads its thread group): its exit comes
     /// from the tracer's own wait, in the kernel.
     pub child_of_tracer: bool,
+    /// lxrun's own PTRACE_O_TRACEEXIT is set on the task (for a tracer that asked for it).
+    pub exit_events: bool,
 }
 
 impl Traced {
@@ -164,6 +169,7 @@ impl Traced {
             initial: false,
             interrupt: false,
             child_of_tracer,
+            exit_events: false,
         }
     }
 
@@ -208,6 +214,7 @@ impl Waiting {
 /// A tracee's exit for a tracer that is not its parent (the kernel tells only the parent).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Exit {
+    seq: u64,
     tracer: i32,
     pid: i32,
     status: i32,
@@ -302,8 +309,10 @@ impl Tracer<'_> {
         let Some(g) = self.tasks.get_mut(&pid).and_then(|t| t.guest.as_mut()) else {
             return;
         };
+        self.reports += 1;
         g.stop = Some(Stop {
             status,
+            seq: self.reports,
             kind,
             reported: false,
         });
@@ -352,7 +361,25 @@ impl Tracer<'_> {
             return Ok(false);
         };
         let (event, sig) = (status >> 16, libc::WSTOPSIG(status));
+        let wants_exit = g.options & O_TRACEEXIT != 0;
+        if wants_exit != g.exit_events {
+            // Only now stopped: the kernel takes options from a stopped tracee only.
+            let extra = if wants_exit { libc::PTRACE_O_TRACEEXIT } else { 0 };
+            seize_options(pid, self.options | extra)?;
+            self.set_guest(pid, |g| g.exit_events = wants_exit);
+        }
+        let g = self
+            .tasks
+            .get(&pid)
+            .and_then(|t| t.guest.as_ref())
+            .ok_or(HostErrno::ESRCH)?;
         match event {
+            PTRACE_EVENT_EXIT if g.options & O_TRACEEXIT != 0 => {
+                let msg = event_msg(pid)?;
+                self.set_guest(pid, |g| g.event_msg = msg);
+                self.report(pid, Kind::Event, stopped(libc::SIGTRAP, PTRACE_EVENT_EXIT));
+                Ok(true)
+            }
             PTRACE_EVENT_FORK | PTRACE_EVENT_VFORK | PTRACE_EVENT_CLONE => {
                 let child = event_msg(pid)? as i32;
                 let bit = match event {
@@ -628,18 +655,27 @@ impl Tracer<'_> {
     }
 
     fn collectable(&self, tracer: i32, selector: Selector) -> Option<Collect> {
-        let stop = self.tasks.iter().find_map(|(&tid, t)| {
-            let g = t.guest.as_ref().filter(|g| g.tracer == tracer)?;
-            let s = g.stop.filter(|s| !s.reported)?;
-            selector.matches(tid).then_some(Collect::Stop(tid, s.status))
-        });
-        stop.or_else(|| {
-            self.exits
-                .iter()
-                .enumerate()
-                .find(|(_, e)| e.tracer == tracer && selector.matches(e.pid))
-                .map(|(i, e)| Collect::Exit(i, e.pid, e.status))
-        })
+        // The oldest first, as the kernel's events come.
+        let stop = self
+            .tasks
+            .iter()
+            .filter_map(|(&tid, t)| {
+                let g = t.guest.as_ref().filter(|g| g.tracer == tracer)?;
+                let s = g.stop.filter(|s| !s.reported)?;
+                selector.matches(tid).then_some((s.seq, Collect::Stop(tid, s.status)))
+            })
+            .min_by_key(|(seq, _)| *seq);
+        let exit = self
+            .exits
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.tracer == tracer && selector.matches(e.pid))
+            .map(|(i, e)| (e.seq, Collect::Exit(i, e.pid, e.status)))
+            .min_by_key(|(seq, _)| *seq);
+        match (stop, exit) {
+            (Some(s), Some(e)) => Some(if s.0 < e.0 { s.1 } else { e.1 }),
+            (s, e) => s.or(e).map(|(_, c)| c),
+        }
     }
 
     /// At the exit of a wait left to the kernel: a tracer without children of its own gets
@@ -689,7 +725,9 @@ impl Tracer<'_> {
     pub(super) fn traced_gone(&mut self, pid: i32, status: i32, guest: Option<Traced>) {
         if let Some(g) = guest {
             if !g.child_of_tracer {
+                self.reports += 1;
                 self.exits.push(Exit {
+                    seq: self.reports,
                     tracer: g.tracer,
                     pid,
                     status,

@@ -92,6 +92,10 @@ struct Tracer<'w> {
     notify: bool,
     /// Exits of guest tracees for guest tracers that are not their parents.
     exits: Vec<guest::Exit>,
+    /// The PTRACE_O_* lxrun seized the guest with.
+    options: i32,
+    /// Reports to guest tracers so far: their order, which a wait follows.
+    reports: u64,
 }
 
 /// Runs the guest. With `notify`, the calls the seccomp backend can serve by user notification
@@ -172,6 +176,8 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         observed,
         notify: listens,
         exits: Vec::new(),
+        options,
+        reports: 0,
     };
     tracer.tasks.insert(main, Task::new(main, process.clone()));
     if observed {

@@ -7,6 +7,7 @@ pub const PTRACE_EVENT_FORK: i32 = 1;
 pub const PTRACE_EVENT_VFORK: i32 = 2;
 pub const PTRACE_EVENT_CLONE: i32 = 3;
 pub const PTRACE_EVENT_EXEC: i32 = 4;
+pub const PTRACE_EVENT_EXIT: i32 = 6;
 pub const PTRACE_EVENT_SECCOMP: i32 = 7;
 pub const PTRACE_EVENT_STOP: i32 = 128;
 
@@ -31,6 +32,11 @@ fn request(req: u32, pid: i32, addr: usize, data: usize) -> Result<libc::c_long,
 
 pub fn seize(pid: i32, options: i32) -> Result<(), HostErrno> {
     request(libc::PTRACE_SEIZE, pid, 0, options as usize).map(drop)
+}
+
+/// Changes a stopped tracee's options.
+pub fn seize_options(pid: i32, options: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_SETOPTIONS, pid, 0, options as usize).map(drop)
 }
 
 /// Resumes the tracee, delivering `sig` (0: none).
