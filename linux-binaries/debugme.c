@@ -12,6 +12,7 @@
  *   debugme attach      PTRACE_ATTACH/DETACH and PTRACE_SEIZE/INTERRUPT of a running child
  *   debugme forkevent   PTRACE_O_TRACEFORK: the event, its message, the grandchild's first
  *                       stop and its exit reported to the tracer that is not its parent
+ *   debugme canptrace   PTRACE_SEIZE of a child: OK, or the errno (lxrun's systrap mode refuses)
  *   debugme idle        waits in idle() (pause) until a signal ends it: for a debugger to
  *                       attach to
  *
@@ -248,6 +249,17 @@ int main(int argc, char **argv)
         printf("hello from the new program\n");
         return 3;
     }
+    if (strcmp(mode, "canptrace") == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (;;)
+                pause();
+        }
+        printf("SEIZE: %s\n", ptrace(PTRACE_SEIZE, pid, 0, 0) < 0 ? errno_name(errno) : "OK");
+        kill(pid, SIGKILL);
+        wait_for("child", pid);
+        return 0;
+    }
     if (strcmp(mode, "idle") == 0) {
         for (;;)
             idle();
@@ -271,6 +283,6 @@ int main(int argc, char **argv)
         return attach();
     if (strcmp(mode, "forkevent") == 0)
         return forkevent();
-    fprintf(stderr, "usage: debugme crash|hello|idle|forkexec|traceme|traceexec|attach|forkevent\n");
+    fprintf(stderr, "usage: debugme crash|hello|canptrace|idle|forkexec|traceme|traceexec|attach|forkevent\n");
     return 2;
 }

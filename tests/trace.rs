@@ -7,7 +7,7 @@ mod common;
 
 use common::strace_text::*;
 use common::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 

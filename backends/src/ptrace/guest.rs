@@ -16,6 +16,7 @@ use super::Tracer;
 use lxrun_syscalls::memory::GuestMemory;
 use lxrun_syscalls::{Errno, SyscallArgs};
 use nix::errno::Errno as HostErrno;
+use std::path::Path;
 
 const SYS_PTRACE: u64 = libc::SYS_ptrace as u64;
 const SYS_WAIT4: u64 = libc::SYS_wait4 as u64;
@@ -819,7 +820,12 @@ impl Tracer<'_> {
         if seize && (addr != 0 || options & !O_ALL != 0) {
             return Err(Errno::EINVAL);
         }
-        let t = self.tasks.get(&target).ok_or(Errno::ESRCH)?;
+        // As for process_vm_*: a task that exists but is no guest's (lxrun, the host's) is EPERM.
+        let exists = target > 0 && Path::new(&format!("/proc/{target}")).exists();
+        let t = self
+            .tasks
+            .get(&target)
+            .ok_or(if exists { Errno::EPERM } else { Errno::ESRCH })?;
         if t.tgid == tracer || t.guest.is_some() {
             return Err(Errno::EPERM);
         }
