@@ -22,6 +22,7 @@ declare -A needed=(
     [python3]=python3
     [tmux]=tmux
     [strace]=strace
+    [gdb]=gdb
     [debootstrap]=debootstrap
     [curl]=curl
 )

@@ -30,6 +30,11 @@ pub const SYS_LXRUN_TAKE_FD: u64 = 0x4c5c;
 /// listed from /proc: lxrun drops the entries of processes outside the guest (as a pid
 /// namespace of its own would show) and answers with the length left.
 pub const SYS_LXRUN_PROC_PIDS: u64 = 0x4c5d;
+/// The ptrace modes, for a process a guest tracer traces (`FLAG_ANNOUNCE_ENTRY`): the stub's
+/// last call, `syscall(NR, entry, sp)`, made just before it jumps to the program, so that
+/// lxrun can report the exec to the tracer at the program's first instruction (never in the
+/// stub), with the registers the kernel's exec would leave.
+pub const SYS_LXRUN_ENTRY: u64 = 0x4c5e;
 
 /// What the handler passes with SYS_LXRUN_EXEC.
 #[repr(C)]
@@ -71,6 +76,10 @@ pub const FLAG_IDS: u32 = 8;
 /// `PlanHeader::flags`: the kernel's load would fail past exec's point of no return: the stub
 /// dies of SIGSEGV, as the kernel kills such a process (its objects may have no segments).
 pub const FLAG_FATAL: u32 = 16;
+
+/// `PlanHeader::flags`: announce the jump to the program with SYS_LXRUN_ENTRY (a guest
+/// tracer traces the process).
+pub const FLAG_ANNOUNCE_ENTRY: u32 = 32;
 
 /// The in-process fast path's contract between lxrun's seccomp filter and the stub.
 ///

@@ -119,6 +119,8 @@ pub struct LoadPlan {
     pub ids: Option<[u32; 5]>,
     /// The kernel would kill the process while loading it (see `ElfImage::fatal`).
     pub fatal: bool,
+    /// A guest tracer traces the process: the stub announces its jump to the program.
+    pub announce_entry: bool,
 }
 
 /// What the stub's fast path must know of the guest's filesystem view.
@@ -159,6 +161,7 @@ impl LoadPlan {
             fast_path: None,
             ids: None,
             fatal,
+            announce_entry: false,
         }
     }
 
@@ -179,7 +182,12 @@ impl LoadPlan {
         let mut header = PlanHeader {
             magic: abi::PLAN_MAGIC,
             flags: if self.exec_stack { abi::FLAG_EXEC_STACK } else { 0 }
-                | if self.fatal { abi::FLAG_FATAL } else { 0 },
+                | if self.fatal { abi::FLAG_FATAL } else { 0 }
+                | if self.announce_entry {
+                    abi::FLAG_ANNOUNCE_ENTRY
+                } else {
+                    0
+                },
             execfn: add_string(&self.execfn),
             comm: self.comm,
             nobjects: self.objects.len() as u32,

@@ -575,19 +575,42 @@ pub fn evaluate_call(prog: &[SockFilter], data: &SeccompData) -> Option<u32> {
 /// `prog` (from [`build`]) with one private call, SYS_LXRUN_TAKE_FD, sent to user
 /// notification: the ptrace backend's way to hand the guest a descriptor lxrun opened. Checked
 /// right after the call's number is loaded, before any jump of `prog` that could cross it.
-pub fn with_handoff(mut prog: Vec<SockFilter>) -> Vec<SockFilter> {
+pub fn with_handoff(prog: Vec<SockFilter>) -> Vec<SockFilter> {
+    with_private(prog, lxrun_loader::abi::SYS_LXRUN_TAKE_FD, SECCOMP_RET_USER_NOTIF)
+}
+
+/// `prog` (from [`build`]) with the stub's SYS_LXRUN_ENTRY stopping for ptrace: the ptrace
+/// modes report a traced guest's exec at the program's entry from that stop (in
+/// seccomp-ptrace mode unknown numbers are notified, and a notification has no registers).
+pub fn with_entry_stop(prog: Vec<SockFilter>) -> Vec<SockFilter> {
+    with_private(prog, lxrun_loader::abi::SYS_LXRUN_ENTRY, SECCOMP_RET_TRACE)
+}
+
+/// `prog` with the private call `nr` given `action`, checked right after the call's number is
+/// loaded, before any jump of `prog` that could cross it.
+fn with_private(mut prog: Vec<SockFilter>, nr: u64, action: u32) -> Vec<SockFilter> {
     // [0] load arch, [1] x86_64?, [2] trap, [3] load nr: every later jump is relative and
     // forward from here on.
     let at = 4;
     debug_assert!(prog
         .get(at - 1)
         .is_some_and(|i| i.code == BPF_LD_W_ABS && i.k == NR_OFFSET));
-    let take_fd = lxrun_loader::abi::SYS_LXRUN_TAKE_FD as u32;
-    prog.splice(
-        at..at,
-        [jump(BPF_JEQ_K, take_fd, 0, 1), stmt(BPF_RET_K, SECCOMP_RET_USER_NOTIF)],
-    );
+    prog.splice(at..at, [jump(BPF_JEQ_K, nr as u32, 0, 1), stmt(BPF_RET_K, action)]);
     prog
+}
+
+/// The calls a guest tracer makes that the ptrace modes emulate (lxrun is the kernel's tracer
+/// of every guest task, so the guest's ptrace cannot reach the kernel): ptrace itself, and the
+/// waits that collect a tracee's stops.
+pub const GUEST_TRACING_CALLS: [&str; 3] = ["ptrace", "wait4", "waitid"];
+
+/// `verdict` with [`GUEST_TRACING_CALLS`] stopping for ptrace: only a tracer sees the
+/// registers and the stops these need.
+pub fn tracing_guests(verdict: impl Fn(Option<&Entry>) -> u32) -> impl Fn(Option<&Entry>) -> u32 {
+    move |entry| match entry {
+        Some(e) if GUEST_TRACING_CALLS.contains(&e.name) => SECCOMP_RET_TRACE,
+        e => verdict(e),
+    }
 }
 
 /// The ptrace backend's verdicts: calls that need no translation run, everything else stops for
@@ -614,6 +637,30 @@ pub fn seccomp_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guest_tracing_calls_and_the_entry_call_stop_for_ptrace() {
+        let prog = with_entry_stop(build(
+            tracing_guests(seccomp_verdict(Shape::HOST)),
+            SECCOMP_RET_USER_NOTIF,
+        ));
+        for name in GUEST_TRACING_CALLS {
+            let nr = table::number_of(name).unwrap() as u32;
+            assert_eq!(
+                evaluate(&prog, AUDIT_ARCH_X86_64, nr),
+                Some(SECCOMP_RET_TRACE),
+                "{name}"
+            );
+        }
+        let entry = lxrun_loader::abi::SYS_LXRUN_ENTRY as u32;
+        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, entry), Some(SECCOMP_RET_TRACE));
+        let plain = build(seccomp_verdict(Shape::HOST), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(
+            evaluate(&plain, AUDIT_ARCH_X86_64, 61),
+            Some(SECCOMP_RET_ALLOW),
+            "wait4 elsewhere"
+        );
+    }
+
     #[test]
     fn the_handoff_call_alone_is_notified() {
         let plain = build(ptrace_verdict(Shape::FOREIGN), SECCOMP_RET_TRACE);

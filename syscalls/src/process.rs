@@ -41,6 +41,9 @@ pub struct ProcessState {
     /// The guest set no_new_privs (without a fake root, whose `identity` keeps it): every guest
     /// process has it for real, lxrun's filter needs it.
     pub no_new_privs: bool,
+    /// The ptrace modes: a guest tracer traces the thread that execs, so the plan asks the
+    /// stub to announce its jump to the program (`abi::SYS_LXRUN_ENTRY`). Taken by the plan.
+    pub announce_entry: bool,
 }
 
 /// An execve handed to the loader stub, not yet picked up by it.

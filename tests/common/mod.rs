@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod strace_text;
+
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;

@@ -6,6 +6,7 @@
 //! and each stop is resumed with PTRACE_SYSCALL to get that call's exit, then with
 //! PTRACE_CONT again. Entries, exits, signals and task ends go to the world's observer.
 
+mod guest;
 mod scratch;
 mod sys;
 
@@ -44,6 +45,23 @@ struct Task {
     in_syscall: bool,
     /// What the handler of the call the task is in left for the call's exit.
     after: Option<After>,
+    /// A guest tracer traces this task (`guest`).
+    guest: Option<guest::Traced>,
+    /// This task of a guest tracer waits in the kernel (`guest`).
+    waiting: Option<guest::Waiting>,
+}
+
+impl Task {
+    fn new(tgid: i32, process: Arc<Process>) -> Task {
+        Task {
+            tgid,
+            process,
+            in_syscall: false,
+            after: None,
+            guest: None,
+            waiting: None,
+        }
+    }
 }
 
 impl Task {
@@ -72,6 +90,12 @@ struct Tracer<'w> {
     /// A user-notification pool serves the guest beside this loop (seccomp-ptrace mode, or the
     /// ptrace backend's SYS_LXRUN_TAKE_FD).
     notify: bool,
+    /// Exits of guest tracees for guest tracers that are not their parents.
+    exits: Vec<guest::Exit>,
+    /// The PTRACE_O_* lxrun seized the guest with.
+    options: i32,
+    /// Reports to guest tracers so far: their order, which a wait follows.
+    reports: u64,
 }
 
 /// Runs the guest. With `notify`, the calls the seccomp backend can serve by user notification
@@ -104,14 +128,17 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     } else if notify {
         // The in-process fast path pays off only without ptrace (systrap mode): every SIGSYS
         // would be a signal-delivery-stop here.
-        (filter::build(seccomp_verdict(shape), SECCOMP_RET_USER_NOTIF), OPTIONS)
-    } else if handoff {
+        let verdict = filter::tracing_guests(seccomp_verdict(shape));
         (
-            filter::with_handoff(filter::build(ptrace_verdict(shape), SECCOMP_RET_TRACE)),
+            filter::with_entry_stop(filter::build(verdict, SECCOMP_RET_USER_NOTIF)),
             OPTIONS,
         )
+    } else if handoff {
+        let verdict = filter::tracing_guests(ptrace_verdict(shape));
+        (filter::with_handoff(filter::build(verdict, SECCOMP_RET_TRACE)), OPTIONS)
     } else {
-        (filter::build(ptrace_verdict(shape), SECCOMP_RET_TRACE), OPTIONS)
+        let verdict = filter::tracing_guests(ptrace_verdict(shape));
+        (filter::build(verdict, SECCOMP_RET_TRACE), OPTIONS)
     };
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
@@ -148,16 +175,11 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
         main_exit: None,
         observed,
         notify: listens,
+        exits: Vec::new(),
+        options,
+        reports: 0,
     };
-    tracer.tasks.insert(
-        main,
-        Task {
-            tgid: main,
-            process: process.clone(),
-            in_syscall: false,
-            after: None,
-        },
-    );
+    tracer.tasks.insert(main, Task::new(main, process.clone()));
     if observed {
         world.observer.task_new(main);
     }
@@ -189,6 +211,7 @@ impl Tracer<'_> {
             if !libc::WIFSTOPPED(status) {
                 continue;
             }
+            tracing::trace!(pid, status = format!("{status:#x}"), "stop");
             // A tracee that vanishes mid-handling (SIGKILL, exit_group from another thread)
             // reports ESRCH here; its exit arrives through waitpid like any other.
             if let Err(e) = self.stopped(pid, status) {
@@ -205,6 +228,10 @@ impl Tracer<'_> {
             self.world.remove_thread(pid);
             if task.tgid == pid {
                 self.world.remove_process(pid);
+            }
+            self.traced_gone(pid, status, task.guest);
+            if task.tgid == pid {
+                self.tracer_gone(pid);
             }
         }
         if self.observed {
@@ -229,6 +256,9 @@ impl Tracer<'_> {
 
     fn stopped(&mut self, pid: i32, status: i32) -> Result<(), HostErrno> {
         let sig = libc::WSTOPSIG(status);
+        if self.traced_stop(pid, status)? {
+            return Ok(());
+        }
         match status >> 16 {
             PTRACE_EVENT_SECCOMP => self.syscall(pid),
             PTRACE_EVENT_EXEC => {
@@ -249,7 +279,7 @@ impl Tracer<'_> {
             }
             PTRACE_EVENT_FORK | PTRACE_EVENT_VFORK | PTRACE_EVENT_CLONE => {
                 let child = event_msg(pid)? as i32;
-                self.new_task(pid, child)?;
+                self.new_task(pid, child, false)?;
                 self.resume(pid, 0)
             }
             PTRACE_EVENT_STOP => match sig {
@@ -270,7 +300,9 @@ impl Tracer<'_> {
                     self.early.insert(pid);
                     Ok(())
                 }
-                _ => cont(pid, 0),
+                // lxrun's interrupt of a guest tracer waiting in the kernel.
+                _ if self.interrupted(pid)? => Ok(()),
+                _ => self.resume(pid, 0),
             },
             0 if sig == SYSCALL_STOP => self.syscall_exit(pid),
             0 => {
@@ -292,19 +324,41 @@ impl Tracer<'_> {
         }
     }
 
-    /// Resumes `pid`: to its current call's exit when that is awaited (observed and inside a
-    /// call, or work left for the exit), else freely.
+    /// Resumes `pid`: as its guest tracer resumed it (outside the loader stub), else to its
+    /// current call's exit when that is awaited (observed and inside a call, work left for
+    /// the exit, a guest tracer's wait), else freely.
     fn resume(&self, pid: i32, sig: i32) -> Result<(), HostErrno> {
-        let awaited = |t: &Task| (self.observed && t.in_syscall) || t.after.is_some();
-        if self.tasks.get(&pid).is_some_and(awaited) {
-            return cont_to_exit(pid, sig);
+        let Some(t) = self.tasks.get(&pid) else {
+            return cont(pid, sig);
+        };
+        let exec_exit = t
+            .guest
+            .as_ref()
+            .is_some_and(|g| !g.execing && g.entry.is_some_and(|e| e.awaited()));
+        let awaited =
+            (self.observed && t.in_syscall) || t.after.is_some() || t.waiting.is_some_and(|w| w.awaited()) || exec_exit;
+        match t.guest.as_ref().filter(|g| !g.execing).map(|g| g.resume) {
+            Some(guest::Resume::Syscall) => cont_to_exit(pid, sig),
+            Some(guest::Resume::Step) => step(pid, sig),
+            Some(guest::Resume::Sysemu) => sysemu(pid, sig, false),
+            Some(guest::Resume::SysemuStep) => sysemu(pid, sig, true),
+            _ if awaited => cont_to_exit(pid, sig),
+            _ => cont(pid, sig),
         }
-        cont(pid, sig)
     }
 
     /// A syscall stop, normally the exit of the call `pid` is in (observed runs, or work left
     /// for the exit).
     fn syscall_exit(&mut self, pid: i32) -> Result<(), HostErrno> {
+        if self.exit_work(pid)? {
+            return Ok(());
+        }
+        self.resume(pid, 0)
+    }
+
+    /// lxrun's own work at a call's exit stop: what a handler left, the observer's decoding,
+    /// a guest tracer's wait. True when the task was resumed here.
+    fn exit_work(&mut self, pid: i32) -> Result<bool, HostErrno> {
         let start = Instant::now();
         let value = syscall_exit_value(pid)?;
         if let (Some(ret), Some(task)) = (value, self.tasks.get_mut(&pid)) {
@@ -321,40 +375,41 @@ impl Tracer<'_> {
                     .syscall_exit(pid, ret, &GuestMemory::new(pid), start.elapsed());
             }
         }
-        cont(pid, 0)
+        if value.is_none() {
+            return Ok(false);
+        }
+        self.waited(pid)
     }
 
-    /// Registers `child`, just created by `parent` with a fork, vfork or clone event.
-    fn new_task(&mut self, parent: i32, child: i32) -> Result<(), HostErrno> {
+    /// Registers `child`, just created by `parent` with a fork, vfork or clone event; `traced`:
+    /// auto-attached to the parent's guest tracer.
+    fn new_task(&mut self, parent: i32, child: i32, traced: bool) -> Result<(), HostErrno> {
         let Some(p) = self.tasks.get(&parent) else {
             return Ok(());
         };
         let flags = clone_flags(parent)?;
         let is_thread = flags & libc::CLONE_THREAD as u64 != 0;
-        let task = if is_thread {
-            Task {
-                tgid: p.tgid,
-                process: p.process.clone(),
-                in_syscall: false,
-                after: None,
-            }
+        let mut task = if is_thread {
+            Task::new(p.tgid, p.process.clone())
         } else {
             let process = Arc::new(p.process.fork(flags & libc::CLONE_FS as u64 != 0));
             self.world.add_process(child, process.clone());
-            Task {
-                tgid: child,
-                process,
-                in_syscall: false,
-                after: None,
-            }
+            Task::new(child, process)
         };
+        if traced {
+            task.guest = p.guest.as_ref().map(guest::Traced::auto_attached);
+        }
         self.world.add_thread(child, task.tgid);
         self.tasks.insert(child, task);
         if self.observed {
             self.world.observer.task_new(child);
         }
         if self.early.remove(&child) {
-            cont(child, 0)?;
+            // Its first stop came already: as it would be handled now.
+            let status = (PTRACE_EVENT_STOP << 16) | (libc::SIGTRAP << 8) | 0x7f;
+            if !self.traced_stop(child, status)? {
+                self.resume(child, 0)?;
+            }
         }
         Ok(())
     }
@@ -362,6 +417,9 @@ impl Tracer<'_> {
     fn syscall(&mut self, pid: i32) -> Result<(), HostErrno> {
         let start = self.observed.then(Instant::now);
         let call = seccomp_call(pid)?;
+        if self.tracing_call(pid, &call)? {
+            return Ok(());
+        }
         let Some(task) = self.tasks.get_mut(&pid) else {
             return cont(pid, 0);
         };
@@ -394,6 +452,7 @@ impl Tracer<'_> {
                     regs.rsi = argv;
                     regs.rdx = rewrite.envp;
                     set_regs(pid, &regs)?;
+                    self.exec_started(pid);
                 }
                 Err(e) => {
                     task.process.state().pending_exec = None;
@@ -437,8 +496,7 @@ impl Tracer<'_> {
             },
         }
         match start {
-            None if task.after.is_some() => cont_to_exit(pid, 0),
-            None => cont(pid, 0),
+            None => self.resume(pid, 0),
             Some(start) => {
                 cont_to_exit(pid, 0)?;
                 self.world.observer.syscall_handled(pid, start.elapsed());

@@ -7,6 +7,7 @@ pub const PTRACE_EVENT_FORK: i32 = 1;
 pub const PTRACE_EVENT_VFORK: i32 = 2;
 pub const PTRACE_EVENT_CLONE: i32 = 3;
 pub const PTRACE_EVENT_EXEC: i32 = 4;
+pub const PTRACE_EVENT_EXIT: i32 = 6;
 pub const PTRACE_EVENT_SECCOMP: i32 = 7;
 pub const PTRACE_EVENT_STOP: i32 = 128;
 
@@ -31,6 +32,11 @@ fn request(req: u32, pid: i32, addr: usize, data: usize) -> Result<libc::c_long,
 
 pub fn seize(pid: i32, options: i32) -> Result<(), HostErrno> {
     request(libc::PTRACE_SEIZE, pid, 0, options as usize).map(drop)
+}
+
+/// Changes a stopped tracee's options.
+pub fn seize_options(pid: i32, options: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_SETOPTIONS, pid, 0, options as usize).map(drop)
 }
 
 /// Resumes the tracee, delivering `sig` (0: none).
@@ -121,4 +127,47 @@ pub fn syscall_exit_value(pid: i32) -> Result<Option<i64>, HostErrno> {
     let info = syscall_info(pid)?;
     // The exit arm overlays `nr`: { s64 rval; u8 is_error; }.
     Ok((info.op == PTRACE_SYSCALL_INFO_EXIT).then_some(info.nr as i64))
+}
+
+/// PTRACE_GET_SYSCALL_INFO's `op` at a syscall-entry stop.
+pub const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
+
+/// The raw ptrace syscall (no libc wrapper: PEEK requests store their word at `data` and
+/// return 0, as a guest's own call sees them).
+pub fn raw(req: u64, pid: i32, addr: u64, data: u64) -> Result<i64, HostErrno> {
+    // SAFETY: every caller passes `addr`/`data` valid for `req` (pointers into live locals of
+    // lxrun, or integers).
+    let r = unsafe { libc::syscall(libc::SYS_ptrace, req, pid, addr, data) };
+    if r < 0 {
+        Err(HostErrno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+/// Resumes the tracee for one instruction, delivering `sig`.
+pub fn step(pid: i32, sig: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_SINGLESTEP, pid, 0, sig as usize).map(drop)
+}
+
+/// Resumes the tracee to its next syscall's entry, which does not run (PTRACE_SYSEMU), or for
+/// one instruction as well (`and_step`).
+pub fn sysemu(pid: i32, sig: i32, and_step: bool) -> Result<(), HostErrno> {
+    let req = if and_step {
+        libc::PTRACE_SYSEMU_SINGLESTEP
+    } else {
+        libc::PTRACE_SYSEMU
+    };
+    request(req, pid, 0, sig as usize).map(drop)
+}
+
+/// Stops a running tracee (PTRACE_EVENT_STOP); a wait in the kernel returns to be restarted.
+pub fn interrupt(pid: i32) -> Result<(), HostErrno> {
+    request(libc::PTRACE_INTERRUPT, pid, 0, 0).map(drop)
+}
+
+/// At a syscall stop: PTRACE_GET_SYSCALL_INFO's op (entry, exit), call number and arguments.
+pub fn syscall_stop(pid: i32) -> Result<(u8, u64, [u64; 6]), HostErrno> {
+    let info = syscall_info(pid)?;
+    Ok((info.op, info.nr, info.args))
 }

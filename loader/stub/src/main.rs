@@ -54,7 +54,9 @@ global_asm!(
 // The last step runs from a copy of this code in a page of its own, so the stub's pages can be
 // unmapped first: then the process's executable can be switched to the guest's program
 // (PR_SET_MM_EXE_FILE refuses while the old one is mapped). Position independent.
-// In: rdi, rsi = the stub's pages; rdx = the program's fd (or -1); rcx = stack; r8 = entry.
+// In: rdi, rsi = the stub's pages; rdx = the program's fd (or -1); rcx = stack; r8 = entry;
+// r9 = nonzero to announce the jump (SYS_LXRUN_ENTRY: a guest tracer traces the process, and
+// lxrun sets the registers to the program's first instruction itself).
 global_asm!(
     ".globl lxrun_trampoline",
     ".globl lxrun_trampoline_end",
@@ -77,6 +79,13 @@ global_asm!(
     "mov eax, 3",
     "syscall",
     "2:",
+    "test r9, r9",
+    "jz 3f",
+    "mov rdi, r14",
+    "mov rsi, r13",
+    "mov eax, {entry_nr}",
+    "syscall",
+    "3:",
     "mov rsp, r13",
     "mov r15, r14",
     "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
@@ -85,6 +94,7 @@ global_asm!(
     "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
     "jmp r15",
     "lxrun_trampoline_end:",
+    entry_nr = const abi::SYS_LXRUN_ENTRY,
 );
 
 extern "C" {
@@ -104,6 +114,8 @@ mod sys {
     pub const MPROTECT: u64 = 10;
     pub const MUNMAP: u64 = 11;
     pub const WRITE: u64 = 1;
+    pub const READ: u64 = 0;
+    pub const BRK: u64 = 12;
     pub const PRCTL: u64 = 157;
     pub const EXIT_GROUP: u64 = 231;
 
@@ -317,6 +329,40 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
 ///
 /// # Safety
 /// `p` must point at a NULL-terminated array of words.
+/// PR_SET_MM_MAP with the kernel's own values (from /proc/self/stat, brk(0)) and a new auxv:
+/// unlike PR_SET_MM_AUXV it needs no capability. Best effort: nothing changes on failure.
+fn set_auxv_by_map(auxv: u64, auxv_len: u64) {
+    const PR_SET_MM: u64 = 35;
+    const PR_SET_MM_MAP: u64 = 14;
+    const O_RDONLY_CLOEXEC: u64 = 0o2000000;
+    const AT_FDCWD: u64 = -100i64 as u64;
+    let fd = syscall(sys::OPENAT, [AT_FDCWD, b"/proc/self/stat\0".as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]);
+    if fd < 0 {
+        return;
+    }
+    let mut buf = [0u8; 1024];
+    let len = syscall(sys::READ, [fd as u64, buf.as_mut_ptr() as u64, buf.len() as u64, 0, 0, 0]);
+    syscall(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+    let Some(text) = buf.get(..len.max(0) as usize) else { return };
+    // Fields after the command name, which ends with the last ')'; field 3 is the state.
+    let Some(close) = text.iter().rposition(|&b| b == b')') else { return };
+    let mut fields = [0u64; 53];
+    let mut index = 2;
+    for word in text[close + 1..].split(|&b| b == b' ' || b == b'\n').filter(|w| !w.is_empty()) {
+        index += 1;
+        let Some(slot) = fields.get_mut(index) else { break };
+        *slot = word.iter().try_fold(0u64, |v, &d| d.is_ascii_digit().then(|| v * 10 + u64::from(d - b'0'))).unwrap_or(0);
+    }
+    let brk = syscall(sys::BRK, [0; 6]) as u64;
+    // struct prctl_mm_map: start_code, end_code, start_data, end_data, start_brk, brk,
+    // start_stack, arg_start, arg_end, env_start, env_end, auxv, auxv_size | exe_fd << 32.
+    let map: [u64; 13] = [
+        fields[26], fields[27], fields[45], fields[46], fields[47], brk, fields[28], fields[48], fields[49], fields[50], fields[51], auxv,
+        (auxv_len & 0xffff_ffff) | (u64::from(u32::MAX) << 32),
+    ];
+    syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_MAP, map.as_ptr() as u64, 104, 0, 0]);
+}
+
 unsafe fn count(p: *const u64) -> usize {
     let mut n = 0;
     while *p.add(n) != 0 {
@@ -438,7 +484,14 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
     const PR_SET_MM: u64 = 35;
     const PR_SET_MM_AUXV: u64 = 12;
     let auxv_at = new_sp + 8 * (1 + argc as u64 + 1 + envc as u64 + 1);
-    syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_AUXV, auxv_at, 16 * (n as u64 + 3), 0, 0]);
+    let auxv_len = 16 * (n as u64 + 3);
+    let set = syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_AUXV, auxv_at, auxv_len, 0, 0]);
+    // Without CAP_SYS_RESOURCE, PR_SET_MM_MAP still may (it takes the whole map, the rest as
+    // the kernel has it): a debugger reads the auxv for the program's load address, an
+    // attaching one of any process (one read of /proc/self/stat per exec).
+    if set < 0 {
+        set_auxv_by_map(auxv_at, auxv_len);
+    }
 
     // Leave through a copy of the trampoline, which unmaps the stub's pages, unless the fast
     // path's handler lives in them: then they stay, sealed.
@@ -473,6 +526,7 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         in("rdx") main_fd.unwrap_or(u64::MAX),
         in("rcx") new_sp,
         in("r8") jump,
+        in("r9") u64::from(header.flags & abi::FLAG_ANNOUNCE_ENTRY != 0),
         options(noreturn)
     );
 }

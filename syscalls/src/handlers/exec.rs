@@ -392,6 +392,7 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     let [buf, len, ..] = call.args;
     let pending = ctx.process.state().pending_exec.take().ok_or(Errno::ENOSYS)?;
     let mut plan = pending.plan;
+    plan.announce_entry = std::mem::take(&mut ctx.process.state().announce_entry);
     // A fake root's ids as the exec leaves them, for the auxv (applied once the plan is out).
     let identity = ctx.world.fake.as_ref().map(|fake| {
         let mut id = ctx
