@@ -76,6 +76,32 @@ fn debugme_tracers_match_native_in_every_variant() {
     assert_no_failures(&failures);
 }
 
+/// The same tracers inside the Debian root (the static build, bound in): paths, the exec of
+/// /proc/self/exe and the stub's objects all go through the guest's tree there.
+#[test]
+fn debugme_tracers_match_native_in_the_debian_root() {
+    let root = debian_root().display().to_string();
+    let dir = debugme("static");
+    let dir = dir.parent().expect("a directory").display().to_string();
+    let bind = format!("{dir}:/opt/debugme");
+    let mut failures = Vec::new();
+    for backend in backends() {
+        if !emulates(backend) {
+            continue;
+        }
+        for mode in ["traceme", "traceexec", "attach", "forkevent", "forkexec"] {
+            let native = run_native(&Cmd::new(debugme("static")).arg(mode));
+            assert!(native.success(), "native {mode}: {native}");
+            let guest = Cmd::new("/opt/debugme/debugme").arg(mode);
+            let lx = run_lxrun_with(backend, &["--root", &root, "-b", &bind], &guest);
+            if let Err(e) = compare(&format!("{backend} --root debugme {mode}"), &native, &lx) {
+                failures.push(e);
+            }
+        }
+    }
+    assert_no_failures(&failures);
+}
+
 #[test]
 fn systrap_mode_refuses_ptrace_in_one_line() {
     if emulates("seccomp") {
