@@ -13,12 +13,27 @@ trap 'rm -f "$log" "$LXRUN_SKIP_LOG"' EXIT
 status=0
 cargo test --workspace --release 2>&1 | tee "$log" || status=$?
 # No test may leave a process behind: neither lxrun nor a guest (whose exe is lxrun's loader).
+# Only this checkout's: another checkout's lxrun (a second worktree testing at the same time),
+# and the guests under it, are not this run's.
 sleep 0.5
+ours() { case "$1" in "$repo"/target/*/lxrun | "$repo"/target/release/lxrun) return 0 ;; esac; return 1; }
+# A guest is this run's when its nearest lxrun ancestor is ours, or when it has none (orphaned).
+guest_is_ours() {
+    local pid=$1 up exe
+    while up=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [ -n "$up" ] && [ "$up" -gt 1 ]; do
+        exe=$(readlink "/proc/$up/exe" 2>/dev/null) || exe=""
+        case "$exe" in */lxrun) ours "$exe"; return ;; esac
+        pid=$up
+    done
+    return 0
+}
 left=""
 for exe in /proc/[0-9]*/exe; do
     target=$(readlink "$exe" 2>/dev/null) || continue
+    pid=${exe#/proc/}; pid=${pid%/exe}
     case "$target" in
-        */.lxrun-*/loader* | */target/release/lxrun | */target/*/release/lxrun) left="$left ${exe%/exe}" ;;
+        */.lxrun-*/loader*) guest_is_ours "$pid" && left="$left /proc/$pid" ;;
+        */lxrun) ours "$target" && left="$left /proc/$pid" ;;
     esac
 done
 if [ -n "$left" ]; then
