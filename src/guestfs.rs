@@ -136,12 +136,7 @@ fn parse_bind(spec: &str) -> anyhow::Result<(PathBuf, String, bool)> {
 /// do) elsewhere.
 pub fn private_mounts() -> Option<lxrun_vfs::kernel_mounts::KernelMounts> {
     const CAP_SYS_ADMIN: u32 = 21;
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let eff = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
-    if eff & (1 << CAP_SYS_ADMIN) == 0 {
+    if !lxrun_syscalls::creds::Status::of(0)?.has_cap(CAP_SYS_ADMIN) {
         return None;
     }
     match lxrun_vfs::kernel_mounts::KernelMounts::private() {

@@ -33,6 +33,14 @@ pub struct MountInfo {
 #[derive(Debug)]
 pub struct KernelMounts {
     inherited: HashSet<u64>,
+    /// The namespace's identity (device and inode of its /proc/PID/ns/mnt).
+    ns: (u64, u64),
+}
+
+/// The identity of the mount namespace `/proc/.../ns/mnt` names.
+fn namespace(link: &str) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(link).map(|m| (m.dev(), m.ino()))
 }
 
 impl KernelMounts {
@@ -59,7 +67,16 @@ impl KernelMounts {
             }
         }
         let inherited = mountinfo()?.into_iter().map(|m| m.id).collect();
-        Ok(KernelMounts { inherited })
+        Ok(KernelMounts {
+            inherited,
+            ns: namespace("/proc/self/ns/mnt")?,
+        })
+    }
+
+    /// Whether thread `tid` is in this namespace (a guest that unshared its own sees mounts
+    /// lxrun's walker does not, and the other way round).
+    pub fn shared_by(&self, tid: i32) -> bool {
+        namespace(&format!("/proc/{tid}/ns/mnt")).is_ok_and(|ns| ns == self.ns)
     }
 
     /// Whether mount `id` was there when lxrun started (the host's, or lxrun's view of it):

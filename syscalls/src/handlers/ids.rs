@@ -357,10 +357,5 @@ pub(crate) fn has_cap(ctx: &SyscallCtx<'_>, cap: u32) -> bool {
     if let Some(has) = ctx.with_identity(|id| id.effective & (1 << cap) != 0) {
         return has;
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", ctx.tid)).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|eff| eff & (1 << cap) != 0)
+    crate::creds::Status::of(ctx.tid).is_some_and(|s| s.has_cap(cap))
 }

@@ -56,21 +56,13 @@ fn may_mount<'w>(ctx: &SyscallCtx<'w>) -> Result<&'w KernelMounts, Errno> {
         tracing::info!("mount refused with EPERM: lxrun itself may not mount (it runs without CAP_SYS_ADMIN)");
         Errno::EPERM
     })?;
-    if !in_lxruns_namespace(ctx.tid) {
+    if !km.shared_by(ctx.tid) {
         tracing::info!(
             "mount refused with EPERM: the caller has a mount namespace of its own, where lxrun does not walk"
         );
         return Err(Errno::EPERM);
     }
     Ok(km)
-}
-
-/// Whether thread `tid` shares lxrun's mount namespace (a guest that unshared its own sees
-/// mounts lxrun's walker does not, and the other way round).
-fn in_lxruns_namespace(tid: i32) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let ns = |p: String| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
-    matches!((ns(format!("/proc/{tid}/ns/mnt")), ns("/proc/self/ns/mnt".into())), (Ok(a), Ok(b)) if a == b)
 }
 
 fn existing(r: Resolved) -> Result<Resolved, Errno> {
@@ -158,7 +150,6 @@ pub(crate) fn mount(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     let km = may_mount(ctx)?;
     let at_obj = object(&at)?;
     let at_path = magic(&at_obj)?;
-    let foreign = !ctx.world.vfs.is_identity();
     if flags & libc::MS_REMOUNT != 0 {
         guests_mount_root(km, &at_obj)?;
         return perform(None, &at_path, None, flags, data.as_ref());
@@ -169,10 +160,7 @@ pub(crate) fn mount(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     }
     if flags & libc::MS_BIND != 0 {
         let from = mount_source(ctx, source.as_ref())?;
-        if foreign && on_procfs(&from) {
-            tracing::info!("mount: refused with EPERM: a procfs bound into the guest's tree would show the host's");
-            return Err(Errno::EPERM);
-        }
+        refuse_proc_in_guest_tree(ctx, &from)?;
         return perform(Some(&magic(&from)?), &at_path, None, flags, None);
     }
     if flags & PROPAGATION != 0 {
@@ -186,12 +174,7 @@ pub(crate) fn mount(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
     let Some(fstype) = fstype else {
         return Err(Errno::EINVAL);
     };
-    if foreign && fstype.as_bytes() == b"proc" {
-        tracing::info!(
-            "mount: refused with EPERM: a second procfs in the guest's tree would show the host's processes"
-        );
-        return Err(Errno::EPERM);
-    }
+    refuse_proc_type_in_guest_tree(ctx, &fstype)?;
     let source = match &source {
         Some(name) => device(ctx, name)?.or(source),
         None => None,
@@ -342,9 +325,20 @@ fn new_fd(rc: libc::c_long, cloexec: bool) -> Result<Outcome, Errno> {
     Ok(Outcome::NewFd { fd, cloexec })
 }
 
+/// In a guest tree, no procfs the walker does not know as /proc (EPERM): it would hand out
+/// the host's processes and their root links. A bind or clone of one (`o` lies on a procfs)...
 fn refuse_proc_in_guest_tree(ctx: &SyscallCtx<'_>, o: &Opened) -> Result<(), Errno> {
-    if !ctx.world.vfs.is_identity() && on_procfs(o) {
-        tracing::info!("mount: refused with EPERM: a procfs in the guest's tree would show the host's");
+    refuse_procfs(ctx, on_procfs(o))
+}
+
+/// ... or a new one (`fstype`, of mount or fsopen).
+fn refuse_proc_type_in_guest_tree(ctx: &SyscallCtx<'_>, fstype: &CString) -> Result<(), Errno> {
+    refuse_procfs(ctx, fstype.as_bytes() == b"proc")
+}
+
+fn refuse_procfs(ctx: &SyscallCtx<'_>, procfs: bool) -> Result<(), Errno> {
+    if procfs && !ctx.world.vfs.is_identity() {
+        tracing::info!("mount: refused with EPERM: a procfs in the guest's tree would show the host's processes");
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -357,12 +351,7 @@ pub(crate) fn fsopen(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
         return Err(Errno::EINVAL);
     }
     let name = mount_string(ctx, name)?.ok_or(Errno::EFAULT)?;
-    if !ctx.world.vfs.is_identity() && name.as_bytes() == b"proc" {
-        tracing::info!(
-            "fsopen: refused with EPERM: a second procfs in the guest's tree would show the host's processes"
-        );
-        return Err(Errno::EPERM);
-    }
+    refuse_proc_type_in_guest_tree(ctx, &name)?;
     // SAFETY: a valid C string.
     let rc = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) };
     new_fd(rc, flags & FSOPEN_CLOEXEC != 0)
