@@ -577,3 +577,36 @@ print('readv of a reaped child', call(310, pid, ctypes.byref(local), 1, ctypes.b
 ""#,
     )]);
 }
+
+/// In the root, where lxrun opens what the in-process fast path cannot (openat2, handles): the
+/// guest's close ends the open file, as under chroot (linux-binaries/lastref.c).
+#[test]
+fn a_given_file_is_the_guests_alone() {
+    if needs_root("the chroot oracle") {
+        return;
+    }
+    let dir = InRoot::new("lastref");
+    let program = dir.program("lastref");
+    let native = run_native(&chroot_oracle(
+        debian_root(),
+        "true",
+        &format!("{program} {}", dir.fresh("native")),
+    ));
+    let mut failures = Vec::new();
+    if !native.success() {
+        failures.push(format!("the chroot oracle failed: {native}"));
+    }
+    for backend in backends() {
+        let work = dir.fresh(backend);
+        let lx = run_native(
+            &Cmd::new(lxrun())
+                .args(["--backend", backend, "--root"])
+                .arg(debian_root())
+                .args(["--", &program, &work]),
+        );
+        if let Err(e) = compare(&format!("lastref in the Debian root [{backend}]"), &native, &lx) {
+            failures.push(e);
+        }
+    }
+    assert_no_failures(&failures);
+}

@@ -112,47 +112,37 @@ fn the_guests_mounts_in_a_foreign_root() {
     if needs_root("the chroot oracle") {
         return;
     }
-    ensure_built();
     let root = debian_root();
     let mut failures = Vec::new();
-    let guest_dir = format!("/tmp/lxrun-mounts-{}", std::process::id());
-    let host_dir = root.join(guest_dir.trim_start_matches('/'));
-    std::fs::create_dir_all(&host_dir).expect("a directory in the root's /tmp");
-    let exe = host_dir.join("mounts");
-    std::fs::copy(binary("static", "mounts"), &exe).expect("copying the test program into the root");
-    let fresh = |name: &str| {
-        let d = host_dir.join(name);
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir(&d).expect("a fresh directory in the root");
-        format!("{guest_dir}/{name}")
-    };
-    let native_dir = fresh("native");
+    let dir = InRoot::new("mounts");
+    let program = dir.program("mounts");
+    let native_dir = dir.fresh("native");
     let native = run_native(&chroot_oracle(
         root,
         "mount -t proc proc '{r}/proc'",
-        &format!("{guest_dir}/mounts {native_dir}"),
+        &format!("{program} {native_dir}"),
     ));
     if !native.success() {
         failures.push(format!("the chroot oracle failed: {native}"));
     } else {
         for backend in backends() {
-            let dir = fresh(backend);
+            let work = dir.fresh(backend);
             let lx = run_native(
                 &Cmd::new(lxrun())
                     .args(["--backend", backend, "--root"])
                     .arg(root)
-                    .args(["--", &format!("{guest_dir}/mounts"), &dir]),
+                    .args(["--", &program, &work]),
             );
             if let Err(e) = compare(&format!("mounts in the Debian root [{backend}]"), &native, &lx) {
                 failures.push(e);
             }
-            let leaked = host_mounts_under(&host_dir);
+            let leaked = host_mounts_under(dir.host());
             if !leaked.is_empty() {
                 failures.push(format!("[{backend}]: the guest's mounts reached the host: {leaked:?}"));
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&host_dir);
+    drop(dir);
     assert_no_failures(&failures);
 }
 

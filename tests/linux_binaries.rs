@@ -135,6 +135,17 @@ fn file_handles() {
     assert_no_failures(&failures);
 }
 
+/// A file lxrun opened for the guest is the guest's alone once the call returns (lxrun's copy
+/// closed before the guest runs on): an flock taken on it ends at the guest's close.
+#[test]
+fn given_files_hold_no_reference_of_lxruns() {
+    let mut failures = Vec::new();
+    check_case(&mut failures, "lastref", Expect::Exit(0), &[], |_, dir| {
+        vec![dir.as_os_str().to_owned()]
+    });
+    assert_no_failures(&failures);
+}
+
 #[test]
 fn fileio() {
     let mut failures = Vec::new();

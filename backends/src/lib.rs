@@ -59,19 +59,7 @@ pub enum BackendKind {
 /// Whether this kernel has what the seccomp backend needs (SECCOMP_ADDFD_FLAG_SEND, 5.14),
 /// and if not, why.
 pub fn seccomp_support() -> Result<(), String> {
-    // uname: one call, where reading /proc/sys/kernel/osrelease takes five.
-    // SAFETY: uname fills the zeroed struct.
-    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut uts) } != 0 {
-        return Err(format!("kernel version: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: uname NUL-terminates `release`.
-    let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy();
-    let mut parts = release
-        .trim()
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|p| p.parse::<u32>().ok());
-    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let version = kernel_version();
     if version >= (5, 14) {
         Ok(())
     } else {
@@ -80,6 +68,27 @@ pub fn seccomp_support() -> Result<(), String> {
             version.0, version.1
         ))
     }
+}
+
+/// The running kernel's (major, minor) version, read once; (0, 0) if uname fails.
+pub(crate) fn kernel_version() -> (u32, u32) {
+    static VERSION: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        // uname: one call, where reading /proc/sys/kernel/osrelease takes five.
+        // SAFETY: uname fills the zeroed struct.
+        let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+        if unsafe { libc::uname(&mut uts) } != 0 {
+            tracing::warn!("uname: {}", std::io::Error::last_os_error());
+            return (0, 0);
+        }
+        // SAFETY: uname NUL-terminates `release`.
+        let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy();
+        let mut parts = release
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|p| p.parse::<u32>().ok());
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    })
 }
 
 /// Runs the guest described by `launch` to completion with the chosen backend.

@@ -200,6 +200,49 @@ impl Drop for TempDir {
     }
 }
 
+/// A directory of the Debian test root's /tmp holding one of linux-binaries' static programs,
+/// so that `chroot` and `lxrun --root` run the same file; removed when dropped.
+pub struct InRoot {
+    /// Its name inside the root.
+    pub guest: String,
+    host: PathBuf,
+}
+
+impl InRoot {
+    pub fn new(program: &str) -> InRoot {
+        ensure_built();
+        let guest = format!("/tmp/lxrun-{program}-{}", std::process::id());
+        let host = debian_root().join(guest.trim_start_matches('/'));
+        std::fs::create_dir_all(&host).expect("a directory in the root's /tmp");
+        std::fs::copy(binary("static", program), host.join(program)).expect("copying the test program into the root");
+        InRoot { guest, host }
+    }
+
+    /// The program's name inside the root.
+    pub fn program(&self, program: &str) -> String {
+        format!("{}/{program}", self.guest)
+    }
+
+    /// Where it is on the host.
+    pub fn host(&self) -> &Path {
+        &self.host
+    }
+
+    /// A fresh empty directory `name` beside the program; its name inside the root.
+    pub fn fresh(&self, name: &str) -> String {
+        let d = self.host.join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir(&d).expect("a fresh directory in the root");
+        format!("{}/{name}", self.guest)
+    }
+}
+
+impl Drop for InRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.host);
+    }
+}
+
 /// A command to run natively and under lxrun.
 #[derive(Clone, Debug)]
 pub struct Cmd {

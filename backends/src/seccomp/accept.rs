@@ -129,7 +129,7 @@ impl Accept {
             return Some(failed(req.id, e));
         }
         let cloexec = self.flags & libc::SOCK_CLOEXEC != 0;
-        super::install(listener, req.id, &new, cloexec, answer(req.id))
+        super::install(listener, req.id, new, cloexec, answer(req.id))
     }
 }
 

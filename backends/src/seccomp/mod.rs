@@ -194,7 +194,7 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
     if call.nr == lxrun_loader::abi::SYS_LXRUN_TAKE_FD {
         // Only a call ptrace turned into this one finds a file waiting.
         return match world.take_handoff(tid) {
-            Some(Handoff::Fd(file, cloexec)) => install(fd, req.id, &file, cloexec, resp),
+            Some(Handoff::Fd(file, cloexec)) => install(fd, req.id, file, cloexec, resp),
             // Handed off because it may wait (for a FIFO's other end, a peer's accept or room
             // in its queue), which a call this very pool must serve may bring.
             Some(Handoff::Call(call, args)) => {
@@ -213,7 +213,7 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
     tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
     match outcome {
         Outcome::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-        Outcome::NewFd { fd: file, cloexec } => return install(fd, req.id, &file, cloexec, resp),
+        Outcome::NewFd { fd: file, cloexec } => return install(fd, req.id, file, cloexec, resp),
         Outcome::Return(v) => resp.val = v,
         Outcome::Fail(e) => resp.error = -e.raw(),
         Outcome::Rewrite(args) if may_wait(&call, &args) => {
@@ -306,7 +306,7 @@ fn performed(
     }
     match perform::perform(ctx, call, args) {
         Ok(perform::Done::Value(v)) => resp.val = v,
-        Ok(perform::Done::NewFd { fd: host, cloexec }) => return install(fd, req.id, &host, cloexec, resp),
+        Ok(perform::Done::NewFd { fd: host, cloexec }) => return install(fd, req.id, host, cloexec, resp),
         Err(e) => resp.error = -e.raw(),
     }
     Some(resp)
@@ -367,25 +367,34 @@ pub(crate) fn open_flags(call: &SyscallArgs, args: &[(usize, NewArg)]) -> Option
     }
 }
 
-/// Installs `host` in the guest as the call's result (ADDFD with SEND: one atomic step).
+/// Installs `host` in the guest as the call's result. lxrun's copy is closed before the guest
+/// runs on: a guest that closes the file and then unmounts, execs what it wrote, unlinks and
+/// opens by handle, or waits for a peer's EOF must find no reference of lxrun's left (with
+/// ADDFD's SEND flag the guest would run while lxrun still held it). Where a received call
+/// cannot be interrupted (WAIT_KILLABLE_RECV) the file goes in first and the answer follows;
+/// elsewhere SEND's single step is kept, or an interrupted call would leave the file behind.
 fn install(
     fd: i32,
     id: u64,
-    host: &OwnedFd,
+    host: OwnedFd,
     cloexec: bool,
     mut resp: libc::seccomp_notif_resp,
 ) -> Option<libc::seccomp_notif_resp> {
     let newfd_flags = if cloexec { libc::O_CLOEXEC as u32 } else { 0 };
-    // With SEND, success means the response has gone, carrying the new fd.
-    match add_fd(
-        fd,
-        id,
-        host.as_raw_fd(),
-        0,
-        newfd_flags,
-        libc::SECCOMP_ADDFD_FLAG_SEND as u32,
-    ) {
-        Ok(_) => None,
+    let send = if crate::kernel_version() >= (5, 19) {
+        0
+    } else {
+        libc::SECCOMP_ADDFD_FLAG_SEND as u32
+    };
+    let added = add_fd(fd, id, host.as_raw_fd(), 0, newfd_flags, send);
+    drop(host);
+    match added {
+        // With SEND, success means the response has gone, carrying the new fd.
+        Ok(_) if send != 0 => None,
+        Ok(n) => {
+            resp.val = i64::from(n);
+            Some(resp)
+        }
         Err(e) => {
             resp.error = -e.raw();
             Some(resp)
