@@ -36,6 +36,7 @@ fn main() {
         eprintln!("lxrun: {e:#}");
         std::process::exit(exit::SETUP_FAILURE);
     }
+    tracing::debug!(target: "startup", "options read, logging on");
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
@@ -167,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         vfs.translate_all();
     }
     let (guest_cwd, host_cwd) = guestfs::initial_cwd(&vfs, cli.cwd.as_deref())?;
+    tracing::debug!(target: "startup", "guest filesystem built");
 
     let program = cli.command[0].clone();
     let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
@@ -197,7 +199,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut world = World::new(vfs, stub.path().to_vec(), observer(&cli)?);
     world.fake = fake_root(&cli)?;
     let world = std::sync::Arc::new(world);
+    tracing::debug!(target: "startup", "program found, stub written");
     let outcome = lxrun_backends::run(backend, &world, &launch);
+    tracing::debug!(target: "startup", "the guests are gone");
     // The trace is flushed and the summary printed even when lxrun itself failed.
     if let Some(report) = world.finish_observing() {
         eprint!("{report}");

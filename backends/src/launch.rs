@@ -157,10 +157,15 @@ pub(crate) fn spawn(
         libc::close(go_rd);
         libc::close(rep_wr);
     }
+    // The child goes on to its filter at once in systrap mode (`child_main`): one go, after
+    // both the attach and the listener.
+    let early = guarded && listener;
     let result = attach(pid, &first).and_then(|argv| {
         child.argv_override.store(argv, std::sync::atomic::Ordering::SeqCst);
-        // SAFETY: writing one byte from a local to the pipe we own.
-        unsafe { libc::write(go_wr, [1u8].as_ptr().cast(), 1) };
+        if !early {
+            // SAFETY: writing one byte from a local to the pipe we own.
+            unsafe { libc::write(go_wr, [1u8].as_ptr().cast(), 1) };
+        }
         if !listener {
             return Ok(None);
         }
@@ -323,7 +328,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> i32 {
         raw(libc::SYS_close, [c.go_wr as u64, 0, 0, 0]);
         raw(libc::SYS_close, [c.rep_rd as u64, 0, 0, 0]);
         let mut byte = 0u8;
-        if raw(libc::SYS_read, [c.go_rd as u64, &mut byte as *mut u8 as u64, 1, 0]) != 1 {
+        // Under ptrace lxrun attaches before the filter (its SECCOMP_RET_TRACE needs a tracer);
+        // in systrap mode nothing waits for lxrun before the filter's listener is handed over,
+        // so the child's set-up overlaps lxrun's resolving of the program.
+        let early = c.by_fd.is_some() && c.listener;
+        if !early && raw(libc::SYS_read, [c.go_rd as u64, &mut byte as *mut u8 as u64, 1, 0]) != 1 {
             exit(126);
         }
         // systrap: the stub, opened now (the filter will not let this open through), and the

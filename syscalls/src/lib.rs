@@ -57,7 +57,9 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
         return unsupported(ctx, call.nr, &format!("{abi} syscall"));
     }
     if call.nr == lxrun_loader::abi::SYS_LXRUN_PLAN {
-        return result(handlers::exec::fetch_plan(ctx, call));
+        let plan = result(handlers::exec::fetch_plan(ctx, call));
+        tracing::debug!(target: "startup", tid = ctx.tid, "load plan given");
+        return plan;
     }
     // Systrap mode's private calls exist only when its handler is installed.
     let systrap = ctx.world.fast_path.get().is_some();

@@ -35,6 +35,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
     let process = Arc::new(crate::launch::first_process(launch));
     let pool = super::Pool::start(world);
     exits::start(world);
+    tracing::debug!(target: "startup", "filter built, workers started");
     let by_fd = crate::launch::ByFd {
         stub: std::ffi::CString::new(world.stub_path.clone())
             .map_err(|_| SupervisorError::Start("stub path".into()))?,
@@ -50,6 +51,7 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
         first_exec(world, pid, &process, first)
     })?;
     let main = spawned.pid;
+    tracing::debug!(target: "startup", "the guest's listener taken");
     if let Some(listener) = spawned.listener {
         pool.serve(listener);
     }
@@ -132,7 +134,10 @@ fn first_exec(
         sp: 0,
         ip: 0,
     };
-    match dispatch(&mut ctx, &call) {
+    tracing::debug!(target: "startup", "the guest's first process cloned");
+    let outcome = dispatch(&mut ctx, &call);
+    tracing::debug!(target: "startup", "its program resolved");
+    match outcome {
         Outcome::Exec(rewrite) => Ok(match rewrite.argv {
             Argv::Guest(_) => 0,
             Argv::Prefixed { prefix, rest } => {

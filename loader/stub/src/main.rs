@@ -511,6 +511,16 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
         }
         unmap_len = 0;
     }
+    // With the stub's pages kept, PR_SET_MM_EXE_FILE cannot succeed (EBUSY while the old
+    // executable is mapped): the trampoline is given no fd to try with, one round trip to lxrun
+    // fewer per exec.
+    let main_fd = match main_fd {
+        Some(fd) if unmap_len == 0 => {
+            syscall(sys::CLOSE, [fd, 0, 0, 0, 0, 0]);
+            None
+        }
+        other => other,
+    };
     let mut page = mmap(abi::TRAMPOLINE_AT, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0);
     if page as u64 != abi::TRAMPOLINE_AT {
         page = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
