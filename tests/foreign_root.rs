@@ -164,6 +164,10 @@ prog = struct.pack('HxxxxxxQ', 1, ctypes.addressof(buf))
 pbuf = ctypes.create_string_buffer(prog)
 print('nnp', call(157, 39, 0, 0, 0, 0))
 print('filter as root', call(317, 1, 0, ctypes.addressof(pbuf)))
+k = os.fork()
+if k == 0:
+    print('nnp set with the option in the low half', call(157, (1 << 32) | 38, 1, 0, 0, 0), call(157, 39, 0, 0, 0, 0), flush=True); os._exit(0)
+os.waitpid(k, 0)
 pid = os.fork()
 if pid == 0:
     os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)

@@ -39,6 +39,11 @@ const O_PATH: u32 = 0o10000000;
 /// an O_PATH open stops for ptrace instead (flags in argument 1: open; argument 2: openat).
 pub const O_PATH_SPLIT_ARG1: u32 = u32::MAX;
 pub const O_PATH_SPLIT_ARG2: u32 = u32::MAX - 1;
+/// Verdicts that depend on prctl's option: the options lxrun's handler looks at
+/// (`handlers::ids::PRCTL_OPTIONS_SEEN`) stop for user notification or ptrace, every other
+/// (PR_SET_NAME, PR_SET_MM: the loader stub makes them at each exec) runs.
+pub const PRCTL_SPLIT_NOTIF: u32 = u32::MAX - 8;
+pub const PRCTL_SPLIT_TRACE: u32 = u32::MAX - 9;
 const IP_OFFSET: u32 = 8;
 const ARGS_OFFSET: u32 = 16;
 
@@ -141,6 +146,29 @@ pub fn build_with(
             prog.push(jump(BPF_JSET_K, O_PATH, 0, 1));
             prog.push(stmt(BPF_RET_K, SECCOMP_RET_TRACE));
             prog.push(stmt(BPF_RET_K, SECCOMP_RET_USER_NOTIF));
+        }
+    }
+    for (sentinel, stop) in [
+        (PRCTL_SPLIT_NOTIF, SECCOMP_RET_USER_NOTIF),
+        (PRCTL_SPLIT_TRACE, SECCOMP_RET_TRACE),
+    ] {
+        let at = prog.len();
+        let mut used = false;
+        for (i, ins) in prog.iter_mut().enumerate() {
+            if ins.code == BPF_RET_K && ins.k == sentinel {
+                *ins = stmt(BPF_JA, (at - i - 1) as u32);
+                used = true;
+            }
+        }
+        if used {
+            // The option's low word only: the kernel takes it as an int.
+            let seen = crate::handlers::ids::PRCTL_OPTIONS_SEEN;
+            prog.push(stmt(BPF_LD_W_ABS, arg_offset(0)));
+            for (i, &option) in seen.iter().enumerate() {
+                prog.push(jump(BPF_JEQ_K, option as u32, (seen.len() - i) as u8, 0));
+            }
+            prog.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+            prog.push(stmt(BPF_RET_K, stop));
         }
     }
     let Some(gate) = gate else {
@@ -618,6 +646,7 @@ pub fn tracing_guests(verdict: impl Fn(Option<&Entry>) -> u32) -> impl Fn(Option
 pub fn ptrace_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
     move |entry| match entry {
         Some(e) if !e.traps(shape) => SECCOMP_RET_ALLOW,
+        Some(e) if e.name == "prctl" => PRCTL_SPLIT_TRACE,
         _ => SECCOMP_RET_TRACE,
     }
 }
@@ -631,6 +660,7 @@ pub fn seccomp_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
         e if crate::proxy::needs_ptrace(e) => SECCOMP_RET_TRACE,
         Some(e) if e.name == "open" => O_PATH_SPLIT_ARG1,
         Some(e) if e.name == "openat" => O_PATH_SPLIT_ARG2,
+        Some(e) if e.name == "prctl" => PRCTL_SPLIT_NOTIF,
         _ => SECCOMP_RET_USER_NOTIF,
     }
 }
@@ -697,7 +727,49 @@ mod tests {
         assert!(prog.len() < 4096, "BPF_MAXINSNS");
         for nr in 0..=table::max_nr() + 10 {
             let want = ptrace_verdict(Shape::FOREIGN)(table::lookup(u64::from(nr)));
+            if want == PRCTL_SPLIT_TRACE {
+                continue; // prctl_stops_only_for_the_options_lxrun_looks_at
+            }
             assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr), Some(want), "nr {nr}");
+        }
+    }
+
+    #[test]
+    fn prctl_stops_only_for_the_options_lxrun_looks_at() {
+        const PR_SET_NAME: u64 = 15;
+        const PR_SET_MM: u64 = 35;
+        const PR_SET_NO_NEW_PRIVS: u64 = 38;
+        let prctl = table::number_of("prctl").unwrap() as u32;
+        let call = |option: u64| SeccompData {
+            nr: prctl,
+            arch: AUDIT_ARCH_X86_64,
+            ip: 0,
+            args: [option, 0, 0, 0, 0, 0],
+        };
+        let programs = [
+            (
+                build(ptrace_verdict(Shape::FOREIGN), SECCOMP_RET_TRACE),
+                SECCOMP_RET_TRACE,
+            ),
+            (
+                build(seccomp_verdict(Shape::HOST), SECCOMP_RET_USER_NOTIF),
+                SECCOMP_RET_USER_NOTIF,
+            ),
+        ];
+        for (prog, stop) in &programs {
+            for option in crate::handlers::ids::PRCTL_OPTIONS_SEEN {
+                assert_eq!(evaluate_call(prog, &call(option)), Some(*stop), "option {option}");
+            }
+            // The kernel reads an int: the high half cannot hide an option from lxrun.
+            let hidden = (1 << 32) | PR_SET_NO_NEW_PRIVS;
+            assert_eq!(evaluate_call(prog, &call(hidden)), Some(*stop));
+            for option in [PR_SET_NAME, PR_SET_MM, 0, u64::from(u32::MAX)] {
+                assert_eq!(
+                    evaluate_call(prog, &call(option)),
+                    Some(SECCOMP_RET_ALLOW),
+                    "option {option}"
+                );
+            }
         }
     }
 

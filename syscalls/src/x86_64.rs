@@ -288,7 +288,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         157,
         "prctl",
         Translate(ids::prctl),
-        "no_new_privs as the guest set it, PR_SET_SECCOMP's permission check; a fake root's capability and securebits options",
+        "no_new_privs as the guest set it, PR_SET_SECCOMP's permission check; a fake root's capability and securebits options; the filter stops only for these options (PR_SET_NAME, PR_SET_MM and the rest run)",
     ),
     Entry::new(158, "arch_prctl", Passthrough, ""),
     Entry::new(159, "adjtimex", Passthrough, ""),

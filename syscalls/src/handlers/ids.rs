@@ -243,20 +243,38 @@ pub(crate) fn capset(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Out
     change(ctx, call, |id| id.capset(e, p, i).map(|()| 0))
 }
 
+const PR_GET_KEEPCAPS: u64 = 7;
+const PR_SET_KEEPCAPS: u64 = 8;
+const PR_SET_SECCOMP: u64 = 22;
+const PR_CAPBSET_READ: u64 = 23;
+const PR_CAPBSET_DROP: u64 = 24;
+const PR_GET_SECUREBITS: u64 = 27;
+const PR_SET_SECUREBITS: u64 = 28;
+const PR_SET_NO_NEW_PRIVS: u64 = 38;
+const PR_GET_NO_NEW_PRIVS: u64 = 39;
+const PR_CAP_AMBIENT: u64 = 47;
+
+/// The prctl options `prctl` below looks at; every other one it lets run as the guest made it,
+/// so the filter lets those through without stopping (filter.rs, the prctl split).
+pub const PRCTL_OPTIONS_SEEN: [u64; 10] = [
+    PR_GET_KEEPCAPS,
+    PR_SET_KEEPCAPS,
+    PR_SET_SECCOMP,
+    PR_CAPBSET_READ,
+    PR_CAPBSET_DROP,
+    PR_GET_SECUREBITS,
+    PR_SET_SECUREBITS,
+    PR_SET_NO_NEW_PRIVS,
+    PR_GET_NO_NEW_PRIVS,
+    PR_CAP_AMBIENT,
+];
+
 /// prctl: a fake root's capability and securebits options answer from its identity; every
 /// other option (and every option without a fake root) runs natively.
 pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
-    const PR_GET_KEEPCAPS: u64 = 7;
-    const PR_SET_KEEPCAPS: u64 = 8;
-    const PR_CAPBSET_READ: u64 = 23;
-    const PR_CAPBSET_DROP: u64 = 24;
-    const PR_GET_SECUREBITS: u64 = 27;
-    const PR_SET_SECUREBITS: u64 = 28;
-    const PR_SET_NO_NEW_PRIVS: u64 = 38;
-    const PR_GET_NO_NEW_PRIVS: u64 = 39;
-    const PR_CAP_AMBIENT: u64 = 47;
-    const PR_SET_SECCOMP: u64 = 22;
     let [option, a2, a3, a4, a5, _] = call.args;
+    // The kernel's option is an int: the high half of the register is not looked at.
+    let option = u64::from(option as u32);
     match option {
         PR_SET_NO_NEW_PRIVS if a2 != 1 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
         // The process has it for real already (lxrun's filter needs it): the guest's is kept.
