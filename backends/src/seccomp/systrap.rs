@@ -33,9 +33,8 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
     let prog = filter::build_with(verdict, SECCOMP_RET_USER_NOTIF, Some(&gate), true, shape.fake);
     // Before the workers start: they set lxrun's umask to 0.
     let process = Arc::new(crate::launch::first_process(launch));
-    let pool = super::Pool::start(world);
     exits::start(world);
-    tracing::debug!(target: "startup", "filter built, workers started");
+    tracing::debug!(target: "startup", "filter built");
     let by_fd = crate::launch::ByFd {
         stub: std::ffi::CString::new(world.stub_path.clone())
             .map_err(|_| SupervisorError::Start("stub path".into()))?,
@@ -52,6 +51,10 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, gate: GateAddrs) -> Resul
     })?;
     let main = spawned.pid;
     tracing::debug!(target: "startup", "the guest's listener taken");
+    // The workers start while the guest execs the stub: its first call (the plan) waits in
+    // the kernel's queue until one receives it.
+    let pool = super::Pool::start(world);
+    tracing::debug!(target: "startup", "workers started");
     if let Some(listener) = spawned.listener {
         pool.serve(listener);
     }
