@@ -112,6 +112,14 @@ pub(crate) fn run(world: &Arc<World>, launch: &Launch, notify: bool) -> Result<R
     let notify = notify && !observed;
     // Observed runs hand off too: tracing must not reopen the races it would show.
     let handoff = !notify && crate::seccomp_support().is_ok();
+    tracing::info!(
+        "{}",
+        match (observed, notify) {
+            (true, _) => "observed run: every call stops for ptrace",
+            (false, true) => "seccomp with ptrace: translated calls by user notification, execve and tasks by ptrace",
+            (false, false) => "ptrace: every translated call stops for ptrace",
+        }
+    );
     let trace_all = observed.then(|| filter::build(|_| SECCOMP_RET_TRACE, SECCOMP_RET_TRACE));
     let (prog, options) = if observed && handoff {
         // The handing-over filter first (every call allowed but SYS_LXRUN_TAKE_FD); the
