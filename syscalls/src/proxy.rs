@@ -196,6 +196,8 @@ const ANSWERED: &[&str] = &[
     "fspick",
     "move_mount",
     "mount_setattr",
+    "statmount",
+    "listmount",
     "name_to_handle_at",
     "open_by_handle_at",
 ];

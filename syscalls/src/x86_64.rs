@@ -2,7 +2,7 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::handlers::{exec, fs, handles, ids, mount, owner, path, process, socket};
+use crate::handlers::{exec, fs, handles, ids, mount, mount_ids, owner, path, process, socket};
 use crate::table::{Entry, Policy::*};
 use crate::Errno;
 
@@ -629,10 +629,15 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         457,
         "statmount",
-        Deny(Errno::ENOSYS),
-        "would describe the host's mounts; programs fall back to /proc/self/mountinfo",
+        Path(mount_ids::statmount),
+        "the kernel's answer for a mount the guest's view shows (its real id), mnt_point named in the guest's tree; ENOENT for any other (the mounts holding the root or a bind's source, the host's); the request checked by the kernel in its order; ENOSYS for a caller with a mount namespace of its own",
     ),
-    Entry::new(458, "listmount", Deny(Errno::ENOSYS), "as statmount"),
+    Entry::new(
+        458,
+        "listmount",
+        Path(mount_ids::listmount),
+        "the mounts the guest's view shows (as statmount), in the kernel's order, pages and LISTMOUNT_REVERSE as the kernel's",
+    ),
     Entry::new(459, "lsm_get_self_attr", Passthrough, ""),
     Entry::new(460, "lsm_set_self_attr", Passthrough, ""),
     Entry::new(461, "lsm_list_modules", Passthrough, ""),

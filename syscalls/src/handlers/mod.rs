@@ -6,6 +6,7 @@ pub(crate) mod fs;
 pub(crate) mod handles;
 pub(crate) mod ids;
 pub(crate) mod mount;
+pub(crate) mod mount_ids;
 pub(crate) mod owner;
 pub(crate) mod path;
 pub(crate) mod process;
