@@ -198,6 +198,7 @@ const ANSWERED: &[&str] = &[
     "mount_setattr",
     "statmount",
     "listmount",
+    "acct",
     "name_to_handle_at",
     "open_by_handle_at",
 ];

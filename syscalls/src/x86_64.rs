@@ -2,7 +2,7 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::handlers::{exec, fs, handles, ids, mount, mount_ids, owner, path, process, socket};
+use crate::handlers::{acct, exec, fs, handles, ids, mount, mount_ids, owner, path, process, socket};
 use crate::table::{Entry, Policy::*};
 use crate::Errno;
 
@@ -303,8 +303,8 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         163,
         "acct",
-        Deny(Errno::EPERM),
-        "refused as without CAP_SYS_PACCT (EPERM before any lookup): accounting is the host kernel's, one file for every host process's records (and acct(NULL) would stop the host's), not the guest's",
+        Translate(acct::acct),
+        "made by lxrun on the file the guest names (acct(NULL) switches it off), with the guest's filesystem ids, for a guest with CAP_SYS_PACCT where lxrun has it; EPERM otherwise, before the name is read, as Linux; accounting covers the whole pid namespace, the host's included, as a root guest's call natively; a FIFO is EACCES at once (Linux waits for a reader first)",
     ),
     Entry::new(164, "settimeofday", Passthrough, ""),
     Entry::new(

@@ -1,6 +1,7 @@
 //! Translation handlers, one module per family. Each decodes its typed arguments from
 //! `SyscallArgs` and returns what the guest sees.
 
+pub(crate) mod acct;
 pub(crate) mod exec;
 pub(crate) mod fs;
 pub(crate) mod handles;
