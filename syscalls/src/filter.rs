@@ -90,6 +90,8 @@ pub fn build_with(
     const TO_THREAD_BLOCK: u32 = u32::MAX - 5;
     const TO_ROOT_FD_BLOCK: u32 = u32::MAX - 6;
     const TO_STUB_OWN_BLOCK: u32 = u32::MAX - 7;
+    // Past PRCTL_SPLIT_NOTIF and PRCTL_SPLIT_TRACE, which are resolved first.
+    const TO_PRCTL_BLOCK: u32 = u32::MAX - 10;
     let action_of = |nr: u32| {
         let entry = table::lookup(u64::from(nr));
         let name = entry.map(|e| e.name).unwrap_or_default();
@@ -98,6 +100,7 @@ pub fn build_with(
             Some(_) if systrap && THREAD_CALLS.contains(&name) => TO_THREAD_BLOCK,
             // The stub adds a filter of its own (`watch_proc_dir`): that one is not the guest's.
             Some(_) if systrap && name == "seccomp" && verdict(entry) == SECCOMP_RET_USER_NOTIF => TO_STUB_OWN_BLOCK,
+            Some(_) if systrap && name == "prctl" && verdict(entry) != SECCOMP_RET_ALLOW => TO_PRCTL_BLOCK,
             Some(_) if systrap && ROOT_FD_CALLS.contains(&name) && verdict(entry) == SECCOMP_RET_ALLOW => {
                 TO_ROOT_FD_BLOCK
             }
@@ -203,6 +206,8 @@ pub fn build_with(
     let stub_own = stub_own_block(gate, notify);
     let root_fd_at = threads_at + threads.len();
     let stub_own_at = root_fd_at + root_fd.len();
+    let prctl = prctl_block(notify);
+    let prctl_at = stub_own_at + stub_own.len();
     let leaves = [
         TO_PATH_BLOCK,
         TO_SIGNAL_BLOCK,
@@ -210,6 +215,7 @@ pub fn build_with(
         TO_THREAD_BLOCK,
         TO_ROOT_FD_BLOCK,
         TO_STUB_OWN_BLOCK,
+        TO_PRCTL_BLOCK,
     ];
     for (i, ins) in prog.iter_mut().enumerate() {
         if ins.code == BPF_RET_K && leaves.contains(&ins.k) {
@@ -219,7 +225,8 @@ pub fn build_with(
                 TO_EXEC_BLOCK => exec_at,
                 TO_THREAD_BLOCK => threads_at,
                 TO_ROOT_FD_BLOCK => root_fd_at,
-                _ => stub_own_at,
+                TO_STUB_OWN_BLOCK => stub_own_at,
+                _ => prctl_at,
             };
             *ins = stmt(BPF_JA, (target - i - 1) as u32);
         }
@@ -230,6 +237,7 @@ pub fn build_with(
     prog.extend(threads);
     prog.extend(root_fd);
     prog.extend(stub_own);
+    prog.extend(prctl);
     prog
 }
 
@@ -288,13 +296,41 @@ fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
     b.assemble()
 }
 
-/// A call the stub makes for itself (the number is in the accumulator): from the stub it runs,
-/// from anywhere else it is notified to lxrun (`notify`).
+/// seccomp, which the stub calls for itself (the number is in the accumulator): from the stub it
+/// runs; the guest's SECCOMP_SET_MODE_STRICT traps into its handler, which stands for strict
+/// mode with a filter (`op` is an `unsigned int`); its other calls are notified to lxrun.
 fn stub_own_block(gate: &GateAddrs, notify: u32) -> Vec<SockFilter> {
+    const SECCOMP_SET_MODE_STRICT: u32 = 0;
     let mut b = Block::new();
-    let (allow, notif) = (b.label(), b.label());
-    b.branch_on_stub(gate, L::At(allow), L::At(notif));
+    let (allow, notif, outside, trap) = (b.label(), b.label(), b.label(), b.label());
+    b.branch_on_stub(gate, L::At(allow), L::At(outside));
+    b.here(outside);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, SECCOMP_SET_MODE_STRICT, L::At(trap), L::At(notif));
     b.ret(allow, SECCOMP_RET_ALLOW);
+    b.ret(notif, notify);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
+}
+
+/// prctl in systrap mode (the number is in the accumulator): PR_SET_SECCOMP with
+/// SECCOMP_MODE_STRICT traps into the handler (as seccomp's strict mode); the other options
+/// lxrun looks at are notified to it, the rest run (the prctl split). `option` is an `int`,
+/// the mode an `unsigned long`.
+fn prctl_block(notify: u32) -> Vec<SockFilter> {
+    const PR_SET_SECCOMP: u32 = 22;
+    const SECCOMP_MODE_STRICT: u64 = 1;
+    let mut b = Block::new();
+    let (notif, seccomp) = (b.label(), b.label());
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, PR_SET_SECCOMP, L::At(seccomp), L::Next);
+    for option in crate::handlers::ids::PRCTL_OPTIONS_SEEN {
+        b.jump(BPF_JEQ_K, option as u32, L::At(notif), L::Next);
+    }
+    b.op(BPF_RET_K, SECCOMP_RET_ALLOW);
+    b.here(seccomp);
+    b.expect64(ARGS_OFFSET + 8, SECCOMP_MODE_STRICT, L::At(notif));
+    b.op(BPF_RET_K, FAST_PATH_TRAP);
     b.ret(notif, notify);
     b.assemble()
 }

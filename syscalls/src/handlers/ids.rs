@@ -363,10 +363,27 @@ pub(crate) fn seccomp(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Ou
 
 fn may_add_filter(ctx: &SyscallCtx<'_>) -> Result<Outcome, Errno> {
     if ctx.no_new_privs() || has_cap(ctx, CAP_SYS_ADMIN) {
+        ctx.process.state().guest_filter = true;
         Ok(Outcome::Continue)
     } else {
         Err(Errno::EACCES)
     }
+}
+
+/// Systrap mode's SYS_LXRUN_STRICT: strict mode is the guest's to enter unless it has a filter
+/// of its own, or lxrun itself runs under one (the kernel allows one mode: EINVAL).
+pub(crate) fn strict_for_stub(ctx: &SyscallCtx<'_>) -> Result<Outcome, Errno> {
+    static HOST_FILTER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let host = *HOST_FILTER.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() != "0"))
+        })
+    });
+    if host || ctx.process.state().guest_filter {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Outcome::Return(0))
 }
 
 /// Whether the calling thread's effective capabilities hold `cap`: a fake root's by its ids,
