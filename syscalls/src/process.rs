@@ -44,6 +44,9 @@ pub struct ProcessState {
     /// The guest asked for a seccomp filter of its own (strict mode is then EINVAL, as the
     /// kernel refuses a second mode).
     pub guest_filter: bool,
+    /// The ptrace modes: the guest entered strict mode, whose forbidden calls raise a SIGSYS
+    /// the tracer answers with SIGKILL.
+    pub strict: bool,
     /// The ptrace modes: a guest tracer traces the thread that execs, so the plan asks the
     /// stub to announce its jump to the program (`abi::SYS_LXRUN_ENTRY`). Taken by the plan.
     pub announce_entry: bool,
