@@ -36,6 +36,12 @@ pub const SYS_LXRUN_PROC_PIDS: u64 = 0x4c5d;
 /// stub), with the registers the kernel's exec would leave.
 pub const SYS_LXRUN_ENTRY: u64 = 0x4c5e;
 
+/// Systrap mode: `syscall(NR)` for a guest's seccomp(SECCOMP_SET_MODE_STRICT) or
+/// prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT): lxrun answers 0 where Linux would let the
+/// process enter strict mode (no seccomp filter of its own yet), -EINVAL otherwise; the handler
+/// then installs the filter that stands for it.
+pub const SYS_LXRUN_STRICT: u64 = 0x4c5f;
+
 /// What the handler passes with SYS_LXRUN_EXEC.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -92,6 +98,9 @@ pub const FLAG_ANNOUNCE_ENTRY: u32 = 32;
 pub mod fast {
     /// `si_errno` of the SIGSYS the filter raises (the low 16 bits of SECCOMP_RET_DATA).
     pub const TRAP_DATA: u32 = 0x4c58;
+    /// `si_errno` of the SIGSYS a guest's emulated strict mode raises for a call it forbids:
+    /// the handler kills the process with SIGKILL, as the kernel's strict mode does.
+    pub const STRICT_DATA: u32 = 0x4c59;
     /// Marks the gate in the stub's text so lxrun can find its address in the stub file.
     pub const MARKER: [u8; 16] = *b"LXRUN-FASTGATE01";
     /// RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH.

@@ -44,6 +44,7 @@ pub const O_PATH_SPLIT_ARG2: u32 = u32::MAX - 1;
 /// (PR_SET_NAME, PR_SET_MM: the loader stub makes them at each exec) runs.
 pub const PRCTL_SPLIT_NOTIF: u32 = u32::MAX - 8;
 pub const PRCTL_SPLIT_TRACE: u32 = u32::MAX - 9;
+const PR_SET_SECCOMP: u32 = 22;
 const IP_OFFSET: u32 = 8;
 const ARGS_OFFSET: u32 = 16;
 
@@ -90,6 +91,8 @@ pub fn build_with(
     const TO_THREAD_BLOCK: u32 = u32::MAX - 5;
     const TO_ROOT_FD_BLOCK: u32 = u32::MAX - 6;
     const TO_STUB_OWN_BLOCK: u32 = u32::MAX - 7;
+    // Past PRCTL_SPLIT_NOTIF and PRCTL_SPLIT_TRACE, which are resolved first.
+    const TO_PRCTL_BLOCK: u32 = u32::MAX - 10;
     let action_of = |nr: u32| {
         let entry = table::lookup(u64::from(nr));
         let name = entry.map(|e| e.name).unwrap_or_default();
@@ -97,7 +100,8 @@ pub fn build_with(
             Some(_) if systrap && SYSTRAP_CALLS.contains(&name) => TO_EXEC_BLOCK,
             Some(_) if systrap && THREAD_CALLS.contains(&name) => TO_THREAD_BLOCK,
             // The stub adds a filter of its own (`watch_proc_dir`): that one is not the guest's.
-            Some(_) if systrap && name == "seccomp" && verdict(entry) == SECCOMP_RET_USER_NOTIF => TO_STUB_OWN_BLOCK,
+            Some(_) if systrap && name == "seccomp" && verdict(entry) != SECCOMP_RET_ALLOW => TO_STUB_OWN_BLOCK,
+            Some(_) if systrap && name == "prctl" && verdict(entry) != SECCOMP_RET_ALLOW => TO_PRCTL_BLOCK,
             Some(_) if systrap && ROOT_FD_CALLS.contains(&name) && verdict(entry) == SECCOMP_RET_ALLOW => {
                 TO_ROOT_FD_BLOCK
             }
@@ -164,11 +168,15 @@ pub fn build_with(
             // The option's low word only: the kernel takes it as an int.
             let seen = crate::handlers::ids::PRCTL_OPTIONS_SEEN;
             prog.push(stmt(BPF_LD_W_ABS, arg_offset(0)));
+            // PR_SET_SECCOMP stops for ptrace: its strict mode becomes the guest's own call
+            // adding a filter, a rewrite user notification cannot make.
+            prog.push(jump(BPF_JEQ_K, PR_SET_SECCOMP, seen.len() as u8 + 2, 0));
             for (i, &option) in seen.iter().enumerate() {
                 prog.push(jump(BPF_JEQ_K, option as u32, (seen.len() - i) as u8, 0));
             }
             prog.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
             prog.push(stmt(BPF_RET_K, stop));
+            prog.push(stmt(BPF_RET_K, SECCOMP_RET_TRACE));
         }
     }
     let Some(gate) = gate else {
@@ -203,6 +211,8 @@ pub fn build_with(
     let stub_own = stub_own_block(gate, notify);
     let root_fd_at = threads_at + threads.len();
     let stub_own_at = root_fd_at + root_fd.len();
+    let prctl = prctl_block(notify);
+    let prctl_at = stub_own_at + stub_own.len();
     let leaves = [
         TO_PATH_BLOCK,
         TO_SIGNAL_BLOCK,
@@ -210,6 +220,7 @@ pub fn build_with(
         TO_THREAD_BLOCK,
         TO_ROOT_FD_BLOCK,
         TO_STUB_OWN_BLOCK,
+        TO_PRCTL_BLOCK,
     ];
     for (i, ins) in prog.iter_mut().enumerate() {
         if ins.code == BPF_RET_K && leaves.contains(&ins.k) {
@@ -219,7 +230,8 @@ pub fn build_with(
                 TO_EXEC_BLOCK => exec_at,
                 TO_THREAD_BLOCK => threads_at,
                 TO_ROOT_FD_BLOCK => root_fd_at,
-                _ => stub_own_at,
+                TO_STUB_OWN_BLOCK => stub_own_at,
+                _ => prctl_at,
             };
             *ins = stmt(BPF_JA, (target - i - 1) as u32);
         }
@@ -230,6 +242,29 @@ pub fn build_with(
     prog.extend(threads);
     prog.extend(root_fd);
     prog.extend(stub_own);
+    prog.extend(prctl);
+    prog
+}
+
+/// The ptrace modes' stand-in for a guest's strict mode: read, write, exit and rt_sigreturn
+/// run; anything else (another architecture, x32 included) raises a SIGSYS with
+/// `fast::STRICT_DATA`, which the tracer answers by killing the process with SIGKILL, as the
+/// kernel's strict mode kills. (Systrap mode's is the stub's, which kills from its handler.)
+pub fn strict_mode() -> Vec<SockFilter> {
+    let kill = SECCOMP_RET_TRAP | lxrun_loader::abi::fast::STRICT_DATA;
+    let allowed = ["read", "write", "exit", "rt_sigreturn"].map(|n| table::number_of(n).unwrap_or(u64::MAX) as u32);
+    let mut prog = vec![
+        stmt(BPF_LD_W_ABS, ARCH_OFFSET),
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(BPF_RET_K, kill),
+        stmt(BPF_LD_W_ABS, NR_OFFSET),
+    ];
+    for (i, nr) in allowed.iter().enumerate() {
+        // To the allow after the kill: past the compares left and the kill.
+        prog.push(jump(BPF_JEQ_K, *nr, (allowed.len() - i) as u8, 0));
+    }
+    prog.push(stmt(BPF_RET_K, kill));
+    prog.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
     prog
 }
 
@@ -288,13 +323,40 @@ fn thread_block(gate: &GateAddrs, clone: u32) -> Vec<SockFilter> {
     b.assemble()
 }
 
-/// A call the stub makes for itself (the number is in the accumulator): from the stub it runs,
-/// from anywhere else it is notified to lxrun (`notify`).
+/// seccomp, which the stub calls for itself (the number is in the accumulator): from the stub it
+/// runs; the guest's SECCOMP_SET_MODE_STRICT traps into its handler, which stands for strict
+/// mode with a filter (`op` is an `unsigned int`); its other calls are notified to lxrun.
 fn stub_own_block(gate: &GateAddrs, notify: u32) -> Vec<SockFilter> {
+    const SECCOMP_SET_MODE_STRICT: u32 = 0;
     let mut b = Block::new();
-    let (allow, notif) = (b.label(), b.label());
-    b.branch_on_stub(gate, L::At(allow), L::At(notif));
+    let (allow, notif, outside, trap) = (b.label(), b.label(), b.label(), b.label());
+    b.branch_on_stub(gate, L::At(allow), L::At(outside));
+    b.here(outside);
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, SECCOMP_SET_MODE_STRICT, L::At(trap), L::At(notif));
     b.ret(allow, SECCOMP_RET_ALLOW);
+    b.ret(notif, notify);
+    b.ret(trap, FAST_PATH_TRAP);
+    b.assemble()
+}
+
+/// prctl in systrap mode (the number is in the accumulator): PR_SET_SECCOMP with
+/// SECCOMP_MODE_STRICT traps into the handler (as seccomp's strict mode); the other options
+/// lxrun looks at are notified to it, the rest run (the prctl split). `option` is an `int`,
+/// the mode an `unsigned long`.
+fn prctl_block(notify: u32) -> Vec<SockFilter> {
+    const SECCOMP_MODE_STRICT: u64 = 1;
+    let mut b = Block::new();
+    let (notif, seccomp) = (b.label(), b.label());
+    b.op(BPF_LD_W_ABS, ARGS_OFFSET);
+    b.jump(BPF_JEQ_K, PR_SET_SECCOMP, L::At(seccomp), L::Next);
+    for option in crate::handlers::ids::PRCTL_OPTIONS_SEEN {
+        b.jump(BPF_JEQ_K, option as u32, L::At(notif), L::Next);
+    }
+    b.op(BPF_RET_K, SECCOMP_RET_ALLOW);
+    b.here(seccomp);
+    b.expect64(ARGS_OFFSET + 8, SECCOMP_MODE_STRICT, L::At(notif));
+    b.op(BPF_RET_K, FAST_PATH_TRAP);
     b.ret(notif, notify);
     b.assemble()
 }
@@ -666,6 +728,28 @@ pub fn seccomp_verdict(shape: Shape) -> impl Fn(Option<&Entry>) -> u32 {
 }
 
 #[cfg(test)]
+mod strict_tests {
+    use super::*;
+
+    #[test]
+    fn strict_mode_lets_four_calls_run() {
+        let prog = strict_mode();
+        let kill = SECCOMP_RET_TRAP | lxrun_loader::abi::fast::STRICT_DATA;
+        for nr in 0..=table::max_nr() + 1 {
+            let name = table::name_of(u64::from(nr));
+            let want = if matches!(name.as_str(), "read" | "write" | "exit" | "rt_sigreturn") {
+                SECCOMP_RET_ALLOW
+            } else {
+                kill
+            };
+            assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, nr), Some(want), "{name}");
+        }
+        assert_eq!(evaluate(&prog, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT as u32), Some(kill));
+        assert_eq!(evaluate(&prog, 0x4000_0003, 3), Some(kill));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn guest_tracing_calls_and_the_entry_call_stop_for_ptrace() {
@@ -758,7 +842,13 @@ mod tests {
         ];
         for (prog, stop) in &programs {
             for option in crate::handlers::ids::PRCTL_OPTIONS_SEEN {
-                assert_eq!(evaluate_call(prog, &call(option)), Some(*stop), "option {option}");
+                // PR_SET_SECCOMP is ptrace's in every mode (strict mode is a rewrite).
+                let want = if option == u64::from(PR_SET_SECCOMP) {
+                    SECCOMP_RET_TRACE
+                } else {
+                    *stop
+                };
+                assert_eq!(evaluate_call(prog, &call(option)), Some(want), "option {option}");
             }
             // The kernel reads an int: the high half cannot hide an option from lxrun.
             let hidden = (1 << 32) | PR_SET_NO_NEW_PRIVS;

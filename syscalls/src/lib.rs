@@ -69,6 +69,9 @@ pub fn dispatch(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Outcome {
     if call.nr == lxrun_loader::abi::SYS_LXRUN_CHDIR && systrap {
         return result(handlers::fs::chdir_for_stub(ctx, call));
     }
+    if call.nr == lxrun_loader::abi::SYS_LXRUN_STRICT && systrap {
+        return result(handlers::ids::strict_for_stub(ctx));
+    }
     if call.nr == lxrun_loader::abi::SYS_LXRUN_PROC_PIDS && systrap {
         return result(handlers::fs::proc_pids_for_stub(ctx, call));
     }

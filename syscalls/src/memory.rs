@@ -67,6 +67,42 @@ impl<T> GuestPtr<T> {
     }
 }
 
+/// Whether `len` bytes at `addr` lie below the top of user space, as the kernel's access_ok
+/// checks a range (not whether it is mapped).
+pub fn user_range(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= task_size_max())
+}
+
+/// TASK_SIZE_MAX: below 2^47 with 4-level page tables, 2^56 with 5-level ones (where an mmap
+/// hint above 2^47 is honoured).
+fn task_size_max() -> u64 {
+    static TOP: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TOP.get_or_init(|| {
+        let hint = 1u64 << 48;
+        // SAFETY: a fresh anonymous mapping, unmapped at once; the hint is only a hint.
+        let got = unsafe {
+            libc::mmap(
+                hint as *mut libc::c_void,
+                PAGE as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        let five_level = got != libc::MAP_FAILED && got as u64 >= 1 << 47;
+        if got != libc::MAP_FAILED {
+            // SAFETY: the mapping made just above.
+            unsafe { libc::munmap(got, PAGE as usize) };
+        }
+        if five_level {
+            (1 << 56) - PAGE
+        } else {
+            (1 << 47) - PAGE
+        }
+    })
+}
+
 /// The memory of one guest process (any thread id of it will do).
 #[derive(Clone, Copy, Debug)]
 pub struct GuestMemory {

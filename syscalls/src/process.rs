@@ -41,6 +41,12 @@ pub struct ProcessState {
     /// The guest set no_new_privs (without a fake root, whose `identity` keeps it): every guest
     /// process has it for real, lxrun's filter needs it.
     pub no_new_privs: bool,
+    /// The guest asked for a seccomp filter of its own (strict mode is then EINVAL, as the
+    /// kernel refuses a second mode).
+    pub guest_filter: bool,
+    /// The ptrace modes: the guest entered strict mode, whose forbidden calls raise a SIGSYS
+    /// the tracer answers with SIGKILL.
+    pub strict: bool,
     /// The ptrace modes: a guest tracer traces the thread that execs, so the plan asks the
     /// stub to announce its jump to the program (`abi::SYS_LXRUN_ENTRY`). Taken by the plan.
     pub announce_entry: bool,
@@ -99,6 +105,7 @@ impl Process {
                 creds_changed: s.creds_changed,
                 identity: s.identity.clone(),
                 no_new_privs: s.no_new_privs,
+                guest_filter: s.guest_filter,
                 ..Default::default()
             }),
             fs,

@@ -196,6 +196,9 @@ const ANSWERED: &[&str] = &[
     "fspick",
     "move_mount",
     "mount_setattr",
+    "statmount",
+    "listmount",
+    "acct",
     "name_to_handle_at",
     "open_by_handle_at",
 ];
@@ -206,12 +209,15 @@ const ANSWERED: &[&str] = &[
 /// call's exit, which only a tracer sees: `Outcome::ContinueThen`), and openat2, which may ask
 /// for an O_PATH descriptor (SECCOMP_IOCTL_NOTIF_ADDFD refuses those; the flags are in a
 /// struct no filter can read; open and openat are split on their flags by the filter), and
-/// open_tree, whose descriptor is always an O_PATH file.
+/// open_tree, whose descriptor is always an O_PATH file, and seccomp, whose strict mode becomes
+/// the guest's own call adding a filter (prctl's PR_SET_SECCOMP likewise, by the prctl split).
 pub fn needs_ptrace(entry: Option<&Entry>) -> bool {
     let Some(e) = entry else { return false };
     match e.policy {
         crate::Policy::Passthrough | crate::Policy::Deny(_) => false,
         _ if e.name == "openat2" || e.name == "open_tree" => true,
+        // Strict mode becomes the guest's own call adding lxrun's stand-in filter.
+        _ if e.name == "seccomp" => true,
         crate::Policy::Translate(_)
         | crate::Policy::Path(_)
         | crate::Policy::FdWrite(_)
@@ -238,6 +244,7 @@ mod tests {
                 "execve",
                 "chdir",
                 "accept4",
+                "seccomp",
                 "execveat",
                 "open_tree",
                 "openat2"

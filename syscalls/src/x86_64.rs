@@ -2,7 +2,7 @@
 // Numbers missing here (the 336..=423 gap, anything past the last entry) are unimplemented:
 // they trap, are reported once by name, and return ENOSYS.
 
-use crate::handlers::{exec, fs, handles, ids, mount, owner, path, process, socket};
+use crate::handlers::{acct, exec, fs, handles, ids, mount, mount_ids, owner, path, process, socket};
 use crate::table::{Entry, Policy::*};
 use crate::Errno;
 
@@ -288,7 +288,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         157,
         "prctl",
         Translate(ids::prctl),
-        "no_new_privs as the guest set it, PR_SET_SECCOMP's permission check; a fake root's capability and securebits options; the filter stops only for these options (PR_SET_NAME, PR_SET_MM and the rest run)",
+        "no_new_privs as the guest set it, PR_SET_SECCOMP's permission check and SECCOMP_MODE_STRICT (as seccomp's); a fake root's capability and securebits options; the filter stops only for these options (PR_SET_NAME, PR_SET_MM and the rest run), PR_SET_SECCOMP for ptrace in seccomp-ptrace mode",
     ),
     Entry::new(158, "arch_prctl", Passthrough, ""),
     Entry::new(159, "adjtimex", Passthrough, ""),
@@ -303,8 +303,8 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         163,
         "acct",
-        Deny(Errno::EPERM),
-        "refused as without CAP_SYS_PACCT (EPERM before any lookup): accounting is the host kernel's, one file for every host process's records (and acct(NULL) would stop the host's), not the guest's",
+        Translate(acct::acct),
+        "made by lxrun on the file the guest names (acct(NULL) switches it off), with the guest's filesystem ids, for a guest with CAP_SYS_PACCT where lxrun has it; EPERM otherwise, before the name is read, as Linux; accounting covers the whole pid namespace, the host's included, as a root guest's call natively; a FIFO is EACCES at once (Linux waits for a reader first)",
     ),
     Entry::new(164, "settimeofday", Passthrough, ""),
     Entry::new(
@@ -513,7 +513,7 @@ pub(crate) static ENTRIES: &[Entry] = &[
         317,
         "seccomp",
         Translate(ids::seccomp),
-        "a filter needs the guest's no_new_privs or CAP_SYS_ADMIN (EACCES); SECCOMP_SET_MODE_STRICT is refused (EINVAL: lxrun's filter is there)",
+        "a filter needs the guest's no_new_privs or CAP_SYS_ADMIN (EACCES); SECCOMP_SET_MODE_STRICT emulated by a filter (read, write, exit, rt_sigreturn; SIGKILL for anything else: the stub's handler kills in systrap mode, the tracer in the ptrace modes), EINVAL after a filter of the guest's; caught by ptrace in seccomp-ptrace mode",
     ),
     Entry::new(318, "getrandom", Passthrough, ""),
     Entry::new(319, "memfd_create", Passthrough, ""),
@@ -629,10 +629,15 @@ pub(crate) static ENTRIES: &[Entry] = &[
     Entry::new(
         457,
         "statmount",
-        Deny(Errno::ENOSYS),
-        "would describe the host's mounts; programs fall back to /proc/self/mountinfo",
+        Path(mount_ids::statmount),
+        "the kernel's answer for a mount the guest's view shows (its real id), mnt_point named in the guest's tree; ENOENT for any other (the mounts holding the root or a bind's source, the host's); the request checked by the kernel in its order; ENOSYS for a caller with a mount namespace of its own",
     ),
-    Entry::new(458, "listmount", Deny(Errno::ENOSYS), "as statmount"),
+    Entry::new(
+        458,
+        "listmount",
+        Path(mount_ids::listmount),
+        "the mounts the guest's view shows (as statmount), in the kernel's order, pages and LISTMOUNT_REVERSE as the kernel's",
+    ),
     Entry::new(459, "lsm_get_self_attr", Passthrough, ""),
     Entry::new(460, "lsm_set_self_attr", Passthrough, ""),
     Entry::new(461, "lsm_list_modules", Passthrough, ""),

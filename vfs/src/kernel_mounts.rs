@@ -95,6 +95,18 @@ impl KernelMounts {
     }
 }
 
+/// Whether thread `tid` shares lxrun's mount namespace (whichever it is: its private copy or
+/// the host's).
+pub fn same_namespace(tid: i32) -> bool {
+    match (
+        namespace(&format!("/proc/{tid}/ns/mnt")),
+        namespace("/proc/self/ns/mnt"),
+    ) {
+        (Ok(theirs), Ok(ours)) => theirs == ours,
+        _ => false,
+    }
+}
+
 /// The mount holding `fd`'s file, and whether the file is that mount's root.
 pub fn mount_of(fd: BorrowedFd<'_>) -> Result<(u64, bool), Errno> {
     const STATX_MNT_ID: u32 = 0x1000;

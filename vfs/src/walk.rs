@@ -588,6 +588,11 @@ impl Walk<'_> {
                     [b"task", t, more @ ..] if parse_pid(t).is_some() => more,
                     _ => rest,
                 };
+                if let [b"ns", _] = rest {
+                    // Its namespaces' files (nsfs magic links): the host's, which name no path.
+                    let rel: Vec<String> = rel.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+                    return ProcEntry::Host(PathBuf::from(format!("/proc/{}", rel.join("/"))));
+                }
                 let magic = matches!(
                     rest,
                     [b"root" | b"cwd" | b"exe" | b"mem" | b"map_files" | b"fd"] | [b"fd" | b"map_files", _]

@@ -319,6 +319,12 @@ impl Tracer<'_> {
                         self.world.observer.signal(pid, &info);
                     }
                 }
+                if sig == libc::SIGSYS && self.strict_kill(pid) {
+                    // A call the guest's strict mode forbids: the kernel's strict mode kills so.
+                    // SAFETY: a signal to a guest process.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return self.resume(pid, 0);
+                }
                 if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)
                     && tracing::enabled!(tracing::Level::DEBUG)
                 {
@@ -330,6 +336,18 @@ impl Tracer<'_> {
             }
             _ => self.resume(pid, 0),
         }
+    }
+
+    /// Whether thread `pid`'s SIGSYS is its strict mode's (`filter::strict_mode`) refusing a
+    /// call: only in a process lxrun put in strict mode (a guest's own filter may raise any).
+    fn strict_kill(&self, pid: i32) -> bool {
+        const SYS_SECCOMP: i32 = 1;
+        let strict = self.world.process_of(pid).is_some_and(|p| p.state().strict);
+        let Ok(info) = siginfo(pid) else {
+            return false;
+        };
+        let word = |i: usize| i32::from_ne_bytes([info[i], info[i + 1], info[i + 2], info[i + 3]]);
+        strict && word(8) == SYS_SECCOMP && word(4) as u32 == lxrun_loader::abi::fast::STRICT_DATA
     }
 
     /// Resumes `pid`: as its guest tracer resumed it (outside the loader stub), else to its

@@ -82,6 +82,12 @@ const NR_DUP2: u64 = 33;
 const NR_DUP3: u64 = 292;
 const NR_CLOSE_RANGE: u64 = 436;
 const NR_CLONE3: u64 = 435;
+const NR_PRCTL: u64 = 157;
+const NR_KILL: u64 = 62;
+const NR_READ: u64 = 0;
+const NR_WRITE: u64 = 1;
+const NR_RT_SIGRETURN: u64 = 15;
+const SIGKILL: u64 = 9;
 
 const SIGSYS: u64 = 31;
 const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
@@ -159,6 +165,8 @@ static mut PATH_OPENS_ONLY: bool = false;
 static mut GUEST_SIGSYS: KSigaction = DEFAULT_ACTION;
 /// The handler's own disposition of SIGSYS (set again in a child clone3 cleared it for).
 static mut HANDLER_ACTION: KSigaction = DEFAULT_ACTION;
+/// The process that entered strict mode (its filter lets it kill itself, and nothing else).
+static mut STRICT_PID: u64 = 0;
 
 /// Seals every page the stub's image maps in `[start, end)`, one PT_LOAD at a time: mseal
 /// refuses a range with a hole (ENOMEM), and the linker may leave one between segments.
@@ -234,6 +242,12 @@ pub fn install(names: &[u8], proc_dev: u64, root: (i64, u64, u64), path_opens_on
 }
 
 unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
+    if (*info).code == SYS_SECCOMP && (*info).errno as u32 == fast::STRICT_DATA && *addr_of!(STRICT_PID) != 0 {
+        // A call strict mode forbids: the kernel's strict mode kills with SIGKILL.
+        loop {
+            call(NR_KILL, [*addr_of!(STRICT_PID), SIGKILL, 0, 0, 0, 0]);
+        }
+    }
     if (*info).code != SYS_SECCOMP || (*info).errno as u32 != fast::TRAP_DATA {
         return not_ours(sig, info, uc);
     }
@@ -253,6 +267,7 @@ unsafe extern "C" fn on_sigsys(sig: i32, info: *mut SigInfo, uc: *mut u8) {
         NR_EXIT => altstack::exit(a[0], uc),
         NR_GETDENTS64 => getdents_hiding_root_fd(a),
         NR_CLOSE | NR_DUP2 | NR_DUP3 | NR_CLOSE_RANGE => root_fd_guard(nr, a),
+        NR_SECCOMP | NR_PRCTL => strict(nr, a),
         // Re-issued from the stub, a call goes to lxrun as if the guest had made it.
         _ => path_call(nr, a).unwrap_or_else(|| {
             let r = to_lxrun(nr, a);
@@ -332,6 +347,72 @@ fn watch_proc_dir(fd: i64) {
         // SAFETY: a flag; a race between threads costs one more filter at most.
         unsafe { DIR_FILTER = true };
     }
+}
+
+/// The guest's strict mode (the filter traps seccomp's SECCOMP_SET_MODE_STRICT and prctl's
+/// PR_SET_SECCOMP with SECCOMP_MODE_STRICT here): lxrun's filter is there already, which the
+/// kernel's strict mode would refuse, so a filter stands for it: read, write, exit and
+/// rt_sigreturn run, anything else raises STRICT_DATA, for which the handler kills the process
+/// with SIGKILL (the filter lets it, and only it, kill itself so). On a thread's way out of a
+/// trapped exit, the stub's sigaltstack, gettid, rt_sigprocmask and munmap run too.
+fn strict(nr: u64, a: [u64; 6]) -> i64 {
+    // do_seccomp: flags (an unsigned int) and args must be empty; prctl passes neither.
+    if nr == NR_SECCOMP && (a[1] as u32 != 0 || a[2] != 0) {
+        return -EINVAL;
+    }
+    let allowed = call(crate::abi::SYS_LXRUN_STRICT, [0; 6]);
+    if allowed != 0 {
+        return allowed;
+    }
+    let pid = call(NR_GETPID, [0; 6]) as u64;
+    // SAFETY: plain accesses of statics (IMAGE written before the guest started).
+    let (start, end) = unsafe {
+        *addr_of_mut!(STRICT_PID) = pid;
+        *addr_of!(IMAGE)
+    };
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
+    const ALLOW: u32 = 0x7fff_0000;
+    const TRAP: u32 = 0x0003_0000;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let f = |code, jt, jf, k| SockFilter { code, jt, jf, k };
+    let kill = TRAP | fast::STRICT_DATA;
+    // Jump offsets count from the next instruction: 21 is the allow, 22 the kill.
+    let prog = [
+        f(LD_W_ABS, 0, 0, 4),
+        f(JEQ_K, 0, 20, AUDIT_ARCH_X86_64),
+        f(LD_W_ABS, 0, 0, 0),
+        f(JEQ_K, 17, 0, NR_READ as u32),
+        f(JEQ_K, 16, 0, NR_WRITE as u32),
+        f(JEQ_K, 15, 0, NR_EXIT as u32),
+        f(JEQ_K, 14, 0, NR_RT_SIGRETURN as u32),
+        f(JEQ_K, 4, 0, NR_KILL as u32),
+        f(JEQ_K, 7, 0, NR_MUNMAP as u32),
+        f(JEQ_K, 6, 0, NR_RT_SIGPROCMASK as u32),
+        f(JEQ_K, 5, 0, NR_GETTID as u32),
+        f(JEQ_K, 4, 10, NR_SIGALTSTACK as u32),
+        // 12: kill(pid, SIGKILL) of this process.
+        f(LD_W_ABS, 0, 0, 16),
+        f(JEQ_K, 0, 8, pid as u32),
+        f(LD_W_ABS, 0, 0, 24),
+        f(JEQ_K, 5, 6, SIGKILL as u32),
+        // 16: from the stub only (a thread's way out of a trapped exit).
+        f(LD_W_ABS, 0, 0, 12),
+        f(JEQ_K, 0, 4, (start >> 32) as u32),
+        f(LD_W_ABS, 0, 0, 8),
+        f(JGE_K, 0, 2, start as u32),
+        f(JGE_K, 1, 0, end as u32),
+        f(RET_K, 0, 0, ALLOW),
+        f(RET_K, 0, 0, kill),
+    ];
+    let fprog = SockFprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as u64,
+    };
+    const SECCOMP_SET_MODE_FILTER: u64 = 1;
+    call(NR_SECCOMP, [SECCOMP_SET_MODE_FILTER, 0, addr_of!(fprog) as u64, 0, 0, 0])
 }
 
 /// Whether `fd` is the guest root's directory lxrun put in this process (and still there).

@@ -6,7 +6,7 @@
 use crate::context::SyscallCtx;
 use crate::identity::{self, Identity};
 use crate::memory::GuestPtr;
-use crate::outcome::Outcome;
+use crate::outcome::{NewArg, Outcome};
 use crate::{Errno, SyscallArgs};
 
 /// NGROUPS_MAX.
@@ -285,6 +285,10 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
         PR_GET_NO_NEW_PRIVS if a2 != 0 || a3 != 0 || a4 != 0 || a5 != 0 => return Err(Errno::EINVAL),
         PR_GET_NO_NEW_PRIVS => return Ok(Outcome::Return(i64::from(ctx.no_new_privs()))),
         PR_SET_SECCOMP if a2 == SECCOMP_MODE_FILTER => return may_add_filter(ctx),
+        // prctl_set_seccomp ignores the other arguments of strict mode.
+        PR_SET_SECCOMP if a2 == SECCOMP_MODE_STRICT => {
+            return enter_strict(ctx, [(0, PR_SET_SECCOMP), (1, SECCOMP_MODE_FILTER)])
+        }
         _ => {}
     }
     if ctx.world.fake.is_none() {
@@ -347,6 +351,7 @@ pub(crate) fn prctl(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outc
 }
 
 const SECCOMP_MODE_FILTER: u64 = 2;
+const SECCOMP_MODE_STRICT: u64 = 1;
 const SECCOMP_SET_MODE_FILTER: u64 = 1;
 const CAP_SYS_ADMIN: u32 = 21;
 
@@ -355,18 +360,71 @@ const CAP_SYS_ADMIN: u32 = 21;
 /// for real (lxrun's own filter needs it), so the guest's own setting is what counts. The
 /// filter itself is the kernel's to check and install.
 pub(crate) fn seccomp(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result<Outcome, Errno> {
+    const SECCOMP_SET_MODE_STRICT: u64 = 0;
     match call.args[0] {
         SECCOMP_SET_MODE_FILTER => may_add_filter(ctx),
+        // do_seccomp: no flags (an unsigned int), no args.
+        SECCOMP_SET_MODE_STRICT if call.args[1] as u32 != 0 || call.args[2] != 0 => Err(Errno::EINVAL),
+        SECCOMP_SET_MODE_STRICT => enter_strict(ctx, [(0, SECCOMP_SET_MODE_FILTER), (1, 0)]),
         _ => Ok(Outcome::Continue),
     }
 }
 
+/// The ptrace modes' strict mode (systrap mode's is the stub's): the guest's call becomes its
+/// own adding of `filter::strict_mode`, the two given arguments set so (seccomp's op and flags,
+/// or prctl's mode), the program in its memory.
+fn enter_strict(ctx: &SyscallCtx<'_>, set: [(usize, u64); 2]) -> Result<Outcome, Errno> {
+    strict_for_stub(ctx)?;
+    let prog = crate::filter::strict_mode();
+    let program: Vec<u8> = prog
+        .iter()
+        .flat_map(|f| {
+            let mut b = [0u8; 8];
+            b[..2].copy_from_slice(&f.code.to_ne_bytes());
+            b[2] = f.jt;
+            b[3] = f.jf;
+            b[4..].copy_from_slice(&f.k.to_ne_bytes());
+            b
+        })
+        .collect();
+    // struct sock_fprog: the count, padding, the program's address (at 8).
+    let mut fprog = vec![0u8; 16];
+    fprog[..2].copy_from_slice(&(prog.len() as u16).to_ne_bytes());
+    ctx.process.state().strict = true;
+    let mut args: Vec<(usize, NewArg)> = set.iter().map(|&(i, v)| (i, NewArg::Int(v))).collect();
+    args.push((
+        2,
+        NewArg::Struct {
+            bytes: fprog,
+            pointers: vec![(8, program)],
+        },
+    ));
+    Ok(Outcome::Rewrite(args))
+}
+
 fn may_add_filter(ctx: &SyscallCtx<'_>) -> Result<Outcome, Errno> {
     if ctx.no_new_privs() || has_cap(ctx, CAP_SYS_ADMIN) {
+        ctx.process.state().guest_filter = true;
         Ok(Outcome::Continue)
     } else {
         Err(Errno::EACCES)
     }
+}
+
+/// Systrap mode's SYS_LXRUN_STRICT: strict mode is the guest's to enter unless it has a filter
+/// of its own, or lxrun itself runs under one (the kernel allows one mode: EINVAL).
+pub(crate) fn strict_for_stub(ctx: &SyscallCtx<'_>) -> Result<Outcome, Errno> {
+    static HOST_FILTER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let host = *HOST_FILTER.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() != "0"))
+        })
+    });
+    if host || ctx.process.state().guest_filter {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Outcome::Return(0))
 }
 
 /// Whether the calling thread's effective capabilities hold `cap`: a fake root's by its ids,
