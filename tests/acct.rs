@@ -12,16 +12,6 @@ use std::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-const NOBODY: [&str; 7] = [
-    "setpriv",
-    "--reuid",
-    "65534",
-    "--regid",
-    "65534",
-    "--clear-groups",
-    "--",
-];
-
 fn world_writable(d: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777));
@@ -79,7 +69,7 @@ fn acct_in_the_hosts_tree() {
 fn acct_unprivileged() {
     let _turn = ONE_AT_A_TIME.lock();
     let mut failures = Vec::new();
-    let prefix: &[&str] = if is_root() { &NOBODY } else { &[] };
+    let prefix: &[&str] = if is_root() { &AS_NOBODY } else { &[] };
     in_the_hosts_tree(&mut failures, prefix);
     assert_no_failures(&failures);
 }
@@ -91,32 +81,9 @@ fn acct_in_a_foreign_root() {
         return;
     }
     let _turn = ONE_AT_A_TIME.lock();
-    let root = debian_root();
     let mut failures = Vec::new();
     let dir = InRoot::new("acct");
-    let program = dir.program("acct");
-    let native_dir = dir.fresh("native");
-    let native = run_native(&chroot_oracle(
-        root,
-        "mount -t proc proc '{r}/proc'",
-        &format!("{program} {native_dir}"),
-    ));
-    if !native.success() {
-        failures.push(format!("the chroot oracle failed: {native}"));
-    } else {
-        for backend in backends() {
-            let work = dir.fresh(backend);
-            let lx = run_native(
-                &Cmd::new(lxrun())
-                    .args(["--backend", backend, "--root"])
-                    .arg(root)
-                    .args(["--", &program, &work]),
-            );
-            if let Err(e) = compare(&format!("acct in the Debian root [{backend}]"), &native, &lx) {
-                failures.push(e);
-            }
-        }
-    }
+    dir.compare_runs("acct", false, &mut failures, |_, _| {});
     drop(dir);
     assert_no_failures(&failures);
 }

@@ -589,28 +589,7 @@ fn a_given_file_is_the_guests_alone() {
     if needs_root("the chroot oracle") {
         return;
     }
-    let dir = InRoot::new("lastref");
-    let program = dir.program("lastref");
-    let native = run_native(&chroot_oracle(
-        debian_root(),
-        "true",
-        &format!("{program} {}", dir.fresh("native")),
-    ));
     let mut failures = Vec::new();
-    if !native.success() {
-        failures.push(format!("the chroot oracle failed: {native}"));
-    }
-    for backend in backends() {
-        let work = dir.fresh(backend);
-        let lx = run_native(
-            &Cmd::new(lxrun())
-                .args(["--backend", backend, "--root"])
-                .arg(debian_root())
-                .args(["--", &program, &work]),
-        );
-        if let Err(e) = compare(&format!("lastref in the Debian root [{backend}]"), &native, &lx) {
-            failures.push(e);
-        }
-    }
+    InRoot::new("lastref").compare_runs("lastref", false, &mut failures, |_, _| {});
     assert_no_failures(&failures);
 }

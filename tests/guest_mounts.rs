@@ -90,16 +90,7 @@ fn the_guests_mounts_are_the_kernels() {
 #[test]
 fn an_unprivileged_guest_is_refused_as_linux_refuses() {
     let mut failures = Vec::new();
-    let nobody = [
-        "setpriv",
-        "--reuid",
-        "65534",
-        "--regid",
-        "65534",
-        "--clear-groups",
-        "--",
-    ];
-    let drop_to: &[&str] = if is_root() { &nobody } else { &["env", "--"] };
+    let drop_to: &[&str] = if is_root() { &AS_NOBODY } else { &["env", "--"] };
     run_everywhere(&mut failures, drop_to, drop_to, true);
     assert_no_failures(&failures);
 }
@@ -112,36 +103,14 @@ fn the_guests_mounts_in_a_foreign_root() {
     if needs_root("the chroot oracle") {
         return;
     }
-    let root = debian_root();
     let mut failures = Vec::new();
     let dir = InRoot::new("mounts");
-    let program = dir.program("mounts");
-    let native_dir = dir.fresh("native");
-    let native = run_native(&chroot_oracle(
-        root,
-        "mount -t proc proc '{r}/proc'",
-        &format!("{program} {native_dir}"),
-    ));
-    if !native.success() {
-        failures.push(format!("the chroot oracle failed: {native}"));
-    } else {
-        for backend in backends() {
-            let work = dir.fresh(backend);
-            let lx = run_native(
-                &Cmd::new(lxrun())
-                    .args(["--backend", backend, "--root"])
-                    .arg(root)
-                    .args(["--", &program, &work]),
-            );
-            if let Err(e) = compare(&format!("mounts in the Debian root [{backend}]"), &native, &lx) {
-                failures.push(e);
-            }
-            let leaked = host_mounts_under(dir.host());
-            if !leaked.is_empty() {
-                failures.push(format!("[{backend}]: the guest's mounts reached the host: {leaked:?}"));
-            }
+    dir.compare_runs("mounts", false, &mut failures, |backend, failures| {
+        let leaked = host_mounts_under(dir.host());
+        if !leaked.is_empty() {
+            failures.push(format!("[{backend}]: the guest's mounts reached the host: {leaked:?}"));
         }
-    }
+    });
     drop(dir);
     assert_no_failures(&failures);
 }

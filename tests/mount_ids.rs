@@ -9,16 +9,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-const NOBODY: [&str; 7] = [
-    "setpriv",
-    "--reuid",
-    "65534",
-    "--regid",
-    "65534",
-    "--clear-groups",
-    "--",
-];
-
 fn world_readable(d: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777));
@@ -81,7 +71,7 @@ fn statmount_and_listmount_in_the_hosts_tree() {
 #[test]
 fn statmount_and_listmount_unprivileged() {
     let mut failures = Vec::new();
-    let drop_to: &[&str] = if is_root() { &NOBODY } else { &["env", "--"] };
+    let drop_to: &[&str] = if is_root() { &AS_NOBODY } else { &["env", "--"] };
     in_the_hosts_tree(&mut failures, drop_to, drop_to);
     assert_no_failures(&failures);
 }
@@ -93,41 +83,11 @@ fn statmount_and_listmount_in_a_foreign_root() {
     if needs_root("the chroot oracle") {
         return;
     }
-    let root = debian_root();
     let mut failures = Vec::new();
     let dir = InRoot::new("mountids");
     world_readable(dir.host());
-    let program = dir.program("mountids");
     for nobody in [false, true] {
-        let who = if nobody { "nobody" } else { "root" };
-        let native_dir = dir.fresh("native");
-        let drop = if nobody { NOBODY.join(" ") } else { String::new() };
-        let native = run_native(&chroot_oracle(
-            root,
-            "mount -t proc proc '{r}/proc'",
-            &format!("{drop} {program} {native_dir}"),
-        ));
-        if !native.success() {
-            failures.push(format!("the chroot oracle failed as {who}: {native}"));
-            continue;
-        }
-        for backend in backends() {
-            let work = dir.fresh(backend);
-            let lx_args = ["--backend", backend, "--root"];
-            let cmd = if nobody {
-                Cmd::new(NOBODY[0]).args(&NOBODY[1..]).arg(lxrun()).args(lx_args)
-            } else {
-                Cmd::new(lxrun()).args(lx_args)
-            };
-            let lx = run_native(&cmd.arg(root).args(["--", &program, &work]));
-            if let Err(e) = compare(
-                &format!("mountids in the Debian root as {who} [{backend}]"),
-                &native,
-                &lx,
-            ) {
-                failures.push(e);
-            }
-        }
+        dir.compare_runs("mountids", nobody, &mut failures, |_, _| {});
     }
     drop(dir);
     assert_no_failures(&failures);

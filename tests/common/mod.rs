@@ -237,6 +237,61 @@ impl InRoot {
     }
 }
 
+/// setpriv's arguments that run what follows them as nobody (uid and gid 65534, no groups).
+pub const AS_NOBODY: [&str; 7] = [
+    "setpriv",
+    "--reuid",
+    "65534",
+    "--regid",
+    "65534",
+    "--clear-groups",
+    "--",
+];
+
+impl InRoot {
+    /// `PROGRAM DIR` (DIR a fresh directory each run) under `chroot` with the root's /proc (the
+    /// oracle) and under `lxrun --root` with each backend, as nobody if `nobody` (lxrun itself
+    /// unprivileged then): a failure for each run that differs. `after(backend, failures)` runs
+    /// after each backend's run, for a check of the caller's.
+    pub fn compare_runs(
+        &self,
+        program: &str,
+        nobody: bool,
+        failures: &mut Vec<String>,
+        mut after: impl FnMut(&str, &mut Vec<String>),
+    ) {
+        let root = debian_root();
+        let path = self.program(program);
+        let who = if nobody { "nobody" } else { "root" };
+        let drop = if nobody { AS_NOBODY.join(" ") } else { String::new() };
+        let native_dir = self.fresh("native");
+        let native = run_native(&chroot_oracle(
+            root,
+            "mount -t proc proc '{r}/proc'",
+            &format!("{drop} {path} {native_dir}"),
+        ));
+        if !native.success() {
+            failures.push(format!("{program}: the chroot oracle failed as {who}: {native}"));
+            return;
+        }
+        for backend in backends() {
+            let work = self.fresh(backend);
+            let lx_args = ["--backend", backend, "--root"];
+            let cmd = if nobody {
+                Cmd::new(AS_NOBODY[0]).args(&AS_NOBODY[1..]).arg(lxrun()).args(lx_args)
+            } else {
+                Cmd::new(lxrun()).args(lx_args)
+            };
+            let lx = run_native(&cmd.arg(root).args(["--", &path, &work]));
+            let label = format!("{program} in the Debian root as {who} [{backend}]");
+            if let Err(e) = compare(&label, &native, &lx) {
+                failures.push(e);
+            }
+            after(backend, failures);
+        }
+    }
+}
+
 impl Drop for InRoot {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.host);
