@@ -48,6 +48,20 @@ const PR_SET_SECCOMP: u32 = 22;
 const IP_OFFSET: u32 = 8;
 const ARGS_OFFSET: u32 = 16;
 
+/// Turns every leaf of `prog` that returns `sentinel` into a jump to the end of `prog`, where
+/// the caller appends the block that decides; whether there was any.
+fn leaves_to_end(prog: &mut [SockFilter], sentinel: u32) -> bool {
+    let at = prog.len();
+    let mut used = false;
+    for (i, ins) in prog.iter_mut().enumerate() {
+        if ins.code == BPF_RET_K && ins.k == sentinel {
+            *ins = stmt(BPF_JA, (at - i - 1) as u32);
+            used = true;
+        }
+    }
+    used
+}
+
 /// A classic BPF instruction (`struct sock_filter`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,15 +151,7 @@ pub fn build_with(
     // Each split leaf jumps to a block at the end: its flags' O_PATH bit picks the verdict.
     let blocks = [(O_PATH_SPLIT_ARG1, 1), (O_PATH_SPLIT_ARG2, 2)];
     for (sentinel, arg) in blocks {
-        let at = prog.len();
-        let mut used = false;
-        for (i, ins) in prog.iter_mut().enumerate() {
-            if ins.code == BPF_RET_K && ins.k == sentinel {
-                *ins = stmt(BPF_JA, (at - i - 1) as u32);
-                used = true;
-            }
-        }
-        if used {
+        if leaves_to_end(&mut prog, sentinel) {
             prog.push(stmt(BPF_LD_W_ABS, arg_offset(arg)));
             prog.push(jump(BPF_JSET_K, O_PATH, 0, 1));
             prog.push(stmt(BPF_RET_K, SECCOMP_RET_TRACE));
@@ -156,15 +162,7 @@ pub fn build_with(
         (PRCTL_SPLIT_NOTIF, SECCOMP_RET_USER_NOTIF),
         (PRCTL_SPLIT_TRACE, SECCOMP_RET_TRACE),
     ] {
-        let at = prog.len();
-        let mut used = false;
-        for (i, ins) in prog.iter_mut().enumerate() {
-            if ins.code == BPF_RET_K && ins.k == sentinel {
-                *ins = stmt(BPF_JA, (at - i - 1) as u32);
-                used = true;
-            }
-        }
-        if used {
+        if leaves_to_end(&mut prog, sentinel) {
             // The option's low word only: the kernel takes it as an int.
             let seen = crate::handlers::ids::PRCTL_OPTIONS_SEEN;
             prog.push(stmt(BPF_LD_W_ABS, arg_offset(0)));
