@@ -13,14 +13,7 @@
 
 static const char *dir;
 
-static char *at(const char *name)
-{
-    static char buf[4][4096];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
+static char *at(const char *name) { return path_in(dir, name); }
 
 static void show(const char *what, int rc)
 {

@@ -61,4 +61,14 @@ static inline const char *errno_name(int e)
     }
 }
 
+/* DIR/NAME, in one of four buffers used in turn (a call may name a few paths at once). */
+static inline char *path_in(const char *dir, const char *name)
+{
+    static char buf[4][4096];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
 #endif

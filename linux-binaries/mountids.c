@@ -95,14 +95,7 @@ static uint64_t id_of(const char *path, unsigned what)
     return b[18]; /* stx_mnt_id, at byte 144 */
 }
 
-static char *at(const char *name)
-{
-    static char buf[4][4096];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
+static char *at(const char *name) { return path_in(dir, name); }
 
 /* A mount point as printed: under DIR as D/..., else as it is. */
 static const char *shown(const char *p)
