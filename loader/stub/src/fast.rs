@@ -149,6 +149,16 @@ struct SigInfo {
     arch: u32,
 }
 
+/// What the stub's own filters (`watch_proc_dir`, `strict`) are built of: classic BPF codes
+/// and the verdicts they return.
+const LD_W_ABS: u16 = 0x20;
+const JEQ_K: u16 = 0x15;
+const JGE_K: u16 = 0x35;
+const RET_K: u16 = 0x06;
+const ALLOW: u32 = 0x7fff_0000;
+const TRAP: u32 = 0x0003_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
 /// The last component of every mount point, `/`-separated; st_dev of the guest's /proc.
 static mut NAMES: [u8; fast::NAMES_MAX] = [0; fast::NAMES_MAX];
 static mut NAMES_LEN: usize = 0;
@@ -310,13 +320,6 @@ fn watch_proc_dir(fd: i64) {
     if call(NR_FSTAT, [fd as u64, addr_of_mut!(st) as u64, 0, 0, 0, 0]) < 0 || st[0] != proc_dev || st[3] & S_IFMT != S_IFDIR {
         return;
     }
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const JGE_K: u16 = 0x35;
-    const RET_K: u16 = 0x06;
-    const ALLOW: u32 = 0x7fff_0000;
-    const TRAP: u32 = 0x0003_0000;
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
     let f = |code, jt, jf, k| SockFilter { code, jt, jf, k };
     // Jump offsets count from the next instruction: 13 is the trap, 14 the allow.
     let prog = [
@@ -370,13 +373,6 @@ fn strict(nr: u64, a: [u64; 6]) -> i64 {
         *addr_of_mut!(STRICT_PID) = pid;
         *addr_of!(IMAGE)
     };
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const JGE_K: u16 = 0x35;
-    const RET_K: u16 = 0x06;
-    const ALLOW: u32 = 0x7fff_0000;
-    const TRAP: u32 = 0x0003_0000;
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
     let f = |code, jt, jf, k| SockFilter { code, jt, jf, k };
     let kill = TRAP | fast::STRICT_DATA;
     // Jump offsets count from the next instruction: 21 is the allow, 22 the kill.
