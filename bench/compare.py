@@ -161,12 +161,13 @@ def main():
     ap.add_argument("--runners", default="", help="comma-separated subset of native,lxrun-ptrace,lxrun-seccomp,lxrun-seccomp-ptrace,proot,runsc (native is always run)")
     ap.add_argument("--startup-runs", type=int, default=60)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--root", default="", help="the guest root (default: tests/debian-root.sh's, which builds it once)")
     ap.add_argument("--lxrun", action="append", default=[],
                     help="LABEL=PATH: another lxrun build, run with its default backend beside this tree's (interleaved)")
     a = ap.parse_args()
     if os.getuid() != 0:
         sys.exit("bench/compare.py needs root (chroot is the native oracle)")
-    root = subprocess.run([os.path.join(REPO, "tests/debian-root.sh")], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    root = a.root or subprocess.run([os.path.join(REPO, "tests/debian-root.sh")], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     prepare(root)
     runs = 1 if a.smoke else a.runs
     names = [w for w in WORKLOADS if not a.only or w in a.only.split(",")]
