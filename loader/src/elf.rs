@@ -64,6 +64,11 @@ impl<'a> FileSource<'a> {
             len: file.metadata()?.len(),
         })
     }
+
+    /// A file whose length an fstat already gave.
+    pub fn with_len(file: &'a File, len: u64) -> FileSource<'a> {
+        FileSource { file, len }
+    }
 }
 
 impl Source for FileSource<'_> {

@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod creds;
+pub mod exec_cache;
 pub mod fds;
 pub mod filter;
 mod handlers;

@@ -51,6 +51,8 @@ pub struct World {
     /// The backend leaves translated calls to the guest's own call (the ptrace backend on a
     /// kernel without user notification): what they name must be reachable by the guest.
     pub guest_calls: std::sync::atomic::AtomicBool,
+    /// What execve read of the programs and interpreters it checked, for their next exec.
+    pub exec_cache: crate::exec_cache::ExecCache,
     processes: Mutex<HashMap<i32, Arc<Process>>>,
     /// Thread id to thread group id, for every guest thread.
     threads: Mutex<HashMap<i32, i32>>,
@@ -66,7 +68,7 @@ pub struct World {
     unsupported: Mutex<BTreeMap<u64, u64>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -78,6 +80,7 @@ impl World {
             observer,
             fast_path: std::sync::OnceLock::new(),
             guest_calls: std::sync::atomic::AtomicBool::new(false),
+            exec_cache: Default::default(),
             fake: None,
             processes: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),

@@ -7,11 +7,12 @@
 //! kernel would have built. The stub then fetches the plan with [`fetch_plan`].
 
 use crate::context::SyscallCtx;
+use crate::exec_cache::{FileKey, Known, Role};
 use crate::memory::GuestPtr;
 use crate::outcome::{Argv, ExecRewrite, Outcome};
 use crate::process::PendingExec;
 use crate::{Errno, SyscallArgs};
-use lxrun_loader::elf::{is_elf, ElfImage, FileSource, Source, EHDR_SIZE};
+use lxrun_loader::elf::{is_elf, ElfImage, FileSource, EHDR_SIZE};
 use lxrun_loader::plan::LoadPlan;
 use lxrun_loader::script::{self, PREFIX_LEN};
 use lxrun_loader::LoadError;
@@ -20,6 +21,8 @@ use lxrun_vfs::{Base, Resolved, PATH_MAX};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 /// More argv entries than this is E2BIG (Linux's own limit is the stack size / 4).
 const MAX_ARGS: usize = 1 << 21;
@@ -209,31 +212,35 @@ fn find_program(
     // guest's argv[1..]. Only the new leading strings are kept here.
     let mut prefix: Option<Vec<Vec<u8>>> = None;
     for _ in 0..=script::MAX_DEPTH {
-        let file = open_executable(ctx, &current).map_err(|f| match prefix {
+        let (file, key) = open_executable(ctx, &current).map_err(|f| match prefix {
             Some(_) => ExecFailure::new(
                 f.errno,
                 format!("bad interpreter {}: {}", String::from_utf8_lossy(&name), f.why),
             ),
             None => f,
         })?;
-        let mut head = [0u8; PREFIX_LEN];
-        let n = read_prefix(&file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
-        let head = &head[..n];
-        if is_elf(head) {
-            let source = FileSource::new(&file).map_err(|e| ExecFailure::new(Errno::from_io(&e), "cannot stat it"))?;
-            let image = ElfImage::parse(&source).map_err(ExecFailure::load)?;
-            let interp = match &image.interp {
-                Some(path) => Some(load_interp(ctx, path)?),
-                None => None,
-            };
-            return Ok(Program {
-                exe: current,
-                image,
-                file,
-                interp,
-                argv: prefix,
-            });
-        }
+        let known = ctx
+            .world
+            .exec_cache
+            .get_or_learn(&key, Role::Program, SystemTime::now(), || {
+                learn_program(&file, key.size)
+            })?;
+        let head = match &*known {
+            Known::Elf(image) => {
+                let interp = match &image.interp {
+                    Some(path) => Some(load_interp(ctx, path)?),
+                    None => None,
+                };
+                return Ok(Program {
+                    exe: current,
+                    image: image.clone(),
+                    file,
+                    interp,
+                    argv: prefix,
+                });
+            }
+            Known::Script(head) => head.as_slice(),
+        };
         if inaccessible && prefix.is_none() && head.starts_with(b"#!") {
             return Err(ExecFailure::new(
                 Errno::ENOENT,
@@ -286,7 +293,8 @@ fn existing(r: Resolved) -> Result<Resolved, Errno> {
 /// Opens a file the way execve's open_exec accepts it: a regular file the caller may execute.
 /// The type is checked on the lookup's O_PATH descriptor before any open for reading, and
 /// that open does not wait: a FIFO, socket or device is EACCES at once, as in the kernel.
-fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailure> {
+/// The same fstat names the file's content for the exec cache (the reopen is the same inode).
+fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<(File, FileKey), ExecFailure> {
     let object = r
         .opened
         .as_ref()
@@ -338,10 +346,24 @@ fn open_executable(ctx: &SyscallCtx<'_>, r: &Resolved) -> Result<File, ExecFailu
             },
         ));
     }
-    object
+    let file = object
         .reopen(libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .map_err(|e| Errno::from_io(&e))
-        .map_err(|e| ExecFailure::new(e, e.description()))
+        .map_err(|e| ExecFailure::new(e, e.description()))?;
+    Ok((file, FileKey::of(&meta)))
+}
+
+/// Reads what execve needs of a program file of `len` bytes: its parsed ELF headers, or the
+/// first bytes of anything else (a `#!` line).
+fn learn_program(file: &File, len: u64) -> Result<Arc<Known>, ExecFailure> {
+    let mut head = [0u8; PREFIX_LEN];
+    let n = read_prefix(file, &mut head).map_err(|e| ExecFailure::new(e, "cannot read it"))?;
+    let head = &head[..n];
+    if !is_elf(head) {
+        return Ok(Arc::new(Known::Script(head.to_vec())));
+    }
+    let image = ElfImage::parse(&FileSource::with_len(file, len)).map_err(ExecFailure::load)?;
+    Ok(Arc::new(Known::Elf(image)))
 }
 
 fn read_prefix(file: &File, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -370,21 +392,34 @@ fn load_interp(ctx: &SyscallCtx<'_>, path: &[u8]) -> Result<(Resolved, ElfImage,
     let r = resolve_interp(ctx, path)
         .map_err(|e| ExecFailure::new(e, format!("interpreter {shown}: {}", e.description())))?;
     // The kernel opens it as it opens the program (open_exec): the same checks, same errnos.
-    let file =
+    let (file, key) =
         open_executable(ctx, &r).map_err(|f| ExecFailure::new(f.errno, format!("interpreter {shown}: {}", f.why)))?;
-    let source = FileSource::new(&file)
-        .map_err(|e| ExecFailure::new(Errno::from_io(&e), format!("interpreter {shown}: cannot stat it")))?;
+    let known = ctx
+        .world
+        .exec_cache
+        .get_or_learn(&key, Role::Interpreter, SystemTime::now(), || {
+            learn_interp(&file, key.size)
+        })
+        .map_err(|f| ExecFailure::new(f.errno, format!("interpreter {shown}: {}", f.why)))?;
+    match &*known {
+        Known::Elf(image) => Ok((r, image.clone(), file)),
+        Known::Script(_) => Err(ExecFailure::new(
+            Errno::ELIBBAD,
+            format!("interpreter {shown}: not ELF"),
+        )),
+    }
+}
+
+/// Parses an interpreter of `len` bytes as the kernel's load_elf_interp would.
+fn learn_interp(file: &File, len: u64) -> Result<Arc<Known>, ExecFailure> {
     // The kernel reads its ELF header in full (a short read is EIO), then answers ELIBBAD for
     // one it cannot load; it reads no PT_INTERP of the interpreter's own.
-    if source.len() < EHDR_SIZE {
-        return Err(ExecFailure::new(
-            Errno::EIO,
-            format!("interpreter {shown}: shorter than an ELF header"),
-        ));
+    if len < EHDR_SIZE {
+        return Err(ExecFailure::new(Errno::EIO, "shorter than an ELF header"));
     }
-    let image = ElfImage::parse_interpreter(&source)
-        .map_err(|e| ExecFailure::new(Errno::ELIBBAD, format!("interpreter {shown}: {e}")))?;
-    Ok((r, image, file))
+    let image = ElfImage::parse_interpreter(&FileSource::with_len(file, len))
+        .map_err(|e| ExecFailure::new(Errno::ELIBBAD, e.to_string()))?;
+    Ok(Arc::new(Known::Elf(image)))
 }
 
 /// lxrun's private call from the loader stub: copy the pending plan into `buf`.
