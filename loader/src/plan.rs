@@ -121,6 +121,8 @@ pub struct LoadPlan {
     pub fatal: bool,
     /// A guest tracer traces the process: the stub announces its jump to the program.
     pub announce_entry: bool,
+    /// The kernel's memory layout fields of the process (`abi::FLAG_MM`), where known.
+    pub mm: Option<[u64; 10]>,
 }
 
 /// What the stub's fast path must know of the guest's filesystem view.
@@ -162,6 +164,7 @@ impl LoadPlan {
             ids: None,
             fatal,
             announce_entry: false,
+            mm: None,
         }
     }
 
@@ -196,6 +199,10 @@ impl LoadPlan {
         if let Some(ids) = self.ids {
             header.flags |= abi::FLAG_IDS;
             header.ids = ids;
+        }
+        if let Some(mm) = self.mm {
+            header.flags |= abi::FLAG_MM;
+            header.mm = mm;
         }
         if let Some(fast) = &self.fast_path {
             header.flags |= abi::FLAG_FAST_PATH;

@@ -375,3 +375,30 @@ proptest! {
         prop_assert!(stack::build(&spec, &mut small, top).is_none());
     }
 }
+
+#[test]
+fn the_memory_layout_fields_are_read_from_proc_stat() {
+    // A command name may hold spaces and parentheses: the fields start after the last ')'.
+    let stat = b"16535 (a) b (c) R 16532 16532 16806 0 -1 4194304 99 0 0 0 0 0 0 0 20 0 1 0 221766 3133440 388 \
+18446744073709551615 94431882588160 94431882608041 140726408161488 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 \
+94431882624048 94431882625664 94432660983808 140726408170198 140726408170218 140726408170218 140726408171499 0\n";
+    let mm = crate::abi::mm_of_stat(stat).unwrap();
+    assert_eq!(
+        mm,
+        [
+            94431882588160,
+            94431882608041,
+            94431882624048,
+            94431882625664,
+            94432660983808,
+            140726408161488,
+            140726408170198,
+            140726408170218,
+            140726408170218,
+            140726408171499
+        ]
+    );
+    assert_eq!(crate::abi::mm_of_stat(b"16535 no name"), None);
+    // Cut short: what is missing reads 0.
+    assert_eq!(crate::abi::mm_of_stat(b"1 (x) R"), Some([0; 10]));
+}

@@ -325,44 +325,41 @@ fn load(view: &PlanView<'_>, obj: &Object, hint: u64, keep: bool) -> (u64, Optio
     (bias, None)
 }
 
-/// Counts the entries of a NULL-terminated pointer array.
-///
-/// # Safety
-/// `p` must point at a NULL-terminated array of words.
-/// PR_SET_MM_MAP with the kernel's own values (from /proc/self/stat, brk(0)) and a new auxv:
-/// unlike PR_SET_MM_AUXV it needs no capability. Best effort: nothing changes on failure.
-fn set_auxv_by_map(auxv: u64, auxv_len: u64) {
+/// PR_SET_MM_MAP with the kernel's own values (`mm`, from the plan or else /proc/self/stat;
+/// brk(0)) and a new auxv: unlike PR_SET_MM_AUXV it needs no capability. Best effort: nothing
+/// changes on failure.
+fn set_auxv_by_map(auxv: u64, auxv_len: u64, mm: Option<[u64; 10]>) {
     const PR_SET_MM: u64 = 35;
     const PR_SET_MM_MAP: u64 = 14;
-    const O_RDONLY_CLOEXEC: u64 = 0o2000000;
-    const AT_FDCWD: u64 = -100i64 as u64;
-    let fd = syscall(sys::OPENAT, [AT_FDCWD, b"/proc/self/stat\0".as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]);
-    if fd < 0 {
-        return;
-    }
-    let mut buf = [0u8; 1024];
-    let len = syscall(sys::READ, [fd as u64, buf.as_mut_ptr() as u64, buf.len() as u64, 0, 0, 0]);
-    syscall(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
-    let Some(text) = buf.get(..len.max(0) as usize) else { return };
-    // Fields after the command name, which ends with the last ')'; field 3 is the state.
-    let Some(close) = text.iter().rposition(|&b| b == b')') else { return };
-    let mut fields = [0u64; 53];
-    let mut index = 2;
-    for word in text[close + 1..].split(|&b| b == b' ' || b == b'\n').filter(|w| !w.is_empty()) {
-        index += 1;
-        let Some(slot) = fields.get_mut(index) else { break };
-        *slot = word.iter().try_fold(0u64, |v, &d| d.is_ascii_digit().then(|| v * 10 + u64::from(d - b'0'))).unwrap_or(0);
-    }
+    let Some(mm) = mm.or_else(own_mm) else { return };
     let brk = syscall(sys::BRK, [0; 6]) as u64;
     // struct prctl_mm_map: start_code, end_code, start_data, end_data, start_brk, brk,
     // start_stack, arg_start, arg_end, env_start, env_end, auxv, auxv_size | exe_fd << 32.
     let map: [u64; 13] = [
-        fields[26], fields[27], fields[45], fields[46], fields[47], brk, fields[28], fields[48], fields[49], fields[50], fields[51], auxv,
+        mm[0], mm[1], mm[2], mm[3], mm[4], brk, mm[5], mm[6], mm[7], mm[8], mm[9], auxv,
         (auxv_len & 0xffff_ffff) | (u64::from(u32::MAX) << 32),
     ];
     syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_MAP, map.as_ptr() as u64, 104, 0, 0]);
 }
 
+/// The process's memory layout fields (`abi::MM_FIELDS`), from /proc/self/stat.
+fn own_mm() -> Option<[u64; 10]> {
+    const O_RDONLY_CLOEXEC: u64 = 0o2000000;
+    const AT_FDCWD: u64 = -100i64 as u64;
+    let fd = syscall(sys::OPENAT, [AT_FDCWD, b"/proc/self/stat\0".as_ptr() as u64, O_RDONLY_CLOEXEC, 0, 0, 0]);
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    let len = syscall(sys::READ, [fd as u64, buf.as_mut_ptr() as u64, buf.len() as u64, 0, 0, 0]);
+    syscall(sys::CLOSE, [fd as u64, 0, 0, 0, 0, 0]);
+    abi::mm_of_stat(buf.get(..len.max(0) as usize)?)
+}
+
+/// Counts the entries of a NULL-terminated pointer array.
+///
+/// # Safety
+/// `p` must point at a NULL-terminated array of words.
 unsafe fn count(p: *const u64) -> usize {
     let mut n = 0;
     while *p.add(n) != 0 {
@@ -488,9 +485,10 @@ unsafe extern "C" fn stub_main(sp: *const u64) -> ! {
     let set = syscall(sys::PRCTL, [PR_SET_MM, PR_SET_MM_AUXV, auxv_at, auxv_len, 0, 0]);
     // Without CAP_SYS_RESOURCE, PR_SET_MM_MAP still may (it takes the whole map, the rest as
     // the kernel has it): a debugger reads the auxv for the program's load address, an
-    // attaching one of any process (one read of /proc/self/stat per exec).
+    // attaching one of any process (the kernel's layout fields from the plan, or one read of
+    // /proc/self/stat).
     if set < 0 {
-        set_auxv_by_map(auxv_at, auxv_len);
+        set_auxv_by_map(auxv_at, auxv_len, (header.flags & abi::FLAG_MM != 0).then_some(header.mm));
     }
 
     // Leave through a copy of the trampoline, which unmaps the stub's pages, unless the fast

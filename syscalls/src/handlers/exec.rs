@@ -24,6 +24,8 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+const CAP_SYS_RESOURCE: u32 = 24;
+
 /// More argv entries than this is E2BIG (Linux's own limit is the stack size / 4).
 const MAX_ARGS: usize = 1 << 21;
 
@@ -444,6 +446,9 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
     if plan.encode().len() as u64 > len {
         return Err(Errno::E2BIG);
     }
+    if !may_set_auxv() {
+        plan.mm = mm_of(ctx.tid);
+    }
     // Where the backend can, the files checked at execve go straight into the process: the
     // stub maps exactly those (and makes no call to open them).
     if let Some(install) = ctx.install_fd {
@@ -476,6 +481,24 @@ pub(crate) fn fetch_plan(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Result
         state.identity = identity;
     }
     Ok(Outcome::Return(n))
+}
+
+/// Whether lxrun, and so (unless it dropped it) the guest, holds CAP_SYS_RESOURCE: then the
+/// stub's PR_SET_MM_AUXV sets the auxv, and needs no memory layout for PR_SET_MM_MAP.
+fn may_set_auxv() -> bool {
+    static HELD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HELD.get_or_init(|| crate::creds::Status::of(0).is_some_and(|s| s.has_cap(CAP_SYS_RESOURCE)))
+}
+
+/// Thread `tid`'s memory layout fields (`abi::FLAG_MM`), read while it waits for its plan,
+/// from the kernel's own fields just set by the exec of the stub. None where the kernel hides
+/// them (zeros: lxrun may not read the process's memory layout).
+fn mm_of(tid: i32) -> Option<[u64; 10]> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{tid}/stat")).ok()?;
+    let mut text = [0u8; 1024];
+    let n = file.read(&mut text).ok()?;
+    lxrun_loader::abi::mm_of_stat(text.get(..n)?).filter(|mm| mm[0] != 0)
 }
 
 /// Systrap mode: the stub's handler hands over a guest's execve/execveat (`abi::ExecRequest`).
