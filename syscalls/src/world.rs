@@ -40,6 +40,8 @@ pub struct World {
     pub vfs: Vfs,
     /// The path a guest execs to start the loader stub (`/proc/<lxrun>/fd/<memfd>`).
     pub stub_path: Vec<u8>,
+    /// The stub, open once for every exec that puts it into a process (systrap mode).
+    stub_file: std::sync::OnceLock<std::fs::File>,
     /// `--trace` and `--stats`, fed by the backend.
     pub observer: Observer,
     /// Set when the backend's filter sends the hottest path calls to the stub's in-process
@@ -77,6 +79,7 @@ impl World {
         World {
             vfs,
             stub_path,
+            stub_file: std::sync::OnceLock::new(),
             observer,
             fast_path: std::sync::OnceLock::new(),
             guest_calls: std::sync::atomic::AtomicBool::new(false),
@@ -89,6 +92,15 @@ impl World {
             socket_names: Mutex::new(HashMap::new()),
             unsupported: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The loader stub's file, opened at the first call.
+    pub fn stub_file(&self) -> std::io::Result<&std::fs::File> {
+        if let Some(f) = self.stub_file.get() {
+            return Ok(f);
+        }
+        let f = std::fs::File::open(lxrun_vfs::path(&self.stub_path))?;
+        Ok(self.stub_file.get_or_init(|| f))
     }
 
     /// Registers guest process `tgid`.

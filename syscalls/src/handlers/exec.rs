@@ -547,8 +547,8 @@ pub(crate) fn exec_for_stub(ctx: &mut SyscallCtx<'_>, call: &SyscallArgs) -> Res
             buf
         }
     };
-    let stub = std::fs::File::open(lxrun_vfs::path(&ctx.world.stub_path)).map_err(|e| Errno::from_io(&e))?;
-    let fd = install(std::os::fd::AsFd::as_fd(&stub), None)?;
+    let stub = ctx.world.stub_file().map_err(|e| Errno::from_io(&e))?;
+    let fd = install(std::os::fd::AsFd::as_fd(stub), None)?;
     ctx.mem.write_bytes(at + 7 * 8, &argv.to_le_bytes())?;
     Ok(Outcome::Return(i64::from(fd)))
 }
