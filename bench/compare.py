@@ -168,9 +168,11 @@ def main():
     if os.getuid() != 0:
         sys.exit("bench/compare.py needs root (chroot is the native oracle)")
     root = a.root or subprocess.run([os.path.join(REPO, "tests/debian-root.sh")], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
-    prepare(root)
     runs = 1 if a.smoke else a.runs
     names = [w for w in WORKLOADS if not a.only or w in a.only.split(",")]
+    # Only the workloads that use them need the bench files written into the root.
+    if any("/var/tmp/lxrun-bench" in WORKLOADS[w] for w in names):
+        prepare(root)
     rs = runners(root)
     for label, path in (x.split("=", 1) for x in a.lxrun):
         rs[label] = lambda c, path=path: [path, "--root", root, "--", "/bin/sh", "-c", c]
