@@ -139,6 +139,8 @@ fn orphaned(fd: i32) -> bool {
 /// The answer to one notification; None when it was already sent (ADDFD with SEND) or will be
 /// by another thread.
 fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif) -> Option<libc::seccomp_notif_resp> {
+    // For the trace below: how long lxrun took to decide (process discovery included).
+    let started = std::time::Instant::now();
     let fd = listener.as_raw_fd();
     let mut resp = libc::seccomp_notif_resp {
         id: req.id,
@@ -210,7 +212,13 @@ fn handle(world: &Arc<World>, listener: &Arc<OwnedFd>, req: &libc::seccomp_notif
         };
     }
     let outcome = dispatch(&mut ctx, &call);
-    tracing::trace!(tid, nr = call.nr, ?outcome, "notification");
+    tracing::trace!(
+        tid,
+        nr = call.nr,
+        us = started.elapsed().as_micros() as u64,
+        ?outcome,
+        "notification"
+    );
     match outcome {
         Outcome::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         Outcome::NewFd { fd: file, cloexec } => return install(fd, req.id, file, cloexec, resp),
